@@ -1,0 +1,4 @@
+pub mod email;
+pub mod model;
+pub mod phone;
+pub mod plan;

@@ -1,0 +1,181 @@
+//! The user and authentication-contact model, and the stable field names scripts rely on.
+//!
+//! Canonical names are camelCase (`mobilePhone`); each field also answers to the names admins
+//! already type in MSOnline, AzureAD and Graph (see [`UserField::ALIASES`]).
+
+use serde::Serialize;
+
+/// A user's SSPR contact information as stored on the user object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct User {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: Option<String>,
+    pub alternate_email_addresses: Vec<String>,
+    pub mobile_phone: Option<String>,
+    pub office_phone: Option<String>,
+    pub on_premises_sync_enabled: bool,
+}
+
+/// The authentication contact information (MSOnline's `StrongAuthenticationUserDetails`).
+/// Security questions are deliberately absent: administrators can never see or set them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthDetails {
+    pub authentication_phone: Option<String>,
+    pub alternate_authentication_phone: Option<String>,
+    pub authentication_office_phone: Option<String>,
+    pub authentication_email: Option<String>,
+}
+
+/// A field's value as shown to the user: absent, text, a list or a flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Null,
+    Text(String),
+    List(Vec<String>),
+    Bool(bool),
+}
+
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Value::Null, Value::Text)
+    }
+}
+
+impl From<&Option<String>> for Value {
+    fn from(v: &Option<String>) -> Self {
+        v.clone().into()
+    }
+}
+
+impl Value {
+    /// Plain text for tables and delimited output: lists joined with `;`, absent as "".
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Null => String::new(),
+            Value::Text(s) => s.clone(),
+            Value::List(l) => l.join(";"),
+            Value::Bool(b) => b.to_string(),
+        }
+    }
+}
+
+/// Declares a field enum with its canonical name and accepted aliases.
+macro_rules! fields {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $canon:literal [$($alias:literal),*]),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// Every field, in default output order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// `(alias, field)` pairs accepted besides the canonical names.
+            pub const ALIASES: &'static [(&'static str, $name)] = &[$($(($alias, $name::$variant),)*)+];
+
+            /// The stable camelCase name used in JSON keys and CSV headers.
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $canon),+ }
+            }
+
+            /// Finds a field by canonical name or alias, case-insensitively.
+            pub fn parse(s: &str) -> Option<Self> {
+                let s = s.trim();
+                Self::ALL.iter().copied().find(|f| f.name().eq_ignore_ascii_case(s))
+                    .or_else(|| Self::ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(s)).map(|(_, f)| *f))
+            }
+        }
+    };
+}
+
+fields! {
+    /// A field of a user.
+    UserField {
+        Id = "id" ["ObjectId"],
+        UserPrincipalName = "userPrincipalName" [],
+        DisplayName = "displayName" [],
+        AlternateEmailAddresses = "alternateEmailAddresses" ["otherMails"],
+        MobilePhone = "mobilePhone" ["Mobile"],
+        OfficePhone = "officePhone" ["PhoneNumber", "TelephoneNumber", "businessPhones"],
+        OnPremisesSyncEnabled = "onPremisesSyncEnabled" ["DirSyncEnabled"],
+    }
+}
+
+fields! {
+    /// A field of the authentication contact information.
+    AuthField {
+        UserPrincipalName = "userPrincipalName" [],
+        AuthenticationPhone = "authenticationPhone" ["PhoneNumber"],
+        AlternateAuthenticationPhone = "alternateAuthenticationPhone" ["AlternativePhoneNumber"],
+        AuthenticationOfficePhone = "authenticationOfficePhone" [],
+        AuthenticationEmail = "authenticationEmail" ["Email"],
+    }
+}
+
+impl User {
+    /// The value of one field.
+    pub fn get(&self, field: UserField) -> Value {
+        match field {
+            UserField::Id => Value::Text(self.id.clone()),
+            UserField::UserPrincipalName => Value::Text(self.user_principal_name.clone()),
+            UserField::DisplayName => (&self.display_name).into(),
+            UserField::AlternateEmailAddresses => {
+                Value::List(self.alternate_email_addresses.clone())
+            }
+            UserField::MobilePhone => (&self.mobile_phone).into(),
+            UserField::OfficePhone => (&self.office_phone).into(),
+            UserField::OnPremisesSyncEnabled => Value::Bool(self.on_premises_sync_enabled),
+        }
+    }
+}
+
+impl AuthDetails {
+    /// The value of one field; the user's name comes from `upn`.
+    pub fn get(&self, field: AuthField, upn: &str) -> Value {
+        match field {
+            AuthField::UserPrincipalName => Value::Text(upn.to_string()),
+            AuthField::AuthenticationPhone => (&self.authentication_phone).into(),
+            AuthField::AlternateAuthenticationPhone => {
+                (&self.alternate_authentication_phone).into()
+            }
+            AuthField::AuthenticationOfficePhone => (&self.authentication_office_phone).into(),
+            AuthField::AuthenticationEmail => (&self.authentication_email).into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_select_names_resolve() {
+        let names = "DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber";
+        let fields: Vec<_> = names.split(',').map(|n| UserField::parse(n).unwrap()).collect();
+        assert_eq!(
+            fields,
+            [
+                UserField::DisplayName,
+                UserField::UserPrincipalName,
+                UserField::AlternateEmailAddresses,
+                UserField::MobilePhone,
+                UserField::OfficePhone
+            ]
+        );
+        assert_eq!(UserField::parse("otherMails"), Some(UserField::AlternateEmailAddresses));
+        assert_eq!(UserField::parse("telephonenumber"), Some(UserField::OfficePhone));
+        assert_eq!(UserField::parse("objectid"), Some(UserField::Id));
+        assert_eq!(UserField::parse("nope"), None);
+    }
+
+    #[test]
+    fn auth_aliases_mean_the_authentication_fields() {
+        assert_eq!(AuthField::parse("PhoneNumber"), Some(AuthField::AuthenticationPhone));
+        assert_eq!(
+            AuthField::parse("AlternativePhoneNumber"),
+            Some(AuthField::AlternateAuthenticationPhone)
+        );
+        assert_eq!(AuthField::parse("email"), Some(AuthField::AuthenticationEmail));
+    }
+}
