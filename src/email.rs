@@ -131,12 +131,15 @@ pub fn normalize_list<S: AsRef<str>>(
 
 /// The warning for an alternate address equal to the user's own sign-in name, if any.
 pub fn upn_warning(addresses: &[String], upn: &str) -> Option<String> {
-    addresses.iter().find(|a| a.eq_ignore_ascii_case(upn)).map(|a| {
-        format!(
-            "alternate email {a} is the user's own sign-in name; \
+    addresses
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(upn))
+        .map(|a| {
+            format!(
+                "alternate email {a} is the user's own sign-in name; \
              it cannot help a user who is locked out"
-        )
-    })
+            )
+        })
 }
 
 #[cfg(test)]

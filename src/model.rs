@@ -61,6 +61,32 @@ impl Value {
     }
 }
 
+/// A set of named fields, for `--select` and column headers.
+pub trait Field: Copy + PartialEq + 'static {
+    /// Every field, in default output order.
+    const ALL: &'static [Self];
+    /// `(alias, field)` pairs accepted besides the canonical names.
+    const ALIASES: &'static [(&'static str, Self)];
+
+    /// The stable camelCase name used in JSON keys and CSV headers.
+    fn name(self) -> &'static str;
+
+    /// Finds a field by canonical name or alias, case-insensitively.
+    fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .or_else(|| {
+                Self::ALIASES
+                    .iter()
+                    .find(|(a, _)| a.eq_ignore_ascii_case(s))
+                    .map(|(_, f)| *f)
+            })
+    }
+}
+
 /// Declares a field enum with its canonical name and accepted aliases.
 macro_rules! fields {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $canon:literal [$($alias:literal),*]),+ $(,)? }) => {
@@ -68,22 +94,12 @@ macro_rules! fields {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $name { $($variant),+ }
 
-        impl $name {
-            /// Every field, in default output order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// `(alias, field)` pairs accepted besides the canonical names.
-            pub const ALIASES: &'static [(&'static str, $name)] = &[$($(($alias, $name::$variant),)*)+];
+        impl Field for $name {
+            const ALL: &'static [$name] = &[$($name::$variant),+];
+            const ALIASES: &'static [(&'static str, $name)] = &[$($(($alias, $name::$variant),)*)+];
 
-            /// The stable camelCase name used in JSON keys and CSV headers.
-            pub fn name(self) -> &'static str {
+            fn name(self) -> &'static str {
                 match self { $($name::$variant => $canon),+ }
-            }
-
-            /// Finds a field by canonical name or alias, case-insensitively.
-            pub fn parse(s: &str) -> Option<Self> {
-                let s = s.trim();
-                Self::ALL.iter().copied().find(|f| f.name().eq_ignore_ascii_case(s))
-                    .or_else(|| Self::ALIASES.iter().find(|(a, _)| a.eq_ignore_ascii_case(s)).map(|(_, f)| *f))
             }
         }
     };
@@ -152,7 +168,10 @@ mod tests {
     #[test]
     fn seed_select_names_resolve() {
         let names = "DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber";
-        let fields: Vec<_> = names.split(',').map(|n| UserField::parse(n).unwrap()).collect();
+        let fields: Vec<_> = names
+            .split(',')
+            .map(|n| UserField::parse(n).unwrap())
+            .collect();
         assert_eq!(
             fields,
             [
@@ -163,19 +182,31 @@ mod tests {
                 UserField::OfficePhone
             ]
         );
-        assert_eq!(UserField::parse("otherMails"), Some(UserField::AlternateEmailAddresses));
-        assert_eq!(UserField::parse("telephonenumber"), Some(UserField::OfficePhone));
+        assert_eq!(
+            UserField::parse("otherMails"),
+            Some(UserField::AlternateEmailAddresses)
+        );
+        assert_eq!(
+            UserField::parse("telephonenumber"),
+            Some(UserField::OfficePhone)
+        );
         assert_eq!(UserField::parse("objectid"), Some(UserField::Id));
         assert_eq!(UserField::parse("nope"), None);
     }
 
     #[test]
     fn auth_aliases_mean_the_authentication_fields() {
-        assert_eq!(AuthField::parse("PhoneNumber"), Some(AuthField::AuthenticationPhone));
+        assert_eq!(
+            AuthField::parse("PhoneNumber"),
+            Some(AuthField::AuthenticationPhone)
+        );
         assert_eq!(
             AuthField::parse("AlternativePhoneNumber"),
             Some(AuthField::AlternateAuthenticationPhone)
         );
-        assert_eq!(AuthField::parse("email"), Some(AuthField::AuthenticationEmail));
+        assert_eq!(
+            AuthField::parse("email"),
+            Some(AuthField::AuthenticationEmail)
+        );
     }
 }

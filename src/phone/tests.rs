@@ -18,7 +18,12 @@ const VALID: &[(&str, Option<&str>, &str, Option<&str>)] = &[
     ("+1.201.555.0123", None, "+1 2015550123", None),
     ("+1-201-555-0123", None, "+1 2015550123", None),
     ("  +1 201 555 0123  ", None, "+1 2015550123", None),
-    ("+1\u{a0}201\u{a0}555\u{a0}0123", None, "+1 2015550123", None),
+    (
+        "+1\u{a0}201\u{a0}555\u{a0}0123",
+        None,
+        "+1 2015550123",
+        None,
+    ),
     ("tel:+1-201-555-0123", None, "+1 2015550123", None),
     ("TEL:+1-201-555-0123", None, "+1 2015550123", None),
     ("201-555-0123", Some("US"), "+1 2015550123", None),
@@ -29,10 +34,25 @@ const VALID: &[(&str, Option<&str>, &str, Option<&str>)] = &[
     // Extensions are removed and reported
     ("+1 201 555 0123 x123", None, "+1 2015550123", Some("123")),
     ("+1 201 555 0123 X123", None, "+1 2015550123", Some("123")),
-    ("+1 201 555 0123 ext 123", None, "+1 2015550123", Some("123")),
-    ("+1 201 555 0123 ext. 123", None, "+1 2015550123", Some("123")),
+    (
+        "+1 201 555 0123 ext 123",
+        None,
+        "+1 2015550123",
+        Some("123"),
+    ),
+    (
+        "+1 201 555 0123 ext. 123",
+        None,
+        "+1 2015550123",
+        Some("123"),
+    ),
     ("+1 201 555 0123 #123", None, "+1 2015550123", Some("123")),
-    ("tel:+1-201-555-0123;ext=123", None, "+1 2015550123", Some("123")),
+    (
+        "tel:+1-201-555-0123;ext=123",
+        None,
+        "+1 2015550123",
+        Some("123"),
+    ),
     ("+1 2015550123X12345", None, "+1 2015550123", Some("12345")),
     // United Kingdom: trunk prefix 0 and the (0) habit
     ("+44 20 7946 0958", None, "+44 2079460958", None),
@@ -44,7 +64,12 @@ const VALID: &[(&str, Option<&str>, &str, Option<&str>)] = &[
     ("+44 7400 123456", None, "+44 7400123456", None),
     ("07400 123456", Some("gb"), "+44 7400123456", None),
     ("tel:+44-20-7946-0958", None, "+44 2079460958", None),
-    ("+44 (0)20 7946 0958 ext. 22", None, "+44 2079460958", Some("22")),
+    (
+        "+44 (0)20 7946 0958 ext. 22",
+        None,
+        "+44 2079460958",
+        Some("22"),
+    ),
     // Italy: the leading zero belongs to the number
     ("+39 02 1234 5678", None, "+39 0212345678", None),
     ("+390212345678", None, "+39 0212345678", None),
@@ -94,14 +119,60 @@ const INVALID: &[(&str, Option<&str>, PhoneReason)] = &[
     ("+999 123456", None, PhoneReason::UnknownCountryCode),
     ("+", None, PhoneReason::NotANumber),
     ("--", Some("US"), PhoneReason::NotANumber),
-    (";phone-context=a;tel:1", Some("US"), PhoneReason::NotANumber),
-    ("+1 201 555 012", None, PhoneReason::TooShort { region: Some(String::new()) }),
-    ("+1 201 555 01234", None, PhoneReason::TooLong { region: Some(String::new()) }),
-    ("+1 101 555 0123", None, PhoneReason::NotValidIn { region: Some(String::new()) }),
-    ("+44 20 7946 095", None, PhoneReason::NotValidIn { region: Some(String::new()) }),
-    ("+44 7700 900123", None, PhoneReason::NotValidIn { region: Some(String::new()) }),
-    ("+39 02 1", None, PhoneReason::TooShort { region: Some(String::new()) }),
-    ("+49 30 1234567890123456", None, PhoneReason::TooLong { region: Some(String::new()) }),
+    (
+        ";phone-context=a;tel:1",
+        Some("US"),
+        PhoneReason::NotANumber,
+    ),
+    (
+        "+1 201 555 012",
+        None,
+        PhoneReason::TooShort {
+            region: Some(String::new()),
+        },
+    ),
+    (
+        "+1 201 555 01234",
+        None,
+        PhoneReason::TooLong {
+            region: Some(String::new()),
+        },
+    ),
+    (
+        "+1 101 555 0123",
+        None,
+        PhoneReason::NotValidIn {
+            region: Some(String::new()),
+        },
+    ),
+    (
+        "+44 20 7946 095",
+        None,
+        PhoneReason::NotValidIn {
+            region: Some(String::new()),
+        },
+    ),
+    (
+        "+44 7700 900123",
+        None,
+        PhoneReason::NotValidIn {
+            region: Some(String::new()),
+        },
+    ),
+    (
+        "+39 02 1",
+        None,
+        PhoneReason::TooShort {
+            region: Some(String::new()),
+        },
+    ),
+    (
+        "+49 30 1234567890123456",
+        None,
+        PhoneReason::TooLong {
+            region: Some(String::new()),
+        },
+    ),
 ];
 
 #[test]
@@ -171,7 +242,10 @@ fn reasons_name_the_country() {
     let e = normalize("+1 201 555 012", &PhoneOptions::default()).unwrap_err();
     assert_eq!(e.to_string(), "\"+1 201 555 012\": too short for US");
     let e = normalize("+44 20 7946 095", &PhoneOptions::default()).unwrap_err();
-    assert_eq!(e.to_string(), "\"+44 20 7946 095\": not a valid number in GB");
+    assert_eq!(
+        e.to_string(),
+        "\"+44 20 7946 095\": not a valid number in GB"
+    );
 }
 
 #[test]

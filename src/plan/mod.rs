@@ -5,7 +5,7 @@
 //! transaction, and write only [`UserPatch`] / [`AuthPatch`]. An unchanged value is no change.
 
 use crate::email;
-use crate::model::{AuthDetails, AuthField, User, UserField, Value};
+use crate::model::{AuthDetails, AuthField, Field, User, UserField, Value};
 
 /// How the alternate email list is to be edited.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,9 @@ pub struct UserUpdate {
 
 impl UserUpdate {
     pub fn is_empty(&self) -> bool {
-        self.alternate_emails.is_none() && self.mobile_phone.is_none() && self.office_phone.is_none()
+        self.alternate_emails.is_none()
+            && self.mobile_phone.is_none()
+            && self.office_phone.is_none()
     }
 }
 
@@ -89,9 +91,13 @@ pub enum PlanError {
         fields: String,
         ad_attributes: String,
     },
-    #[error("an alternate authentication phone needs an authentication phone, and {upn} would have none")]
+    #[error(
+        "an alternate authentication phone needs an authentication phone, and {upn} would have none"
+    )]
     AlternateNeedsPhone { upn: String },
-    #[error("the authentication phone of {upn} can't be cleared while an alternate authentication phone exists")]
+    #[error(
+        "the authentication phone of {upn} can't be cleared while an alternate authentication phone exists"
+    )]
     PhoneHasAlternate { upn: String },
 }
 

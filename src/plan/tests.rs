@@ -52,7 +52,10 @@ fn add_and_remove_edit_the_list() {
     let plan = plan_user(
         &u,
         &UserUpdate {
-            alternate_emails: Some(EmailEdit::Add(vec!["KIM@fabrikam.com".into(), "a@b.com".into()])),
+            alternate_emails: Some(EmailEdit::Add(vec![
+                "KIM@fabrikam.com".into(),
+                "a@b.com".into(),
+            ])),
             ..Default::default()
         },
     )
@@ -64,7 +67,10 @@ fn add_and_remove_edit_the_list() {
     let plan = plan_user(
         &u,
         &UserUpdate {
-            alternate_emails: Some(EmailEdit::Remove(vec!["Kim@Fabrikam.com".into(), "x@y.com".into()])),
+            alternate_emails: Some(EmailEdit::Remove(vec![
+                "Kim@Fabrikam.com".into(),
+                "x@y.com".into(),
+            ])),
             ..Default::default()
         },
     )
@@ -148,7 +154,10 @@ fn phone_cannot_be_cleared_under_an_alternate() {
     .unwrap();
     assert_eq!(
         plan.patch.ops,
-        [(AuthMethod::AlternatePhone, None), (AuthMethod::Phone, None)]
+        [
+            (AuthMethod::AlternatePhone, None),
+            (AuthMethod::Phone, None)
+        ]
     );
 }
 
@@ -166,8 +175,18 @@ fn phone_is_added_before_the_alternate() {
     )
     .unwrap();
     let order: Vec<_> = plan.patch.ops.iter().map(|(m, _)| *m).collect();
-    assert_eq!(order, [AuthMethod::Phone, AuthMethod::AlternatePhone, AuthMethod::Email]);
+    assert_eq!(
+        order,
+        [
+            AuthMethod::Phone,
+            AuthMethod::AlternatePhone,
+            AuthMethod::Email
+        ]
+    );
     let mut after = AuthDetails::default();
     plan.patch.apply_to(&mut after);
-    assert_eq!(after.authentication_email.as_deref(), Some("kim@fabrikam.com"));
+    assert_eq!(
+        after.authentication_email.as_deref(),
+        Some("kim@fabrikam.com")
+    );
 }

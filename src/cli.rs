@@ -1,0 +1,351 @@
+//! The command line as clap parses it: raw input only, no environment or terminal lookups
+//! (those happen in [`crate::settings`]).
+
+use std::ffi::OsString;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  the operation failed or was refused (e.g. a synchronised user's phone)
+  2  invalid input or usage; nothing was written
+  3  user not found
+  4  authentication or permission problem (Graph)
+  5  service unavailable after retries (Graph)
+
+Security questions and answers are never shown or set: administrators can't see or change them.";
+
+/// Read and pre-populate the contact information Entra ID self-service password reset uses.
+#[derive(Debug, Parser)]
+#[command(name = "ssprctl", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after the subcommand.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Where users live: `local` (the default local directory) or `local:PATH`.
+    #[arg(long, global = true, env = "SSPRCTL_DIRECTORY", value_name = "SPEC")]
+    pub directory: Option<String>,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(short, long, global = true, env = "SSPRCTL_OUTPUT", value_enum)]
+    pub output: Option<Format>,
+    /// Fields to show, comma-separated, case-insensitive; MSOnline, AzureAD and Graph names
+    /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
+    #[arg(long, global = true, value_name = "FIELDS")]
+    pub select: Option<String>,
+    /// Print no warnings or notes on stderr (errors still go there).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Say more on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table for people.
+    Table,
+    /// JSON: an array for lists, an object for one result.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row (lists joined with `;`).
+    Csv,
+    /// Tab-separated values with a header row (tab, newline and backslash escaped as \t \n \\).
+    Tsv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a user in the local directory (a tenant's users are not created by this tool).
+    NewUser(NewUserArgs),
+    /// Delete a user from the local directory.
+    RemoveUser(UserArg),
+    /// Set a user's alternate email, mobile phone and office phone (Set-MsolUser, Set-AzureADUser).
+    SetUser(SetUserArgs),
+    /// Show users' contact information (Get-MsolUser, Get-AzureADUser).
+    GetUser(GetUserArgs),
+    /// Set a user's authentication phone(s) and email (what users register for SSPR).
+    SetAuthDetails(SetAuthArgs),
+    /// Show a user's authentication phones and email (MSOnline's StrongAuthenticationUserDetails).
+    ///
+    /// Security questions and answers are never shown: administrators can't see or set them.
+    GetAuthDetails(UserArg),
+    /// Validate and normalise phone numbers (arguments, or one per line on stdin).
+    ///
+    /// Exits 1 if any number is invalid: use it to check HR data before an import.
+    Phone(PhoneCmdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewUserArgs {
+    /// User principal name, e.g. kim@contoso.com.
+    #[arg(value_name = "UPN")]
+    pub upn: String,
+    /// Display name.
+    #[arg(long, value_name = "NAME")]
+    pub display_name: Option<String>,
+    /// Mark the user as synchronised from on-premises AD (its phones can't be changed here).
+    #[arg(long)]
+    pub synced: bool,
+}
+
+/// The user a command acts on.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct UserArg {
+    /// The user: a user principal name (case-insensitive) or an object id.
+    #[arg(value_name = "USER")]
+    pub user: Option<String>,
+    /// The user, as MSOnline's -UserPrincipalName.
+    #[arg(long = "user-principal-name", value_name = "UPN")]
+    pub upn: Option<String>,
+    /// The user, as AzureAD's -ObjectId.
+    #[arg(long = "object-id", value_name = "ID")]
+    pub object_id: Option<String>,
+}
+
+impl UserArg {
+    pub fn value(&self) -> &str {
+        self.user
+            .as_deref()
+            .or(self.upn.as_deref())
+            .or(self.object_id.as_deref())
+            .expect("clap requires one of them")
+    }
+}
+
+/// How phone numbers are read.
+#[derive(Debug, Args)]
+pub struct PhoneArgs {
+    /// Region for numbers written without +CountryCode, e.g. US, GB (ISO 3166 two letters).
+    #[arg(long, value_name = "CC")]
+    pub default_region: Option<String>,
+    /// strict: the number must be valid for its country; length: a possible length suffices.
+    #[arg(long, value_enum, default_value_t = PhoneCheckArg::Strict)]
+    pub phone_check: PhoneCheckArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PhoneCheckArg {
+    /// Valid for its country by the phone metadata.
+    Strict,
+    /// Only a possible length for its country.
+    Length,
+}
+
+#[derive(Debug, Args)]
+pub struct SetUserArgs {
+    #[command(flatten)]
+    pub user: UserArg,
+    /// Replace the alternate email addresses (repeat, or separate with commas).
+    #[arg(long = "alternate-email", visible_aliases = ["alternate-email-addresses", "other-mails"],
+          value_name = "ADDR", value_delimiter = ',', num_args = 1)]
+    pub alternate_email: Vec<String>,
+    /// Add an alternate email address, keeping the others.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        value_delimiter = ',',
+        conflicts_with = "alternate_email"
+    )]
+    pub add_alternate_email: Vec<String>,
+    /// Remove an alternate email address, keeping the others.
+    #[arg(long, value_name = "ADDR", value_delimiter = ',',
+          conflicts_with_all = ["alternate_email", "add_alternate_email"])]
+    pub remove_alternate_email: Vec<String>,
+    /// Mobile phone, as +CountryCode Number (MSOnline -MobilePhone, AzureAD -Mobile).
+    #[arg(long, visible_alias = "mobile", value_name = "PHONE")]
+    pub mobile_phone: Option<String>,
+    /// Office phone (MSOnline -PhoneNumber, AzureAD -TelephoneNumber, Graph businessPhones).
+    #[arg(long, visible_aliases = ["phone-number", "telephone-number"], value_name = "PHONE")]
+    pub office_phone: Option<String>,
+    /// Clear a field (repeatable).
+    #[arg(long, value_enum, value_name = "FIELD")]
+    pub clear: Vec<UserClear>,
+    #[command(flatten)]
+    pub phone: PhoneArgs,
+    /// Show what would change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UserClear {
+    /// All alternate email addresses.
+    AlternateEmail,
+    /// The mobile phone.
+    MobilePhone,
+    /// The office phone.
+    OfficePhone,
+}
+
+#[derive(Debug, Args)]
+pub struct GetUserArgs {
+    /// Users: user principal names or object ids.
+    #[arg(
+        value_name = "USER",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub users: Vec<String>,
+    /// Every user, sorted by user principal name.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetAuthArgs {
+    #[command(flatten)]
+    pub user: UserArg,
+    /// Authentication phone (used for SMS and voice calls).
+    #[arg(long, value_name = "PHONE")]
+    pub phone: Option<String>,
+    /// Alternate authentication phone (needs an authentication phone).
+    #[arg(long, value_name = "PHONE")]
+    pub alternate_phone: Option<String>,
+    /// Office authentication phone.
+    #[arg(long, value_name = "PHONE")]
+    pub office_phone: Option<String>,
+    /// Authentication email.
+    #[arg(long, value_name = "ADDR")]
+    pub email: Option<String>,
+    /// Remove a method (repeatable).
+    #[arg(long, value_enum, value_name = "METHOD")]
+    pub clear: Vec<AuthClear>,
+    #[command(flatten)]
+    pub phone_args: PhoneArgs,
+    /// Show what would change and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthClear {
+    /// The authentication phone.
+    Phone,
+    /// The alternate authentication phone.
+    AlternatePhone,
+    /// The office authentication phone.
+    OfficePhone,
+    /// The authentication email.
+    Email,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneCmdArgs {
+    /// Numbers to check; none reads one per line from stdin.
+    #[arg(value_name = "NUMBER")]
+    pub numbers: Vec<String>,
+    #[command(flatten)]
+    pub phone: PhoneArgs,
+}
+
+impl Cli {
+    /// Parses arguments without exiting.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        <Self as Parser>::try_parse_from(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_args(std::iter::once("ssprctl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn msonline_and_azuread_spellings_are_accepted() {
+        let cli = parse(&[
+            "set-user",
+            "--user-principal-name",
+            "kim@contoso.com",
+            "--alternate-email-addresses",
+            "a@x.com,b@x.com",
+            "--mobile",
+            "+1 2015550123",
+            "--telephone-number",
+            "+1 2015550124",
+        ])
+        .unwrap();
+        let Command::SetUser(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.user.value(), "kim@contoso.com");
+        assert_eq!(a.alternate_email, ["a@x.com", "b@x.com"]);
+        assert_eq!(a.mobile_phone.as_deref(), Some("+1 2015550123"));
+        assert_eq!(a.office_phone.as_deref(), Some("+1 2015550124"));
+        let cli = parse(&[
+            "set-user",
+            "--object-id",
+            "x",
+            "--other-mails",
+            "a@x.com",
+            "--phone-number",
+            "1",
+        ])
+        .unwrap();
+        let Command::SetUser(a) = cli.command else {
+            panic!()
+        };
+        assert_eq!(a.user.value(), "x");
+        assert_eq!(a.office_phone.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        let a = parse(&["-o", "json", "get-user", "--all"]).unwrap();
+        let b = parse(&["get-user", "--all", "-o", "json", "--select", "id"]).unwrap();
+        assert_eq!(a.global.output, Some(Format::Json));
+        assert_eq!(b.global.output, Some(Format::Json));
+        assert_eq!(b.global.select.as_deref(), Some("id"));
+    }
+
+    #[test]
+    fn user_is_required_once() {
+        assert!(parse(&["get-auth-details"]).is_err());
+        assert!(parse(&["get-auth-details", "a", "--object-id", "b"]).is_err());
+        assert!(parse(&["get-user"]).is_err());
+        assert!(parse(&["get-user", "a", "--all"]).is_err());
+    }
+
+    #[test]
+    fn replace_and_incremental_edits_conflict() {
+        assert!(
+            parse(&[
+                "set-user",
+                "u",
+                "--alternate-email",
+                "a@x.com",
+                "--add-alternate-email",
+                "b@x.com"
+            ])
+            .is_err()
+        );
+        assert!(
+            parse(&[
+                "set-user",
+                "u",
+                "--clear",
+                "mobile-phone",
+                "--clear",
+                "office-phone"
+            ])
+            .is_ok()
+        );
+        assert!(parse(&["set-user", "u", "--phone-check", "loose"]).is_err());
+    }
+}

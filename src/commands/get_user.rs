@@ -1,0 +1,42 @@
+//! `get-user`: one or more users, or all of them.
+
+use super::{Ctx, names, select};
+use crate::cli::GetUserArgs;
+use crate::directory::{Directory, DirectoryError};
+use crate::error::CliError;
+use crate::exit::Exit;
+use crate::model::UserField;
+use crate::output::{Records, Shape};
+
+/// Prints the users found; users not found are reported together afterwards (exit 3).
+pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
+    let fields: Vec<UserField> = select(ctx.settings.select.as_deref())?;
+    let dir = ctx.open_directory()?;
+    let mut missing = Vec::new();
+    let users = if a.all {
+        dir.list_users().await?
+    } else {
+        let mut users = Vec::with_capacity(a.users.len());
+        for u in &a.users {
+            match dir.get_user(u).await {
+                Ok(user) => users.push(user),
+                Err(DirectoryError::NotFound(name)) => missing.push(name),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        users
+    };
+    let header = names(&fields);
+    let records = Records {
+        fields: &header,
+        rows: users
+            .iter()
+            .map(|u| fields.iter().map(|f| u.get(*f)).collect())
+            .collect(),
+    };
+    ctx.printer.records(ctx.out, &records, Shape::Array)?;
+    if missing.is_empty() {
+        return Ok(Exit::Success);
+    }
+    Err(DirectoryError::NotFound(missing.join(", ")).into())
+}

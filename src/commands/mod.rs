@@ -1,0 +1,162 @@
+//! One module per command, each with a `run` entry, and what they share: opening the
+//! directory, `--select`, and the context they write through.
+
+mod get_auth_details;
+mod get_user;
+mod new_user;
+mod phone;
+mod remove_user;
+mod set_auth_details;
+mod set_user;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+use crate::directory::local::{LocalDirectory, Opened};
+use crate::error::CliError;
+use crate::exit::Exit;
+use crate::model::{Field, User, UserField};
+use crate::output::Printer;
+use crate::output::{Records, Shape};
+use crate::settings::{DirectorySpec, Settings};
+
+/// What a command runs with.
+pub struct Ctx<'a> {
+    pub settings: &'a Settings,
+    pub printer: Printer,
+    pub out: &'a mut dyn Write,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let mut ctx = Ctx {
+        settings,
+        printer: Printer {
+            format: settings.format,
+            quiet: settings.quiet,
+            verbose: settings.verbose,
+        },
+        out,
+    };
+    let takes_select = matches!(
+        cli.command,
+        Command::GetUser(_) | Command::GetAuthDetails(_)
+    );
+    if settings.select.is_some() && !takes_select {
+        return Err(CliError::usage(
+            "select_not_supported",
+            "--select applies to get-user and get-auth-details only",
+        )
+        .with_hint("drop --select, or use -o json and pick fields with a JSON tool"));
+    }
+    match cli.command {
+        Command::NewUser(a) => new_user::run(a, &mut ctx).await,
+        Command::RemoveUser(a) => remove_user::run(a, &mut ctx).await,
+        Command::SetUser(a) => set_user::run(a, &mut ctx).await,
+        Command::GetUser(a) => get_user::run(a, &mut ctx).await,
+        Command::SetAuthDetails(a) => set_auth_details::run(a, &mut ctx).await,
+        Command::GetAuthDetails(a) => get_auth_details::run(a, &mut ctx).await,
+        Command::Phone(a) => phone::run(a, &mut ctx),
+    }
+}
+
+impl Ctx<'_> {
+    /// Opens the directory the settings name, creating (and for the default, seeding) it.
+    pub fn open_directory(&self) -> Result<LocalDirectory, CliError> {
+        let (path, sample) = match &self.settings.directory {
+            DirectorySpec::LocalDefault(p) => {
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        CliError::new(
+                            Exit::Failed,
+                            "storage",
+                            format!("can't create {}: {e}", parent.display()),
+                        )
+                        .with_hint("set SSPRCTL_HOME to a writable folder")
+                    })?;
+                }
+                (p, true)
+            }
+            DirectorySpec::LocalPath(p) => (p, false),
+        };
+        let (dir, opened) = LocalDirectory::open(path, sample)?;
+        self.printer
+            .log(1, &format!("local directory {}", path.display()));
+        match opened {
+            Opened::Existing => {}
+            Opened::CreatedEmpty => self.printer.note(&format!(
+                "note: created an empty local directory at {}",
+                path.display()
+            )),
+            Opened::CreatedWithSample => self.printer.note(&format!(
+                "note: created the local directory at {} with a sample tenant of @contoso.com \
+                 users (megan.bowen is synchronised from on-premises AD)",
+                path.display()
+            )),
+        }
+        Ok(dir)
+    }
+}
+
+impl Ctx<'_> {
+    /// Prints one user with every field, as a single record.
+    pub fn print_user(&mut self, user: &User) -> Result<(), CliError> {
+        let header = names(UserField::ALL);
+        let records = Records {
+            fields: &header,
+            rows: vec![UserField::ALL.iter().map(|f| user.get(*f)).collect()],
+        };
+        self.printer.records(self.out, &records, Shape::Object)?;
+        Ok(())
+    }
+}
+
+/// Resolves `--select` into fields, or every field when it is absent.
+pub fn select<F: Field>(spec: Option<&str>) -> Result<Vec<F>, CliError> {
+    let Some(spec) = spec else {
+        return Ok(F::ALL.to_vec());
+    };
+    let mut fields = Vec::new();
+    for name in spec.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match F::parse(name) {
+            Some(f) if !fields.contains(&f) => fields.push(f),
+            Some(_) => {}
+            None => {
+                let canonical: Vec<&str> = F::ALL.iter().map(|f| f.name()).collect();
+                let aliases: Vec<&str> = F::ALIASES.iter().map(|(a, _)| *a).collect();
+                return Err(CliError::usage(
+                    "unknown_field",
+                    format!("unknown field \"{name}\" in --select"),
+                )
+                .with_hint(format!(
+                    "valid fields: {} (also accepted: {})",
+                    canonical.join(", "),
+                    aliases.join(", ")
+                )));
+            }
+        }
+    }
+    if fields.is_empty() {
+        return Err(CliError::usage("unknown_field", "--select names no field"));
+    }
+    Ok(fields)
+}
+
+/// The canonical names of `fields`, for headers and JSON keys.
+pub fn names<F: Field>(fields: &[F]) -> Vec<&'static str> {
+    fields.iter().map(|f| f.name()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_keeps_order_and_rejects_unknown_names() {
+        let f: Vec<UserField> = select(Some("PhoneNumber, displayname")).unwrap();
+        assert_eq!(f, [UserField::OfficePhone, UserField::DisplayName]);
+        let e = select::<UserField>(Some("DisplayName,Bogus")).unwrap_err();
+        assert!(e.message.contains("Bogus"));
+        assert!(e.hint.unwrap().contains("userPrincipalName"));
+    }
+}

@@ -1,0 +1,18 @@
+//! `remove-user`: deletes a user from the local directory.
+
+use super::Ctx;
+use crate::cli::UserArg;
+use crate::directory::Directory;
+use crate::error::CliError;
+use crate::exit::Exit;
+
+pub async fn run(a: UserArg, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
+    let dir = ctx.open_directory()?;
+    let user = dir.remove_user(a.value()).await?;
+    ctx.printer.note(&format!(
+        "removed {} ({})",
+        user.user_principal_name, user.id
+    ));
+    ctx.print_user(&user)?;
+    Ok(Exit::Success)
+}

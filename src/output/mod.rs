@@ -1,0 +1,109 @@
+//! Everything written for the user: data on stdout in the chosen format, and warnings, notes
+//! and logs on stderr. One submodule per format.
+
+mod delimited;
+mod json;
+mod table;
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::cli::Format;
+use crate::model::Value;
+use crate::plan::FieldChange;
+
+/// Rows of named values, the shape of `get-user`, `get-auth-details` and `phone` output.
+pub struct Records<'a> {
+    pub fields: &'a [&'static str],
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Whether JSON output is one object or an array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Object,
+    Array,
+}
+
+/// What a `set-*` command did to one user.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeReport {
+    pub id: String,
+    pub user_principal_name: String,
+    pub dry_run: bool,
+    pub changed: bool,
+    pub changes: Vec<FieldChange>,
+    pub warnings: Vec<String>,
+}
+
+/// Writes data to stdout and messages to stderr according to the settings.
+pub struct Printer {
+    pub format: Format,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Printer {
+    /// Writes records; `Shape::Object` prints a single JSON object for the first row.
+    pub fn records(&self, w: &mut dyn Write, r: &Records<'_>, shape: Shape) -> io::Result<()> {
+        match self.format {
+            Format::Json => json::records(w, r, shape),
+            Format::Jsonl => json::records_lines(w, r),
+            Format::Csv => delimited::csv(w, r.fields, &r.rows),
+            Format::Tsv => delimited::tsv(w, r.fields, &r.rows),
+            Format::Table => table::records(w, r),
+        }
+    }
+
+    /// Writes a change report; warnings also go to stderr.
+    pub fn changes(&self, w: &mut dyn Write, report: &ChangeReport) -> io::Result<()> {
+        for warning in &report.warnings {
+            self.warn(warning);
+        }
+        const FIELDS: &[&str] = &["userPrincipalName", "field", "old", "new"];
+        let rows = || {
+            report
+                .changes
+                .iter()
+                .map(|c| {
+                    vec![
+                        Value::Text(report.user_principal_name.clone()),
+                        Value::Text(c.field.to_string()),
+                        c.old.clone(),
+                        c.new.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        };
+        match self.format {
+            Format::Json => json::pretty(w, report),
+            Format::Jsonl => json::line(w, report),
+            Format::Csv => delimited::csv(w, FIELDS, &rows()),
+            Format::Tsv => delimited::tsv(w, FIELDS, &rows()),
+            Format::Table => table::changes(w, report),
+        }
+    }
+
+    /// A warning on stderr (not with `--quiet`).
+    pub fn warn(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("warning: {msg}");
+        }
+    }
+
+    /// A note on stderr (not with `--quiet`).
+    pub fn note(&self, msg: &str) {
+        if !self.quiet {
+            eprintln!("{msg}");
+        }
+    }
+
+    /// A log line on stderr at `-v` (level 1) or `-vv` (level 2).
+    pub fn log(&self, level: u8, msg: &str) {
+        if self.verbose >= level {
+            eprintln!("debug: {msg}");
+        }
+    }
+}

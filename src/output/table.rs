@@ -1,0 +1,82 @@
+//! Tables and change lists for people at a terminal. Text from the directory is sanitised:
+//! control characters are shown escaped so a crafted display name can't drive the terminal.
+
+use std::io::{self, Write};
+
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use super::{ChangeReport, Records};
+use crate::model::Value;
+
+/// Escapes control characters (ESC, BEL, newlines …) so they print as text.
+pub fn sanitize(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+pub fn records(w: &mut dyn Write, r: &Records<'_>) -> io::Result<()> {
+    let mut b = Builder::default();
+    b.push_record(r.fields.iter().map(|f| f.to_string()));
+    for row in &r.rows {
+        b.push_record(row.iter().map(|v| sanitize(&v.to_text())));
+    }
+    let mut table = b.build();
+    table.with(Style::psql());
+    writeln!(w, "{table}")
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".into(),
+        Value::List(l) if l.is_empty() => "(none)".into(),
+        v => sanitize(&v.to_text()),
+    }
+}
+
+pub fn changes(w: &mut dyn Write, r: &ChangeReport) -> io::Result<()> {
+    let upn = sanitize(&r.user_principal_name);
+    if r.changes.is_empty() {
+        return writeln!(w, "{upn}: no change");
+    }
+    let n = r.changes.len();
+    let what = if n == 1 { "change" } else { "changes" };
+    let suffix = if r.dry_run {
+        " (dry run: nothing written)"
+    } else {
+        ""
+    };
+    writeln!(w, "{upn}: {n} {what}{suffix}")?;
+    let width = r.changes.iter().map(|c| c.field.len()).max().unwrap_or(0);
+    for c in &r.changes {
+        writeln!(
+            w,
+            "  {:width$}  {} → {}",
+            c.field,
+            show(&c.old),
+            show(&c.new)
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(sanitize("Kim\u{1b}[31m"), "Kim\\u{1b}[31m");
+        assert_eq!(sanitize("plain"), "plain");
+    }
+}

@@ -1,0 +1,126 @@
+//! The resolve step: turns parsed arguments and the environment into settings. This is the only
+//! place that reads environment variables (besides clap's declared `env` fallbacks) or asks
+//! whether stdout is a terminal.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::cli::{Format, GlobalArgs, PhoneArgs, PhoneCheckArg};
+use crate::error::CliError;
+use crate::phone::{PhoneCheck, PhoneOptions, RegionCode};
+
+/// The directory schemes `--directory` accepts.
+pub const SCHEMES: &str = "local, local:PATH";
+
+/// Which directory to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DirectorySpec {
+    /// The default local directory; seeded with the sample tenant when first created.
+    LocalDefault(PathBuf),
+    /// A local directory file; created empty when missing.
+    LocalPath(PathBuf),
+}
+
+/// Everything the commands need to know besides their own arguments.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub directory: DirectorySpec,
+    pub format: Format,
+    pub select: Option<String>,
+    pub quiet: bool,
+    pub verbose: u8,
+}
+
+impl Settings {
+    pub fn resolve(g: &GlobalArgs) -> Result<Self, CliError> {
+        let home = std::env::var_os("SSPRCTL_HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        Ok(Settings {
+            directory: parse_directory(g.directory.as_deref().unwrap_or("local"), home)?,
+            format: g.output.unwrap_or(if std::io::stdout().is_terminal() {
+                Format::Table
+            } else {
+                Format::Json
+            }),
+            select: g.select.clone(),
+            quiet: g.quiet,
+            verbose: g.verbose,
+        })
+    }
+
+    /// True when errors should also be written as JSON.
+    pub fn json_errors(&self) -> bool {
+        matches!(self.format, Format::Json | Format::Jsonl)
+    }
+}
+
+/// Where the default local directory lives.
+fn default_directory(home: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    let base = match home {
+        Some(h) => h,
+        None => dirs::data_dir().map(|d| d.join("ssprctl")).ok_or_else(|| {
+            CliError::usage("no_data_dir", "can't find this platform's data directory")
+                .with_hint("set SSPRCTL_HOME to a folder, or use --directory local:PATH")
+        })?,
+    };
+    Ok(base.join("directory.db"))
+}
+
+fn parse_directory(spec: &str, home: Option<PathBuf>) -> Result<DirectorySpec, CliError> {
+    let spec = spec.trim();
+    if spec.eq_ignore_ascii_case("local") {
+        return Ok(DirectorySpec::LocalDefault(default_directory(home)?));
+    }
+    match spec.split_once(':') {
+        Some((scheme, path)) if scheme.eq_ignore_ascii_case("local") && !path.is_empty() => {
+            Ok(DirectorySpec::LocalPath(PathBuf::from(path)))
+        }
+        _ => Err(
+            CliError::usage("unknown_directory", format!("unknown directory \"{spec}\""))
+                .with_hint(format!("--directory takes one of: {SCHEMES}")),
+        ),
+    }
+}
+
+/// Phone options from `--default-region` and `--phone-check`.
+pub fn phone_options(a: &PhoneArgs) -> Result<PhoneOptions, CliError> {
+    let default_region = match &a.default_region {
+        None => None,
+        Some(r) => Some(RegionCode::parse(r).ok_or_else(|| {
+            CliError::usage(
+                "invalid_region",
+                format!("invalid --default-region \"{r}\": not a region the phone metadata knows"),
+            )
+            .with_hint("use a two-letter ISO 3166 code such as US, GB, DE or IT")
+        })?),
+    };
+    Ok(PhoneOptions {
+        default_region,
+        check: match a.phone_check {
+            PhoneCheckArg::Strict => PhoneCheck::Strict,
+            PhoneCheckArg::Length => PhoneCheck::Length,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directory_specs() {
+        let home = Some(PathBuf::from("/h"));
+        assert_eq!(
+            parse_directory("local", home.clone()).unwrap(),
+            DirectorySpec::LocalDefault(PathBuf::from("/h/directory.db"))
+        );
+        assert_eq!(
+            parse_directory("local:/tmp/x.db", None).unwrap(),
+            DirectorySpec::LocalPath(PathBuf::from("/tmp/x.db"))
+        );
+        let e = parse_directory("ldap:x", home).unwrap_err();
+        assert_eq!(e.code, "unknown_directory");
+        assert!(e.hint.unwrap().contains("local:PATH"));
+    }
+}
