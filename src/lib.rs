@@ -39,12 +39,7 @@ where
     let settings = match settings::Settings::resolve(&cli.global) {
         Ok(s) => s,
         Err(e) => {
-            return report(
-                &e,
-                cli.global
-                    .output
-                    .is_some_and(|f| matches!(f, cli::Format::Json | cli::Format::Jsonl)),
-            );
+            return report(&e, settings::is_json(settings::resolve_format(&cli.global)));
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()

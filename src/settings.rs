@@ -38,11 +38,7 @@ impl Settings {
             .map(PathBuf::from);
         Ok(Settings {
             directory: parse_directory(g.directory.as_deref().unwrap_or("local"), home)?,
-            format: g.output.unwrap_or(if std::io::stdout().is_terminal() {
-                Format::Table
-            } else {
-                Format::Json
-            }),
+            format: resolve_format(g),
             select: g.select.clone(),
             quiet: g.quiet,
             verbose: g.verbose,
@@ -51,8 +47,17 @@ impl Settings {
 
     /// True when errors should also be written as JSON.
     pub fn json_errors(&self) -> bool {
-        matches!(self.format, Format::Json | Format::Jsonl)
+        is_json(self.format)
     }
+}
+
+/// The output format: `--output`/`SSPRCTL_OUTPUT`, else a table on a terminal and JSON when piped.
+pub fn resolve_format(g: &GlobalArgs) -> Format {
+    g.output.unwrap_or(if std::io::stdout().is_terminal() {
+        Format::Table
+    } else {
+        Format::Json
+    })
 }
 
 /// Where the default local directory lives.
@@ -81,6 +86,11 @@ fn parse_directory(spec: &str, home: Option<PathBuf>) -> Result<DirectorySpec, C
                 .with_hint(format!("--directory takes one of: {SCHEMES}")),
         ),
     }
+}
+
+/// True for the formats whose errors are also written as a JSON line.
+pub fn is_json(format: Format) -> bool {
+    matches!(format, Format::Json | Format::Jsonl)
 }
 
 /// Phone options from `--default-region` and `--phone-check`.

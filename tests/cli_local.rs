@@ -1,0 +1,797 @@
+//! The binary against the local directory: every command, every output format, `--select`,
+//! exit codes, the synced-user refusal, and that bad input leaves the directory unchanged.
+
+mod common;
+
+use common::{Env, json_error};
+use serde_json::json;
+
+const SAMPLE_NOTE: &str = "note: created the local directory at";
+
+#[test]
+fn first_run_seeds_the_default_directory_and_says_so() {
+    let env = Env::new();
+    let (code, out, err) = env.run(&["get-user", "--all", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.starts_with(SAMPLE_NOTE), "{err}");
+    let users: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let upns: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userPrincipalName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        upns,
+        [
+            "adele.vance@contoso.com",
+            "alex.wilber@contoso.com",
+            "lee.gu@contoso.com",
+            "megan.bowen@contoso.com",
+            "nestor.wilke@contoso.com"
+        ]
+    );
+    assert_eq!(users[3]["onPremisesSyncEnabled"], true);
+    // Second run: no note.
+    let (code, _, err) = env.run(&["get-user", "--all", "-o", "json"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+}
+
+#[test]
+fn get_user_in_every_format() {
+    let env = Env::new();
+    let v = env.json(&["get-user", "Lee.Gu@contoso.com", "-o", "json"]);
+    assert_eq!(
+        v,
+        json!([{
+            "id": "e3d0513b-449e-4198-ba6f-bd97ae7cae85",
+            "userPrincipalName": "lee.gu@contoso.com",
+            "displayName": "Lee Gu",
+            "alternateEmailAddresses": ["lee.gu@outlook.com"],
+            "mobilePhone": "+44 7400123456",
+            "officePhone": "+44 2079460958",
+            "onPremisesSyncEnabled": false
+        }])
+    );
+    let (code, out, _) = env.run(&[
+        "get-user",
+        "lee.gu@contoso.com",
+        "alex.wilber@contoso.com",
+        "-o",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["mobilePhone"], serde_json::Value::Null);
+    let (_, out, _) = env.run(&["get-user", "lee.gu@contoso.com", "-o", "csv"]);
+    assert_eq!(
+        out,
+        "id,userPrincipalName,displayName,alternateEmailAddresses,mobilePhone,officePhone,onPremisesSyncEnabled\n\
+         e3d0513b-449e-4198-ba6f-bd97ae7cae85,lee.gu@contoso.com,Lee Gu,lee.gu@outlook.com,+44 7400123456,+44 2079460958,false\n"
+    );
+    let (_, out, _) = env.run(&[
+        "get-user",
+        "alex.wilber@contoso.com",
+        "-o",
+        "tsv",
+        "--select",
+        "upn,mobilePhone"
+            .replace("upn", "userPrincipalName")
+            .as_str(),
+    ]);
+    assert_eq!(
+        out,
+        "userPrincipalName\tmobilePhone\nalex.wilber@contoso.com\t\n"
+    );
+    let (code, out, _) = env.run(&["get-user", "lee.gu@contoso.com", "-o", "table"]);
+    assert_eq!(code, 0);
+    let mut lines = out.lines();
+    assert!(lines.next().unwrap().contains("userPrincipalName"));
+    assert!(lines.next().unwrap().starts_with("---"));
+    assert!(lines.next().unwrap().contains("| +44 7400123456 |"));
+}
+
+#[test]
+fn piped_output_defaults_to_json_and_env_picks_format() {
+    let env = Env::new();
+    let (_, out, _) = env.run(&["get-user", "lee.gu@contoso.com"]);
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .is_array()
+    );
+    let out = env
+        .cmd()
+        .env("SSPRCTL_OUTPUT", "csv")
+        .args(["get-user", "lee.gu@contoso.com", "--select", "id"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "id\ne3d0513b-449e-4198-ba6f-bd97ae7cae85\n"
+    );
+}
+
+#[test]
+fn select_takes_the_msonline_names_verbatim() {
+    let env = Env::new();
+    let (code, out, _) = env.run(&[
+        "get-user",
+        "adele.vance@contoso.com",
+        "-o",
+        "jsonl",
+        "--select",
+        "DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "{\"displayName\":\"Adele Vance\",\"userPrincipalName\":\"adele.vance@contoso.com\",\
+         \"alternateEmailAddresses\":[\"adele.vance@fabrikam.com\"],\"mobilePhone\":\"+1 2065550123\",\
+         \"officePhone\":\"+1 4255550100\"}\n"
+    );
+    let (_, out, _) = env.run(&[
+        "get-user",
+        "--all",
+        "-o",
+        "csv",
+        "--select",
+        "otherMails,Mobile,TelephoneNumber,ObjectId,businessPhones",
+    ]);
+    assert_eq!(
+        out.lines().next().unwrap(),
+        "alternateEmailAddresses,mobilePhone,officePhone,id"
+    );
+}
+
+#[test]
+fn unknown_select_field_lists_the_valid_ones() {
+    let env = Env::new();
+    let (code, out, err) = env.run(&["get-user", "--all", "--select", "DisplayName,Fax"]);
+    assert_eq!(code, 2);
+    assert_eq!(out, "");
+    assert!(
+        err.contains("error: unknown field \"Fax\" in --select"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: valid fields: id, userPrincipalName, displayName"),
+        "{err}"
+    );
+    assert_eq!(json_error(&err)["error"]["code"], "unknown_field");
+}
+
+#[test]
+fn missing_users_exit_3_after_printing_the_found_ones() {
+    let env = Env::new();
+    let (code, out, err) = env.run(&[
+        "get-user",
+        "lee.gu@contoso.com",
+        "nobody@contoso.com",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 3);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert!(
+        err.contains("error: user nobody@contoso.com not found"),
+        "{err}"
+    );
+    assert_eq!(json_error(&err)["error"]["code"], "user_not_found");
+}
+
+#[test]
+fn set_user_reports_old_and_new_and_writes() {
+    let env = Env::new();
+    let v = env.json(&[
+        "set-user",
+        "adele.vance@contoso.com",
+        "--mobile-phone",
+        "+1 (206) 555-0199",
+        "--office-phone",
+        "+1 425 555 0100",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        v,
+        json!({
+            "id": "6e7b768e-07e2-4810-8459-485f84f8f204",
+            "userPrincipalName": "adele.vance@contoso.com",
+            "dryRun": false,
+            "changed": true,
+            "changes": [{"field": "mobilePhone", "old": "+1 2065550123", "new": "+1 2065550199"}],
+            "warnings": []
+        })
+    );
+    let u = env.json(&["get-user", "adele.vance@contoso.com"]);
+    assert_eq!(u[0]["mobilePhone"], "+1 2065550199");
+    // The same again is no change.
+    let (code, out, err) = env.run(&[
+        "set-user",
+        "adele.vance@contoso.com",
+        "--mobile",
+        "+1 206 555 0199",
+        "-o",
+        "table",
+    ]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "adele.vance@contoso.com: no change\n", "")
+    );
+}
+
+#[test]
+fn set_user_table_and_csv_output() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    let (code, out, _) = env.run(&[
+        "set-user",
+        "alex.wilber@contoso.com",
+        "--mobile",
+        "+44 7400 123456",
+        "--other-mails",
+        "alex@fabrikam.com,alex@outlook.com",
+        "-o",
+        "table",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "alex.wilber@contoso.com: 2 changes\n  \
+         alternateEmailAddresses  (none) → alex@fabrikam.com;alex@outlook.com\n  \
+         mobilePhone              (none) → +44 7400123456\n"
+    );
+    let (code, out, _) = env.run(&[
+        "set-user",
+        "alex.wilber@contoso.com",
+        "--clear",
+        "mobile-phone",
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "userPrincipalName,field,old,new\nalex.wilber@contoso.com,mobilePhone,+44 7400123456,\n"
+    );
+}
+
+#[test]
+fn dry_run_shows_the_diff_and_writes_nothing() {
+    let env = Env::new();
+    let before = env.state();
+    let v = env.json(&[
+        "set-user",
+        "lee.gu@contoso.com",
+        "--clear",
+        "office-phone",
+        "--add-alternate-email",
+        "lee@fabrikam.com",
+        "--dry-run",
+    ]);
+    assert_eq!(v["dryRun"], true);
+    assert_eq!(v["changed"], false);
+    assert_eq!(v["changes"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["changes"][1],
+        json!({"field": "officePhone", "old": "+44 2079460958", "new": null})
+    );
+    let (_, out, _) = env.run(&[
+        "set-user",
+        "lee.gu@contoso.com",
+        "--clear",
+        "office-phone",
+        "--dry-run",
+        "-o",
+        "table",
+    ]);
+    assert!(
+        out.starts_with("lee.gu@contoso.com: 1 change (dry run: nothing written)\n"),
+        "{out}"
+    );
+    assert_eq!(env.state(), before);
+}
+
+#[test]
+fn extensions_are_removed_with_a_warning() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    let (code, out, err) = env.run(&[
+        "set-user",
+        "alex.wilber@contoso.com",
+        "--office-phone",
+        "+1 2015550123X12345",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["changes"][0]["new"], "+1 2015550123");
+    let expected = "officePhone: extension 12345 removed from \"+1 2015550123X12345\" (SSPR does not dial extensions)";
+    assert_eq!(err, format!("warning: {expected}\n"));
+    assert_eq!(v["warnings"], json!([expected]));
+}
+
+#[test]
+fn synced_user_phones_are_refused_naming_the_ad_attributes() {
+    let env = Env::new();
+    let before = env.state();
+    let (code, out, err) = env.run(&[
+        "set-user",
+        "megan.bowen@contoso.com",
+        "--mobile-phone",
+        "+1 206 555 0100",
+        "--office-phone",
+        "+1 206 555 0101",
+        "--alternate-email",
+        "megan@fabrikam.com",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(out, "");
+    assert!(err.contains("error: megan.bowen@contoso.com is synchronised from on-premises Active Directory: its mobile phone and office phone can't be changed here"), "{err}");
+    assert!(
+        err.contains("hint: change the on-premises AD attribute(s) mobile, telephoneNumber"),
+        "{err}"
+    );
+    assert_eq!(json_error(&err)["error"]["code"], "synced_user");
+    assert_eq!(env.state(), before);
+    // Its alternate email can be changed.
+    let v = env.json(&[
+        "set-user",
+        "megan.bowen@contoso.com",
+        "--alternate-email",
+        "megan@fabrikam.com",
+    ]);
+    assert_eq!(v["changed"], true);
+}
+
+#[test]
+fn invalid_input_exits_2_and_leaves_the_directory_unchanged() {
+    let env = Env::new();
+    let before = env.state();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "set-user",
+                "lee.gu@contoso.com",
+                "--mobile-phone",
+                "+1 201 555 012",
+            ],
+            "invalid mobilePhone \"+1 201 555 012\": too short for US",
+        ),
+        (
+            &[
+                "set-user",
+                "lee.gu@contoso.com",
+                "--office-phone",
+                "2015550123",
+            ],
+            "no country code",
+        ),
+        (
+            &[
+                "set-user",
+                "lee.gu@contoso.com",
+                "--mobile-phone",
+                "+1 800 FLOWERS",
+            ],
+            "contains the letter 'F'",
+        ),
+        (
+            &[
+                "set-user",
+                "lee.gu@contoso.com",
+                "--alternate-email",
+                "ok@x.com,jöran@x.com",
+            ],
+            "invalid alternateEmailAddresses \"jöran@x.com\"",
+        ),
+        (
+            &[
+                "set-user",
+                "lee.gu@contoso.com",
+                "--mobile-phone",
+                "+1 2015550123",
+                "--clear",
+                "mobile-phone",
+            ],
+            "mobilePhone is both set and cleared",
+        ),
+        (
+            &["set-user", "lee.gu@contoso.com", "--mobile-phone", ""],
+            "invalid mobilePhone \"\": empty",
+        ),
+        (&["set-user", "lee.gu@contoso.com"], "nothing to change"),
+        (
+            &[
+                "set-user",
+                "lee.gu@contoso.com",
+                "--mobile-phone",
+                "2015550123",
+                "--default-region",
+                "XX",
+            ],
+            "invalid --default-region \"XX\"",
+        ),
+        (
+            &["set-auth-details", "lee.gu@contoso.com", "--email", "nope"],
+            "invalid authenticationEmail \"nope\": has no @",
+        ),
+        (
+            &[
+                "set-user",
+                "lee.gu@contoso.com",
+                "--mobile-phone",
+                "+1 2015550123",
+                "--select",
+                "id",
+            ],
+            "--select applies to get-user and get-auth-details only",
+        ),
+    ];
+    for (args, message) in cases {
+        let (code, out, err) = env.run(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(
+            err.starts_with("error: ") && err.contains(message),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("\nhint: "), "{args:?}: {err}");
+    }
+    assert_eq!(env.state(), before);
+}
+
+#[test]
+fn invalid_input_does_not_even_create_the_directory() {
+    let env = Env::new();
+    let (code, _, err) = env.run(&["set-user", "kim@contoso.com", "--mobile-phone", "12"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!env.db().exists());
+}
+
+#[test]
+fn strict_failure_hints_at_length_check() {
+    let env = Env::new();
+    let (code, _, err) = env.run(&[
+        "set-user",
+        "lee.gu@contoso.com",
+        "--mobile-phone",
+        "+1 101 555 0123",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a valid number in US"), "{err}");
+    assert!(err.contains("--phone-check length"), "{err}");
+    let v = env.json(&[
+        "set-user",
+        "lee.gu@contoso.com",
+        "--mobile-phone",
+        "+1 101 555 0123",
+        "--phone-check",
+        "length",
+    ]);
+    assert_eq!(v["changes"][0]["new"], "+1 1015550123");
+}
+
+#[test]
+fn national_numbers_with_a_default_region() {
+    let env = Env::new();
+    let v = env.json(&[
+        "set-user",
+        "nestor.wilke@contoso.com",
+        "--office-phone",
+        "02 9876 5432",
+        "--default-region",
+        "it",
+    ]);
+    assert_eq!(
+        v["changes"][0],
+        json!({"field": "officePhone", "old": "+39 0212345678", "new": "+39 0298765432"})
+    );
+}
+
+#[test]
+fn alternate_emails_replace_add_remove_and_warn() {
+    let env = Env::new();
+    let v = env.json(&[
+        "set-user",
+        "--user-principal-name",
+        "alex.wilber@contoso.com",
+        "--alternate-email",
+        "a@x.com",
+        "--alternate-email",
+        "A@X.com,alex.wilber@contoso.com",
+    ]);
+    assert_eq!(
+        v["changes"][0]["new"],
+        json!(["a@x.com", "alex.wilber@contoso.com"])
+    );
+    let warnings = v["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    let v = env.json(&[
+        "set-user",
+        "alex.wilber@contoso.com",
+        "--add-alternate-email",
+        "b@x.com",
+    ]);
+    assert_eq!(
+        v["changes"][0]["new"],
+        json!(["a@x.com", "alex.wilber@contoso.com", "b@x.com"])
+    );
+    let v = env.json(&[
+        "set-user",
+        "--object-id",
+        "87d349ed-44d7-43e1-9a83-5f2406dee5bd",
+        "--remove-alternate-email",
+        "ALEX.WILBER@contoso.com",
+    ]);
+    assert_eq!(v["changes"][0]["new"], json!(["a@x.com", "b@x.com"]));
+    let v = env.json(&[
+        "set-user",
+        "alex.wilber@contoso.com",
+        "--clear",
+        "alternate-email",
+    ]);
+    assert_eq!(v["changes"][0]["new"], json!([]));
+}
+
+#[test]
+fn unknown_user_exits_3() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    for args in [
+        &[
+            "set-user",
+            "nobody@contoso.com",
+            "--mobile-phone",
+            "+1 2015550123",
+        ][..],
+        &["get-auth-details", "nobody@contoso.com"],
+        &[
+            "set-auth-details",
+            "nobody@contoso.com",
+            "--phone",
+            "+1 2015550123",
+        ],
+        &["remove-user", "nobody@contoso.com"],
+    ] {
+        let (code, out, err) = env.run(args);
+        assert_eq!(code, 3, "{args:?}");
+        assert_eq!(out, "");
+        assert!(
+            err.starts_with("error: user nobody@contoso.com not found\nhint: "),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn auth_details_round_trip_and_rules() {
+    let env = Env::new();
+    let v = env.json(&["get-auth-details", "alex.wilber@contoso.com"]);
+    assert_eq!(
+        v,
+        json!({"userPrincipalName": "alex.wilber@contoso.com", "authenticationPhone": null,
+               "alternateAuthenticationPhone": null, "authenticationOfficePhone": null, "authenticationEmail": null})
+    );
+    // An alternate phone alone is refused, and nothing is written.
+    let (code, _, err) = env.run(&[
+        "set-auth-details",
+        "alex.wilber@contoso.com",
+        "--alternate-phone",
+        "+44 2079460958",
+        "--email",
+        "alex@fabrikam.com",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("needs an authentication phone"), "{err}");
+    assert!(err.contains("hint: set --phone as well"), "{err}");
+    assert_eq!(
+        env.json(&["get-auth-details", "alex.wilber@contoso.com"])["authenticationEmail"],
+        serde_json::Value::Null
+    );
+    let v = env.json(&[
+        "set-auth-details",
+        "alex.wilber@contoso.com",
+        "--alternate-phone",
+        "+44 2079460958",
+        "--phone",
+        "+44 7400 123456",
+        "--email",
+        "alex@fabrikam.com",
+    ]);
+    let fields: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "authenticationPhone",
+            "alternateAuthenticationPhone",
+            "authenticationEmail"
+        ]
+    );
+    let v = env.json(&[
+        "get-auth-details",
+        "alex.wilber@contoso.com",
+        "--select",
+        "PhoneNumber,AlternativePhoneNumber,Email",
+    ]);
+    assert_eq!(
+        v,
+        json!({"authenticationPhone": "+44 7400123456", "alternateAuthenticationPhone": "+44 2079460958", "authenticationEmail": "alex@fabrikam.com"})
+    );
+    // The phone can't go while the alternate stays.
+    let (code, _, err) = env.run(&[
+        "set-auth-details",
+        "alex.wilber@contoso.com",
+        "--clear",
+        "phone",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("hint: clear the alternate phone too"), "{err}");
+    let v = env.json(&[
+        "set-auth-details",
+        "alex.wilber@contoso.com",
+        "--clear",
+        "phone",
+        "--clear",
+        "alternate-phone",
+    ]);
+    let fields: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        ["alternateAuthenticationPhone", "authenticationPhone"]
+    );
+    // The user object's phones are not touched by authentication methods.
+    assert_eq!(
+        env.json(&["get-user", "alex.wilber@contoso.com"])[0]["mobilePhone"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn synced_users_authentication_methods_can_be_set() {
+    let env = Env::new();
+    let v = env.json(&[
+        "set-auth-details",
+        "megan.bowen@contoso.com",
+        "--phone",
+        "+1 425 555 0102",
+    ]);
+    assert_eq!(v["changed"], true);
+}
+
+#[test]
+fn new_and_remove_user() {
+    let env = Env::new();
+    let path = env.home.path().join("t.db");
+    let spec = format!("local:{}", path.display());
+    let (code, out, err) = env.run(&[
+        "--directory",
+        &spec,
+        "new-user",
+        "kim@contoso.com",
+        "--display-name",
+        "Kim Akers",
+        "--synced",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "note: created an empty local directory at {}\ncreated kim@contoso.com (",
+            path.display()
+        )),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["userPrincipalName"], "kim@contoso.com");
+    assert_eq!(v["onPremisesSyncEnabled"], true);
+    let (code, _, err) = env.run(&["--directory", &spec, "new-user", "KIM@contoso.com"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already exists"), "{err}");
+    let (code, _, err) = env.run(&["--directory", &spec, "new-user", "not-an-upn"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid user principal name"), "{err}");
+    let all = env.json(&["--directory", &spec, "get-user", "--all"]);
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let (code, _, _) = env.run(&["--directory", &spec, "remove-user", "kim@contoso.com"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        env.json(&["--directory", &spec, "get-user", "--all"]),
+        json!([])
+    );
+    assert!(!env.db().exists(), "the default directory was not used");
+}
+
+#[test]
+fn unknown_directory_scheme_lists_the_supported_ones() {
+    let env = Env::new();
+    let (code, _, err) = env.run(&["--directory", "ldap://x", "get-user", "--all"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "error: unknown directory \"ldap://x\"\nhint: --directory takes one of: local, local:PATH\n{\"error\":{\"code\":\"unknown_directory\",\"message\":\"unknown directory \\\"ldap://x\\\"\",\"hint\":\"--directory takes one of: local, local:PATH\"}}\n"
+    );
+}
+
+#[test]
+fn phone_command_validates_arguments_and_stdin() {
+    let env = Env::new();
+    let (code, out, err) = env.run(&[
+        "phone",
+        "+44 (0)20 7946 0958",
+        "+1 201 555 0123 ext. 7",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        json!([
+            {"input": "+44 (0)20 7946 0958", "valid": true, "canonical": "+44 2079460958", "region": "GB", "extension": null, "reason": null},
+            {"input": "+1 201 555 0123 ext. 7", "valid": true, "canonical": "+1 2015550123", "region": "US", "extension": "7", "reason": null}
+        ])
+    );
+    let (code, out, err) = env.run_stdin(
+        &["phone", "-o", "jsonl", "--default-region", "GB"],
+        "020 7946 0958\nabc\n\n+1 201 555 012\n",
+    );
+    assert_eq!(code, 1);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[0]["canonical"], "+44 2079460958");
+    assert_eq!(rows[1]["reason"], "contains the letter 'a'");
+    assert_eq!(rows[2]["reason"], "empty");
+    assert_eq!(
+        rows[3],
+        json!({"input": "+1 201 555 012", "valid": false, "canonical": null, "region": "US", "extension": null, "reason": "too short for US"})
+    );
+    assert_eq!(err, "3 of 4 numbers are invalid\n");
+    assert!(!env.db().exists(), "phone never opens the directory");
+}
+
+#[test]
+fn help_documents_exit_codes_and_security_questions() {
+    let env = Env::new();
+    let (code, out, _) = env.run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("3  user not found"), "{out}");
+    let (_, out, _) = env.run(&["get-auth-details", "--help"]);
+    assert!(
+        out.contains("Security questions and answers are never shown"),
+        "{out}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    let (code, _, err) = env.run(&["get-user"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("USER"), "{err}");
+    let (code, _, _) = env.run(&["set-user", "x", "--clear", "fax"]);
+    assert_eq!(code, 2);
+}
