@@ -1,6 +1,6 @@
 //! `phone`: validates and normalises numbers, one result per input, in order.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 
 use super::Ctx;
 use crate::cli::PhoneCmdArgs;
@@ -76,6 +76,7 @@ pub fn run(a: PhoneCmdArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     if invalid == 0 {
         return Ok(Exit::Success);
     }
+    ctx.out.flush()?;
     ctx.printer.note(&format!(
         "{invalid} of {} numbers are invalid",
         inputs.len()

@@ -320,11 +320,14 @@ pub fn plan_auth(
         *m.slot(&mut after) = v.clone();
     }
     if after.alternate_authentication_phone.is_some() && after.authentication_phone.is_none() {
-        return Err(if current.authentication_phone.is_some() {
-            PlanError::PhoneHasAlternate { upn: upn.into() }
-        } else {
-            PlanError::AlternateNeedsPhone { upn: upn.into() }
-        });
+        let adds_alternate = matches!(update.alternate_phone, Some(Some(_)));
+        return Err(
+            if current.authentication_phone.is_some() && !adds_alternate {
+                PlanError::PhoneHasAlternate { upn: upn.into() }
+            } else {
+                PlanError::AlternateNeedsPhone { upn: upn.into() }
+            },
+        );
     }
     let rank = |(m, v): &(AuthMethod, Option<String>)| match (m, v) {
         (AuthMethod::AlternatePhone, None) => 0,

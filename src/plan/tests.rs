@@ -125,6 +125,28 @@ fn alternate_phone_needs_a_phone() {
 }
 
 #[test]
+fn clearing_the_phone_while_adding_an_alternate_names_the_alternate_rule() {
+    let current = AuthDetails {
+        authentication_phone: Some("+1 2015550123".into()),
+        ..Default::default()
+    };
+    let err = plan_auth(
+        "kim@contoso.com",
+        &current,
+        &AuthUpdate {
+            phone: Some(None),
+            alternate_phone: s("+1 2015550124"),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, PlanError::AlternateNeedsPhone { .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn phone_cannot_be_cleared_under_an_alternate() {
     let current = AuthDetails {
         authentication_phone: Some("+1 2015550123".into()),
