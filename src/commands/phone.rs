@@ -1,6 +1,6 @@
 //! `phone`: validates and normalises numbers, one result per input, in order.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 
 use super::Ctx;
 use crate::cli::PhoneCmdArgs;
