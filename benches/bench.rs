@@ -126,7 +126,7 @@ fn render(
         10 => format!("+{cc} {nsn} ext. {}", rng.below(999)),
         11 => format!("tel:+{cc}{nsn};ext={}", rng.below(99)),
         12 => fullwidth(&format!("+{cc} {nsn}")),
-        13 | 14 | 15 if !trunk.is_empty() => return (format!("{trunk}{nsn}"), Some(region)),
+        13..=15 if !trunk.is_empty() => return (format!("{trunk}{nsn}"), Some(region)),
         13..=15 => return (nsn, Some(region)),
         16 => format!("00{cc} {nsn}"),
         17 => format!("+{cc} {}", &nsn[..nsn.len() - 4]),
