@@ -5,6 +5,8 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::auth::endpoints::Cloud;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
@@ -29,7 +31,8 @@ pub struct Cli {
 /// Options every command takes, before or after the subcommand.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Where users live: `local` (the default local directory) or `local:PATH`.
+    /// Where users live: `local` (the default local directory), `local:PATH`, or `graph`
+    /// (a tenant, through Microsoft Graph).
     #[arg(long, global = true, env = "SSPRCTL_DIRECTORY", value_name = "SPEC")]
     pub directory: Option<String>,
     /// Output format [default: table on a terminal, json otherwise].
@@ -42,9 +45,34 @@ pub struct GlobalArgs {
     /// Print no warnings or notes on stderr (errors still go there).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Say more on stderr (repeat for more).
+    /// Say more on stderr (repeat for more); with graph: credential, requests, status, timing.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Microsoft cloud for --directory graph: picks the login and Graph hosts.
+    #[arg(long, global = true, env = "SSPRCTL_CLOUD", value_enum, default_value_t = Cloud::Global,
+          help_heading = "Microsoft Graph")]
+    pub cloud: Cloud,
+    /// Replace the Graph host (https://, or http:// to a loopback address); /v1.0/... is appended.
+    #[arg(long, global = true, env = "SSPRCTL_GRAPH_URL", value_name = "URL", help_heading = "Microsoft Graph")]
+    pub graph_url: Option<String>,
+    /// Replace the login host; /{tenant}/oauth2/v2.0/token is appended.
+    #[arg(long, global = true, env = "AZURE_AUTHORITY_HOST", value_name = "URL", help_heading = "Microsoft Graph")]
+    pub authority_host: Option<String>,
+    /// Retries of a throttled (429) or unavailable (503, 504) request.
+    #[arg(long, global = true, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Microsoft Graph")]
+    pub max_retries: u32,
+    /// Time limit in seconds for one request and all its retries.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 180.0,
+          value_parser = parse_seconds, help_heading = "Microsoft Graph")]
+    pub timeout: f64,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
+        _ => Err("a number of seconds between 0 and 86400, e.g. 30 or 2.5".into()),
+    }
 }
 
 /// Output formats.
@@ -78,10 +106,27 @@ pub enum Command {
     ///
     /// Security questions and answers are never shown: administrators can't see or set them.
     GetAuthDetails(UserArg),
+    /// Sign in to Microsoft Graph with a device code (for an admin at a terminal).
+    ///
+    /// Prints a code and a URL on stderr; after sign-in the refresh token is saved (readable
+    /// only by you) and later commands with --directory graph use it silently.
+    Login(LoginArgs),
+    /// Delete every saved login and cached access token.
+    Logout,
     /// Validate and normalise phone numbers (arguments, or one per line on stdin).
     ///
     /// Exits 1 if any number is invalid: use it to check HR data before an import.
     Phone(PhoneCmdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// Tenant: its id or a verified domain (e.g. contoso.onmicrosoft.com).
+    #[arg(long, env = "AZURE_TENANT_ID", value_name = "TENANT")]
+    pub tenant: String,
+    /// Application (client) id of an app registration that allows public client flows.
+    #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
+    pub client_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -312,6 +357,11 @@ mod tests {
         assert_eq!(a.global.output, Some(Format::Json));
         assert_eq!(b.global.output, Some(Format::Json));
         assert_eq!(b.global.select.as_deref(), Some("id"));
+        let c = parse(&["--cloud", "usgov-dod", "get-user", "--all", "--max-retries", "0", "--timeout", "2.5"]).unwrap();
+        assert_eq!(c.global.cloud, Cloud::UsgovDod);
+        assert_eq!((c.global.max_retries, c.global.timeout), (0, 2.5));
+        assert!(parse(&["get-user", "--all", "--max-retries", "11"]).is_err());
+        assert!(parse(&["get-user", "--all", "--timeout", "0"]).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::directory::DirectoryError;
+use crate::directory::{DirectoryError, ServiceKind};
 use crate::email::EmailError;
 use crate::exit::Exit;
 use crate::phone::PhoneError;
@@ -24,6 +24,20 @@ pub struct CliError {
     pub code: &'static str,
     pub message: String,
     pub hint: Option<String>,
+    /// The remote service's own error code, status and request id, when there was one.
+    pub service: Option<ServiceDetails>,
+}
+
+/// What a Graph or login-endpoint error adds for scripts and support.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceDetails {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl CliError {
@@ -33,6 +47,7 @@ impl CliError {
             code,
             message: message.into(),
             hint: None,
+            service: None,
         }
     }
 
@@ -71,6 +86,8 @@ impl CliError {
                 message: &'a str,
                 #[serde(skip_serializing_if = "Option::is_none")]
                 hint: Option<&'a str>,
+                #[serde(flatten, skip_serializing_if = "Option::is_none")]
+                service: Option<&'a ServiceDetails>,
             }
             #[derive(Serialize)]
             struct Envelope<'a> {
@@ -81,6 +98,7 @@ impl CliError {
                     code: self.code,
                     message: &self.message,
                     hint: self.hint.as_deref(),
+                    service: self.service.as_ref(),
                 },
             };
             let _ = writeln!(w, "{}", serde_json::to_string(&env).expect("serialisable"));
@@ -130,6 +148,25 @@ impl From<DirectoryError> for CliError {
             DirectoryError::Unsupported(m) => CliError::usage("unsupported", m),
             DirectoryError::Storage { message, hint } => {
                 CliError::new(Exit::Failed, "storage", message).with_hint(hint)
+            }
+            DirectoryError::Service(s) => {
+                let (exit, code) = match s.kind {
+                    ServiceKind::Usage => (Exit::Usage, "service_rejected"),
+                    ServiceKind::Failed => (Exit::Failed, "service_error"),
+                    ServiceKind::Auth => (Exit::Auth, "auth"),
+                    ServiceKind::Unavailable => (Exit::Unavailable, "service_unavailable"),
+                };
+                CliError {
+                    exit,
+                    code,
+                    message: s.message,
+                    hint: s.hint,
+                    service: Some(ServiceDetails {
+                        status: s.status,
+                        service_code: s.code,
+                        request_id: s.request_id,
+                    }),
+                }
             }
         }
     }

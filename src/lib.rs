@@ -1,16 +1,19 @@
 //! ssprctl: read and pre-populate the contact information Entra ID self-service password
 //! reset uses. The binary calls [`run`]; everything else is here so it can be tested.
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod directory;
 pub mod email;
 pub mod error;
 pub mod exit;
+pub mod http;
 pub mod model;
 pub mod output;
 pub mod phone;
 pub mod plan;
+pub mod secret;
 pub mod settings;
 
 use std::ffi::OsString;
@@ -43,7 +46,7 @@ where
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all()
         .build()
         .expect("a current-thread runtime builds");
     let stdout = std::io::stdout();

@@ -5,12 +5,19 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
+use crate::auth::EnvCredentials;
+use crate::auth::endpoints::Endpoints;
+use crate::auth::store::Store;
 use crate::cli::{Format, GlobalArgs, PhoneArgs, PhoneCheckArg};
+use crate::http::RetryPolicy;
+use crate::secret::Secret;
 use crate::error::CliError;
 use crate::phone::{PhoneCheck, PhoneOptions, RegionCode};
 
 /// The directory schemes `--directory` accepts.
-pub const SCHEMES: &str = "local, local:PATH";
+pub const SCHEMES: &str = "local, local:PATH, graph";
 
 /// Which directory to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +26,17 @@ pub enum DirectorySpec {
     LocalDefault(PathBuf),
     /// A local directory file; created empty when missing.
     LocalPath(PathBuf),
+    /// A tenant through Microsoft Graph.
+    Graph,
+}
+
+/// How to reach Microsoft Graph and with which credentials.
+#[derive(Debug, Clone)]
+pub struct GraphSettings {
+    pub endpoints: Endpoints,
+    pub policy: RetryPolicy,
+    pub credentials: EnvCredentials,
+    pub store: Store,
 }
 
 /// Everything the commands need to know besides their own arguments.
@@ -29,6 +47,11 @@ pub struct Settings {
     pub select: Option<String>,
     pub quiet: bool,
     pub verbose: u8,
+    pub graph: GraphSettings,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 impl Settings {
@@ -36,7 +59,32 @@ impl Settings {
         let home = std::env::var_os("SSPRCTL_HOME")
             .filter(|h| !h.is_empty())
             .map(PathBuf::from);
+        let endpoints = Endpoints::new(g.cloud, g.graph_url.as_deref(), g.authority_host.as_deref())
+            .map_err(|e| {
+                CliError::usage("invalid_url", e.to_string())
+                    .with_hint("give an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)")
+            })?;
+        let total = Duration::from_secs_f64(g.timeout);
+        let graph = GraphSettings {
+            endpoints,
+            policy: RetryPolicy {
+                max_retries: g.max_retries,
+                total,
+                per_request: RetryPolicy::default().per_request.min(total),
+                base_delay: RetryPolicy::default().base_delay,
+            },
+            credentials: EnvCredentials {
+                access_token: env("SSPRCTL_ACCESS_TOKEN").map(Secret::new),
+                tenant_id: env("AZURE_TENANT_ID"),
+                client_id: env("AZURE_CLIENT_ID"),
+                client_secret: env("AZURE_CLIENT_SECRET").map(Secret::new),
+                certificate_path: env("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
+                certificate_password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
+            },
+            store: store(home.clone())?,
+        };
         Ok(Settings {
+            graph,
             directory: parse_directory(g.directory.as_deref().unwrap_or("local"), home)?,
             format: resolve_format(g),
             select: g.select.clone(),
@@ -72,10 +120,32 @@ fn default_directory(home: Option<PathBuf>) -> Result<PathBuf, CliError> {
     Ok(base.join("directory.db"))
 }
 
+/// Where saved logins and cached tokens live: `$SSPRCTL_HOME`, else the platform's config
+/// (login) and cache (tokens) directories.
+fn store(home: Option<PathBuf>) -> Result<Store, CliError> {
+    let missing = || {
+        CliError::usage("no_data_dir", "can't find this platform's config or cache directory")
+            .with_hint("set SSPRCTL_HOME to a folder")
+    };
+    Ok(match home {
+        Some(h) => Store {
+            token_cache: h.join("tokens.json"),
+            login: h.join("login.json"),
+        },
+        None => Store {
+            token_cache: dirs::cache_dir().ok_or_else(missing)?.join("ssprctl/tokens.json"),
+            login: dirs::config_dir().ok_or_else(missing)?.join("ssprctl/login.json"),
+        },
+    })
+}
+
 fn parse_directory(spec: &str, home: Option<PathBuf>) -> Result<DirectorySpec, CliError> {
     let spec = spec.trim();
     if spec.eq_ignore_ascii_case("local") {
         return Ok(DirectorySpec::LocalDefault(default_directory(home)?));
+    }
+    if spec.eq_ignore_ascii_case("graph") {
+        return Ok(DirectorySpec::Graph);
     }
     match spec.split_once(':') {
         Some((scheme, path)) if scheme.eq_ignore_ascii_case("local") && !path.is_empty() => {
@@ -131,6 +201,7 @@ mod tests {
         );
         let e = parse_directory("ldap:x", home).unwrap_err();
         assert_eq!(e.code, "unknown_directory");
-        assert!(e.hint.unwrap().contains("local:PATH"));
+        assert!(e.hint.unwrap().contains("local:PATH, graph"));
+        assert_eq!(parse_directory("GRAPH", None).unwrap(), DirectorySpec::Graph);
     }
 }

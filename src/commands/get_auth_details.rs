@@ -11,7 +11,7 @@ use crate::output::{Records, Shape};
 
 pub async fn run(a: UserArg, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let fields: Vec<AuthField> = select(ctx.settings.select.as_deref())?;
-    let dir = ctx.open_directory()?;
+    let dir = ctx.open_directory().await?;
     let (user, auth) = dir.get_auth(a.value()).await?;
     let header = names(&fields);
     let records = Records {

@@ -11,7 +11,7 @@ use crate::output::{Records, Shape};
 /// Prints the users found; users not found are reported together afterwards (exit 3).
 pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let fields: Vec<UserField> = select(ctx.settings.select.as_deref())?;
-    let dir = ctx.open_directory()?;
+    let dir = ctx.open_directory().await?;
     let mut missing = Vec::new();
     let users = if a.all {
         dir.list_users().await?

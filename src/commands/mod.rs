@@ -3,6 +3,7 @@
 
 mod get_auth_details;
 mod get_user;
+mod login;
 mod new_user;
 mod phone;
 mod remove_user;
@@ -12,7 +13,12 @@ mod set_user;
 use std::io::Write;
 
 use crate::cli::{Cli, Command};
+use crate::auth::{self, Credential};
+use crate::directory::AnyDirectory;
+use crate::directory::graph::GraphDirectory;
+use crate::directory::graph::client::GraphClient;
 use crate::directory::local::{LocalDirectory, Opened};
+use crate::http::Http;
 use crate::error::CliError;
 use crate::exit::Exit;
 use crate::model::{Field, User, UserField};
@@ -57,13 +63,17 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         Command::SetAuthDetails(a) => set_auth_details::run(a, &mut ctx).await,
         Command::GetAuthDetails(a) => get_auth_details::run(a, &mut ctx).await,
         Command::Phone(a) => phone::run(a, &mut ctx),
+        Command::Login(a) => login::login(a, &mut ctx).await,
+        Command::Logout => login::logout(&mut ctx),
     }
 }
 
 impl Ctx<'_> {
-    /// Opens the directory the settings name, creating (and for the default, seeding) it.
-    pub fn open_directory(&self) -> Result<LocalDirectory, CliError> {
+    /// Opens the directory the settings name: a local one (created, and the default one
+    /// seeded, when missing) or Graph (credentials resolved and a token obtained).
+    pub async fn open_directory(&self) -> Result<AnyDirectory, CliError> {
         let (path, sample) = match &self.settings.directory {
+            DirectorySpec::Graph => return Ok(AnyDirectory::Graph(self.connect_graph().await?)),
             DirectorySpec::LocalDefault(p) => {
                 if let Some(parent) = p.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| {
@@ -94,7 +104,29 @@ impl Ctx<'_> {
                 path.display()
             )),
         }
-        Ok(dir)
+        Ok(AnyDirectory::Local(dir))
+    }
+
+    /// Refuses `command` before anything else when the directory is a tenant.
+    pub fn require_local(&self, command: &str) -> Result<(), CliError> {
+        match self.settings.directory {
+            DirectorySpec::Graph => Err(crate::directory::graph::local_only(command).into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The HTTP client for Graph and the login endpoint.
+    pub fn http(&self) -> Http {
+        Http::new(self.settings.graph.policy, self.printer)
+    }
+
+    async fn connect_graph(&self) -> Result<GraphDirectory, CliError> {
+        let g = &self.settings.graph;
+        let credential = Credential::choose(&g.credentials, &g.store)?;
+        let http = self.http();
+        let token = auth::access_token(&credential, &g.endpoints, &g.store, &http, &self.printer).await?;
+        let cache = token.cache_key.map(|k| (g.store.clone(), k));
+        Ok(GraphDirectory::new(GraphClient::new(http, &g.endpoints.graph, token.secret, cache)))
     }
 }
 

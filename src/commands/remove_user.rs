@@ -7,7 +7,8 @@ use crate::error::CliError;
 use crate::exit::Exit;
 
 pub async fn run(a: UserArg, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
-    let dir = ctx.open_directory()?;
+    ctx.require_local("remove-user")?;
+    let dir = ctx.open_directory().await?;
     let user = dir.remove_user(a.value()).await?;
     ctx.printer.note(&format!(
         "removed {} ({})",

@@ -70,7 +70,7 @@ fn update(a: &SetAuthArgs) -> Result<(AuthUpdate, Vec<String>), CliError> {
 
 pub async fn run(a: SetAuthArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let (update, warnings) = update(&a)?;
-    let dir = ctx.open_directory()?;
+    let dir = ctx.open_directory().await?;
     let (user, plan) = dir
         .update_auth(a.user.value(), a.dry_run, |u, current| {
             plan_auth(&u.user_principal_name, current, &update)

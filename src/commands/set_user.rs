@@ -120,7 +120,7 @@ fn update(a: &SetUserArgs) -> Result<(UserUpdate, Vec<String>), CliError> {
 
 pub async fn run(a: SetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let (update, mut warnings) = update(&a)?;
-    let dir = ctx.open_directory()?;
+    let dir = ctx.open_directory().await?;
     let (user, plan) = dir
         .update_user(a.user.value(), a.dry_run, |u| plan_user(u, &update))
         .await?;

@@ -39,6 +39,7 @@ pub struct ChangeReport {
 }
 
 /// Writes data to stdout and messages to stderr according to the settings.
+#[derive(Debug, Clone, Copy)]
 pub struct Printer {
     pub format: Format,
     pub quiet: bool,

@@ -1,0 +1,164 @@
+//! `ssprctl login`: the device code flow for an admin at a terminal. Prints the server's
+//! message (code and URL) on stderr, polls as the server says (`authorization_pending`: wait
+//! `interval`; `slow_down`: 5 s more; `authorization_declined`, `expired_token`,
+//! `bad_verification_code`: stop), then saves the refresh token and caches the access token.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde::Deserialize;
+
+use super::endpoints::Endpoints;
+use super::store::{Login, Store};
+use super::token::{self, TokenFailure};
+use crate::directory::{DirectoryError, ServiceError, ServiceKind};
+use crate::http::{Body, Http};
+use crate::output::Printer;
+
+#[derive(Deserialize)]
+struct DeviceCode {
+    device_code: String,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    user_code: Option<String>,
+    #[serde(default)]
+    verification_uri: Option<String>,
+    #[serde(default = "default_interval")]
+    interval: u64,
+    #[serde(default = "default_expiry")]
+    expires_in: u64,
+}
+
+fn default_interval() -> u64 {
+    5
+}
+
+fn default_expiry() -> u64 {
+    900
+}
+
+fn fail(message: String, hint: &str) -> DirectoryError {
+    DirectoryError::Service(ServiceError {
+        kind: ServiceKind::Auth,
+        status: None,
+        code: None,
+        message,
+        request_id: None,
+        hint: Some(hint.to_string()),
+    })
+}
+
+/// Runs the flow and saves the login.
+pub async fn login(
+    tenant: &str,
+    client_id: &str,
+    endpoints: &Endpoints,
+    store: &Store,
+    http: &Http,
+    printer: &Printer,
+) -> Result<(), DirectoryError> {
+    let scope = format!("{} offline_access", endpoints.scope);
+    let form = [("client_id", client_id), ("scope", scope.as_str())];
+    let url = endpoints.device_code_url(tenant);
+    let resp = http
+        .send(Method::POST, &url, None, Body::Form(&form), true)
+        .await
+        .map_err(|f| token::unavailable("login endpoint", f))?;
+    if !resp.status.is_success() {
+        let e = serde_json::from_slice::<token::OAuthError>(&resp.body)
+            .map(|e| TokenFailure::OAuth(e, resp.request_id()))
+            .unwrap_or_else(|_| {
+                TokenFailure::Other(fail(
+                    format!("device code request failed with HTTP {}", resp.status.as_u16()),
+                    "check --tenant, --client-id and --authority-host",
+                ))
+            });
+        return Err(e.into_error(
+            "check --tenant and --client-id; the app registration must allow public client flows",
+        ));
+    }
+    let dc: DeviceCode = serde_json::from_slice(&resp.body).map_err(|e| {
+        fail(
+            format!("the device code answer is not understood ({e})"),
+            "check --authority-host",
+        )
+    })?;
+    // The user must see this even with --quiet: there is nothing to do without it.
+    let message = dc.message.clone().unwrap_or_else(|| {
+        format!(
+            "To sign in, open {} and enter the code {}",
+            dc.verification_uri.as_deref().unwrap_or("the verification page"),
+            dc.user_code.as_deref().unwrap_or("(none)")
+        )
+    });
+    eprintln!("{message}");
+    let deadline = Instant::now() + Duration::from_secs(dc.expires_in);
+    let mut interval = Duration::from_secs(dc.interval);
+    let token_url = endpoints.token_url(tenant);
+    loop {
+        if Instant::now() + interval > deadline {
+            return Err(fail(
+                "the device code expired before sign-in completed".into(),
+                "run `ssprctl login` again and finish signing in within the time shown",
+            ));
+        }
+        tokio::time::sleep(interval.max(Duration::from_millis(50))).await;
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", client_id),
+            ("device_code", dc.device_code.as_str()),
+        ];
+        match token::post(http, &token_url, &form).await {
+            Ok(tokens) => {
+                let refresh = tokens.refresh_token.ok_or_else(|| {
+                    fail(
+                        "sign-in succeeded but no refresh token came back".into(),
+                        "the scope must include offline_access; check the app registration",
+                    )
+                })?;
+                let login = Login {
+                    tenant: tenant.to_string(),
+                    client_id: client_id.to_string(),
+                    cloud: endpoints.cloud.name().to_string(),
+                    refresh_token: refresh.expose().to_string(),
+                };
+                store.save_login(&login).map_err(|e| {
+                    fail(
+                        format!("can't save the login to {}: {e}", store.login.display()),
+                        "set SSPRCTL_HOME to a writable folder",
+                    )
+                })?;
+                let key = super::Credential::Login(login)
+                    .cache_key(endpoints)
+                    .expect("logins are cacheable");
+                if let Err(e) = store.save_token(&key, &tokens.access_token, tokens.expires_in) {
+                    printer.log(1, &format!("could not cache the access token: {e}"));
+                }
+                return Ok(());
+            }
+            Err(TokenFailure::OAuth(e, rid)) => match e.error.as_str() {
+                "authorization_pending" => {
+                    printer.log(2, "authorization pending");
+                }
+                "slow_down" => {
+                    interval += Duration::from_secs(5);
+                    printer.log(1, "the server asked to slow down: polling 5 s less often");
+                }
+                "authorization_declined" | "expired_token" | "bad_verification_code" => {
+                    let hint = match e.error.as_str() {
+                        "authorization_declined" => "sign-in was declined; run `ssprctl login` again to retry",
+                        "expired_token" => "the code expired; run `ssprctl login` again and finish within the time shown",
+                        _ => "run `ssprctl login` again",
+                    };
+                    return Err(TokenFailure::OAuth(e, rid).into_error(hint));
+                }
+                _ => {
+                    return Err(TokenFailure::OAuth(e, rid)
+                        .into_error("check --tenant and --client-id"));
+                }
+            },
+            Err(TokenFailure::Other(e)) => return Err(e),
+        }
+    }
+}

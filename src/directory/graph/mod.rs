@@ -1,0 +1,378 @@
+//! The Microsoft Graph backend: every command against a real Entra ID tenant.
+//!
+//! Users: `GET /users/{id}?$select=…` (always selected: `otherMails` is otherwise silently
+//! missing), `PATCH` with only the changed properties (`officePhone` ↔ `businessPhones[0]`;
+//! clearing sends `null` / `[]`, never `""`), lists in pages of 999 following
+//! `@odata.nextLink` verbatim. Authentication methods use the fixed method ids; a set is an
+//! upsert (PATCH when the type exists, POST when not) in the order the service requires.
+
+pub mod client;
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::{Directory, DirectoryError};
+use crate::model::{AuthDetails, User};
+use crate::plan::{AuthMethod, AuthPlan, PlanError, UserPatch, UserPlan};
+use client::{GraphClient, Purpose};
+
+/// The properties ssprctl reads; `otherMails` and `onPremisesSyncEnabled` only come when asked.
+pub const USER_SELECT: &str =
+    "id,displayName,userPrincipalName,mobilePhone,businessPhones,otherMails,onPremisesSyncEnabled";
+/// Largest page `GET /users` serves.
+pub const PAGE_SIZE: &str = "999";
+
+/// Fixed authentication method ids, the same for every user.
+pub const MOBILE_ID: &str = "3179e48a-750b-4051-897c-87b9720928f7";
+pub const ALTERNATE_MOBILE_ID: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
+pub const OFFICE_ID: &str = "e37fc753-ff3b-4958-9484-eaa9425c82bc";
+pub const EMAIL_ID: &str = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f";
+
+const READ_USERS: Purpose = Purpose {
+    permission: "User.Read.All",
+};
+const READ_METHODS: Purpose = Purpose {
+    permission: "UserAuthenticationMethod.Read.All (or UserAuthenticationMethod.ReadWrite.All)",
+};
+const WRITE_METHODS: Purpose = Purpose {
+    permission: "UserAuthenticationMethod.ReadWrite.All",
+};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GraphUser {
+    id: String,
+    user_principal_name: String,
+    display_name: Option<String>,
+    mobile_phone: Option<String>,
+    business_phones: Option<Vec<String>>,
+    other_mails: Option<Vec<String>>,
+    on_premises_sync_enabled: Option<bool>,
+}
+
+impl From<GraphUser> for User {
+    fn from(g: GraphUser) -> Self {
+        User {
+            id: g.id,
+            user_principal_name: g.user_principal_name,
+            display_name: g.display_name,
+            alternate_email_addresses: g.other_mails.unwrap_or_default(),
+            mobile_phone: g.mobile_phone,
+            office_phone: g.business_phones.unwrap_or_default().into_iter().next(),
+            on_premises_sync_enabled: g.on_premises_sync_enabled.unwrap_or(false),
+        }
+    }
+}
+
+/// The Graph-side identity of an authentication phone type.
+fn phone_type(m: AuthMethod) -> Option<(&'static str, &'static str)> {
+    match m {
+        AuthMethod::Phone => Some(("mobile", MOBILE_ID)),
+        AuthMethod::AlternatePhone => Some(("alternateMobile", ALTERNATE_MOBILE_ID)),
+        AuthMethod::OfficePhone => Some(("office", OFFICE_ID)),
+        AuthMethod::Email => None,
+    }
+}
+
+/// The path segments naming a user: `users/{id}`, or `users('$x')` for names starting with `$`.
+fn user_segments(user: &str) -> Vec<String> {
+    if user.starts_with('$') {
+        vec![format!("users('{}')", user.replace('\'', "''"))]
+    } else {
+        vec!["users".into(), user.to_string()]
+    }
+}
+
+/// The permission a user PATCH needs.
+fn patch_purpose(p: &UserPatch) -> Purpose {
+    let phones = p.mobile_phone.is_some() || p.office_phone.is_some();
+    let mails = p.alternate_email_addresses.is_some();
+    Purpose {
+        permission: match (phones, mails) {
+            (true, true) => "User-Phone.ReadWrite.All and User-Mail.ReadWrite.All (or User.ReadWrite.All)",
+            (false, true) => "User-Mail.ReadWrite.All (or User.ReadWrite.All)",
+            _ => "User-Phone.ReadWrite.All (or User.ReadWrite.All)",
+        },
+    }
+}
+
+/// The PATCH body for a user: only the changed properties.
+pub fn patch_body(p: &UserPatch) -> Value {
+    let mut body = Map::new();
+    if let Some(list) = &p.alternate_email_addresses {
+        body.insert("otherMails".into(), json!(list));
+    }
+    if let Some(v) = &p.mobile_phone {
+        body.insert("mobilePhone".into(), json!(v));
+    }
+    if let Some(v) = &p.office_phone {
+        body.insert(
+            "businessPhones".into(),
+            json!(v.iter().collect::<Vec<_>>()),
+        );
+    }
+    Value::Object(body)
+}
+
+/// A user directory in a tenant, reached through Microsoft Graph.
+pub struct GraphDirectory {
+    client: GraphClient,
+}
+
+impl GraphDirectory {
+    pub fn new(client: GraphClient) -> Self {
+        GraphDirectory { client }
+    }
+
+    fn user_url(&self, user: &str, rest: &[&str]) -> reqwest::Url {
+        let segs = user_segments(user);
+        let mut all: Vec<&str> = segs.iter().map(String::as_str).collect();
+        all.extend_from_slice(rest);
+        self.client.url(&all)
+    }
+
+    async fn fetch_user(&self, user: &str) -> Result<User, DirectoryError> {
+        let mut url = self.user_url(user, &[]);
+        url.query_pairs_mut().append_pair("$select", USER_SELECT);
+        let resp = self.client.send(Method::GET, &url, None, READ_USERS).await?;
+        parse_user(resp.body)
+    }
+
+    async fn fetch_methods(&self, user: &User) -> Result<AuthDetails, DirectoryError> {
+        let phones = self
+            .client
+            .send(
+                Method::GET,
+                &self.user_url(&user.id, &["authentication", "phoneMethods"]),
+                None,
+                READ_METHODS,
+            )
+            .await?;
+        let emails = self
+            .client
+            .send(
+                Method::GET,
+                &self.user_url(&user.id, &["authentication", "emailMethods"]),
+                None,
+                READ_METHODS,
+            )
+            .await?;
+        let mut d = AuthDetails::default();
+        for p in values(&phones.body) {
+            let number = p["phoneNumber"].as_str().map(str::to_string);
+            match p["phoneType"].as_str() {
+                Some("mobile") => d.authentication_phone = number,
+                Some("alternateMobile") => d.alternate_authentication_phone = number,
+                Some("office") => d.authentication_office_phone = number,
+                _ => {}
+            }
+        }
+        d.authentication_email = values(&emails.body)
+            .first()
+            .and_then(|e| e["emailAddress"].as_str())
+            .map(str::to_string);
+        Ok(d)
+    }
+}
+
+fn values(body: &Option<Value>) -> Vec<Value> {
+    body.as_ref()
+        .and_then(|b| b["value"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+fn parse_user(body: Option<Value>) -> Result<User, DirectoryError> {
+    let body = body.unwrap_or(Value::Null);
+    serde_json::from_value::<GraphUser>(body)
+        .map(User::from)
+        .map_err(|e| DirectoryError::Storage {
+            message: format!("Microsoft Graph returned a user ssprctl can't read ({e})"),
+            hint: "check --graph-url points at Microsoft Graph".into(),
+        })
+}
+
+/// True for Graph's refusal to write on-premises mastered properties.
+fn is_on_prem_refusal(e: &DirectoryError) -> bool {
+    matches!(e, DirectoryError::Service(s)
+        if s.status == Some(400) && s.message.contains("on-premises mastered"))
+}
+
+impl Directory for GraphDirectory {
+    async fn get_user(&self, user: &str) -> Result<User, DirectoryError> {
+        self.fetch_user(user).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, DirectoryError> {
+        let mut url = self.client.url(&["users"]);
+        url.query_pairs_mut()
+            .append_pair("$select", USER_SELECT)
+            .append_pair("$top", PAGE_SIZE);
+        let mut users = Vec::new();
+        loop {
+            let resp = self.client.send(Method::GET, &url, None, READ_USERS).await?;
+            let body = resp.body.unwrap_or(Value::Null);
+            for v in body["value"].as_array().cloned().unwrap_or_default() {
+                users.push(parse_user(Some(v))?);
+            }
+            match body["@odata.nextLink"].as_str() {
+                Some(next) => {
+                    url = reqwest::Url::parse(next).map_err(|e| DirectoryError::Storage {
+                        message: format!("Microsoft Graph sent an unusable next page link ({e})"),
+                        hint: "try again; report this if it persists".into(),
+                    })?;
+                }
+                None => break,
+            }
+        }
+        users.sort_by_cached_key(|u| u.user_principal_name.to_lowercase());
+        Ok(users)
+    }
+
+    async fn update_user<F>(
+        &self,
+        user: &str,
+        dry_run: bool,
+        plan: F,
+    ) -> Result<(User, UserPlan), DirectoryError>
+    where
+        F: FnOnce(&User) -> Result<UserPlan, PlanError>,
+    {
+        let current = self.fetch_user(user).await?;
+        let plan = plan(&current)?;
+        if dry_run || plan.patch.is_empty() {
+            return Ok((current, plan));
+        }
+        let url = self.user_url(&current.id, &[]);
+        let body = patch_body(&plan.patch);
+        match self
+            .client
+            .send(Method::PATCH, &url, Some(&body), patch_purpose(&plan.patch))
+            .await
+        {
+            Ok(_) => Ok((current, plan)),
+            Err(e) if is_on_prem_refusal(&e) => {
+                // Graph knows better than our read: say it the way a local refusal says it.
+                let mut fields = Vec::new();
+                let mut attributes = Vec::new();
+                if plan.patch.mobile_phone.is_some() {
+                    fields.push("mobile phone");
+                    attributes.push("mobile");
+                }
+                if plan.patch.office_phone.is_some() {
+                    fields.push("office phone");
+                    attributes.push("telephoneNumber");
+                }
+                Err(PlanError::SyncedUser {
+                    upn: current.user_principal_name.clone(),
+                    fields: fields.join(" and "),
+                    ad_attributes: attributes.join(", "),
+                }
+                .into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn get_auth(&self, user: &str) -> Result<(User, AuthDetails), DirectoryError> {
+        let u = self.fetch_user(user).await?;
+        let d = self.fetch_methods(&u).await?;
+        Ok((u, d))
+    }
+
+    async fn update_auth<F>(
+        &self,
+        user: &str,
+        dry_run: bool,
+        plan: F,
+    ) -> Result<(User, AuthPlan), DirectoryError>
+    where
+        F: FnOnce(&User, &AuthDetails) -> Result<AuthPlan, PlanError>,
+    {
+        let (u, current) = self.get_auth(user).await?;
+        let plan = plan(&u, &current)?;
+        if dry_run {
+            return Ok((u, plan));
+        }
+        for (method, value) in &plan.patch.ops {
+            let exists = match method {
+                AuthMethod::Phone => current.authentication_phone.is_some(),
+                AuthMethod::AlternatePhone => current.alternate_authentication_phone.is_some(),
+                AuthMethod::OfficePhone => current.authentication_office_phone.is_some(),
+                AuthMethod::Email => current.authentication_email.is_some(),
+            };
+            let (collection, id, body) = match phone_type(*method) {
+                Some((kind, id)) => (
+                    "phoneMethods",
+                    id,
+                    value.as_ref().map(|v| json!({"phoneNumber": v, "phoneType": kind})),
+                ),
+                None => (
+                    "emailMethods",
+                    EMAIL_ID,
+                    value.as_ref().map(|v| json!({"emailAddress": v})),
+                ),
+            };
+            let (verb, url) = match (&body, exists) {
+                (Some(_), true) => (Method::PATCH, self.user_url(&u.id, &["authentication", collection, id])),
+                (Some(_), false) => (Method::POST, self.user_url(&u.id, &["authentication", collection])),
+                (None, _) => (Method::DELETE, self.user_url(&u.id, &["authentication", collection, id])),
+            };
+            self.client
+                .send(verb, &url, body.as_ref(), WRITE_METHODS)
+                .await?;
+        }
+        Ok((u, plan))
+    }
+
+    async fn create_user(
+        &self,
+        _upn: &str,
+        _display_name: Option<&str>,
+        _synced: bool,
+    ) -> Result<User, DirectoryError> {
+        Err(local_only("new-user"))
+    }
+
+    async fn remove_user(&self, _user: &str) -> Result<User, DirectoryError> {
+        Err(local_only("remove-user"))
+    }
+}
+
+/// The refusal of a local-only command against a tenant.
+pub fn local_only(command: &str) -> DirectoryError {
+    DirectoryError::Unsupported(format!(
+        "{command} works on the local directory only: ssprctl does not create or delete users in a tenant \
+         (use the Entra admin center, or --directory local)"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patch_sends_only_changes_and_clears_with_null_or_empty() {
+        let p = UserPatch {
+            alternate_email_addresses: Some(vec![]),
+            mobile_phone: Some(None),
+            office_phone: Some(Some("+1 4255550100".into())),
+        };
+        assert_eq!(
+            patch_body(&p),
+            json!({"otherMails": [], "mobilePhone": null, "businessPhones": ["+1 4255550100"]})
+        );
+        let p = UserPatch {
+            office_phone: Some(None),
+            ..Default::default()
+        };
+        assert_eq!(patch_body(&p), json!({"businessPhones": []}));
+    }
+
+    #[test]
+    fn dollar_upns_use_the_key_form() {
+        assert_eq!(user_segments("$kim@contoso.com"), ["users('$kim@contoso.com')"]);
+        assert_eq!(user_segments("$o'brien@contoso.com"), ["users('$o''brien@contoso.com')"]);
+        assert_eq!(user_segments("kim@contoso.com"), ["users", "kim@contoso.com"]);
+    }
+}
