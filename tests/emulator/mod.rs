@@ -1,0 +1,749 @@
+//! An in-process, stateful and strict emulator of the Microsoft Graph endpoints ssprctl uses
+//! (users, paging, phoneMethods, emailMethods, `$batch`) and of the identity platform's token
+//! and device-code endpoints, on 127.0.0.1.
+//!
+//! It rejects malformed requests the way Graph does (unknown properties, `""` for mobilePhone,
+//! a second mobile via POST, alternateMobile before mobile, phone numbers not in `+CC number`
+//! form, writes to synced users' phones), counts requests, and injects faults: a status (429
+//! with `Retry-After`, 503, 403 …), a delay, or a dropped connection.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State as AxState;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use ssprctl::model::{AuthDetails, User};
+
+pub const MOBILE_ID: &str = "3179e48a-750b-4051-897c-87b9720928f7";
+pub const ALTERNATE_MOBILE_ID: &str = "b6332ec1-7057-4abe-9331-3d72feddfe41";
+pub const OFFICE_ID: &str = "e37fc753-ff3b-4958-9484-eaa9425c82bc";
+pub const EMAIL_ID: &str = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f";
+pub const GRAPH_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// One request as the emulator saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// Decoded path, e.g. `/v1.0/users/kim@contoso.com`.
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub body: String,
+}
+
+/// What to do to matching requests.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// Answer with this status and Graph error body; `Retry-After` when given.
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+        code: String,
+        message: String,
+    },
+    /// Wait before answering normally.
+    Delay(Duration),
+    /// Close the connection without answering (before acting).
+    Drop,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: Option<String>,
+    pub path_contains: String,
+    pub times: u32,
+    pub kind: FaultKind,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Methods {
+    phones: BTreeMap<String, String>,
+    email: Option<String>,
+}
+
+/// How the device code flow goes.
+#[derive(Debug, Clone)]
+pub struct DeviceScript {
+    pub pending: u32,
+    pub slow_down_once: bool,
+    /// "success", "expired_token", "authorization_declined"
+    pub outcome: String,
+    pub interval: u64,
+}
+
+#[derive(Default)]
+pub struct State {
+    users: Vec<User>,
+    methods: HashMap<String, Methods>,
+    tokens: HashSet<String>,
+    refresh_tokens: HashSet<String>,
+    pub seen: Vec<Seen>,
+    faults: Vec<Fault>,
+    latency: Duration,
+    next: u64,
+    pub client_secrets: HashMap<String, String>,
+    /// client id → (x5t#S256, PKCS#8 DER of the public key's private key is not needed: the public key)
+    pub certificates: HashMap<String, (String, rsa::PublicKey)>,
+    pub device: Option<DeviceScript>,
+    device_polls: u32,
+    slowed: bool,
+    pub base_url: String,
+}
+
+pub struct Emulator {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn graph_error(status: u16, code: &str, message: &str, request_id: &str) -> Response {
+    let body = json!({"error": {"code": code, "message": message,
+        "innerError": {"request-id": request_id, "date": "2026-11-25T00:00:00"}}});
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+}
+
+fn oauth_error(status: u16, error: &str, description: &str, code: u64) -> Response {
+    let body = json!({"error": error, "error_description": description,
+        "error_codes": [code], "trace_id": "t", "correlation_id": "c"});
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+}
+
+fn decode(seg: &str) -> String {
+    let bytes = seg.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&seg[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn query_map(q: &str) -> HashMap<String, String> {
+    reqwest::Url::parse(&format!("http://x/?{q}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// Graph's phone format: `+{cc} {number}` with an optional `x{ext}`.
+fn graph_phone_ok(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('+') else { return false };
+    let Some((cc, number)) = rest.split_once(' ') else { return false };
+    let number = number.split_once('x').map_or(number, |(n, _)| n);
+    (1..=3).contains(&cc.len())
+        && cc.chars().all(|c| c.is_ascii_digit())
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+}
+
+fn user_json(u: &User, select: Option<&str>) -> Value {
+    let mut v = json!({
+        "id": u.id, "displayName": u.display_name, "userPrincipalName": u.user_principal_name,
+        "mobilePhone": u.mobile_phone, "businessPhones": u.office_phone.iter().collect::<Vec<_>>(),
+        "otherMails": u.alternate_email_addresses, "onPremisesSyncEnabled": u.on_premises_sync_enabled,
+    });
+    let obj = v.as_object_mut().unwrap();
+    match select {
+        Some(sel) => {
+            let keep: HashSet<&str> = sel.split(',').collect();
+            obj.retain(|k, _| keep.contains(k.as_str()));
+        }
+        // Like Graph: these two only come when selected.
+        None => {
+            obj.remove("otherMails");
+            obj.remove("onPremisesSyncEnabled");
+        }
+    }
+    v
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let state = Arc::new(Mutex::new(State::default()));
+        let (tx_url, rx_url) = std::sync::mpsc::channel();
+        let (tx_stop, rx_stop) = tokio::sync::oneshot::channel::<()>();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                st.lock().unwrap().base_url = url.clone();
+                tx_url.send(url).unwrap();
+                let app = axum::Router::new().fallback(handle).with_state(st);
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx_stop.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let url = rx_url.recv().unwrap();
+        Emulator {
+            url,
+            state,
+            shutdown: Some(tx_stop),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Adds a user and its authentication methods.
+    pub fn add_user(&self, user: &User, auth: &AuthDetails) {
+        let mut s = self.state();
+        let mut m = Methods::default();
+        if let Some(p) = &auth.authentication_phone {
+            m.phones.insert("mobile".into(), p.clone());
+        }
+        if let Some(p) = &auth.alternate_authentication_phone {
+            m.phones.insert("alternateMobile".into(), p.clone());
+        }
+        if let Some(p) = &auth.authentication_office_phone {
+            m.phones.insert("office".into(), p.clone());
+        }
+        m.email = auth.authentication_email.clone();
+        s.methods.insert(user.id.clone(), m);
+        s.users.push(user.clone());
+    }
+
+    /// `n` users `user0000@contoso.com`… with no contact information.
+    pub fn add_many(&self, n: usize) {
+        for i in 0..n {
+            self.add_user(
+                &User {
+                    id: format!("00000000-0000-4000-9000-{i:012}"),
+                    user_principal_name: format!("user{i:05}@contoso.com"),
+                    display_name: Some(format!("User {i}")),
+                    ..Default::default()
+                },
+                &AuthDetails::default(),
+            );
+        }
+    }
+
+    /// A valid access token, as if issued by the login endpoint.
+    pub fn issue_token(&self) -> String {
+        let mut s = self.state();
+        s.next += 1;
+        let t = format!("eyJ0eXAiOiJKV1QiLCJub25jZSI6.emulated-token-{}", s.next);
+        s.tokens.insert(t.clone());
+        t
+    }
+
+    pub fn revoke_tokens(&self) {
+        self.state().tokens.clear();
+    }
+
+    pub fn user(&self, upn: &str) -> User {
+        self.state()
+            .users
+            .iter()
+            .find(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+            .cloned()
+            .unwrap()
+    }
+
+    pub fn auth(&self, upn: &str) -> AuthDetails {
+        let s = self.state();
+        let u = s
+            .users
+            .iter()
+            .find(|u| u.user_principal_name.eq_ignore_ascii_case(upn))
+            .unwrap();
+        let m = s.methods.get(&u.id).cloned().unwrap_or_default();
+        AuthDetails {
+            authentication_phone: m.phones.get("mobile").cloned(),
+            alternate_authentication_phone: m.phones.get("alternateMobile").cloned(),
+            authentication_office_phone: m.phones.get("office").cloned(),
+            authentication_email: m.email,
+        }
+    }
+
+    pub fn fault(&self, method: Option<&str>, path_contains: &str, times: u32, kind: FaultKind) {
+        self.state().faults.push(Fault {
+            method: method.map(str::to_string),
+            path_contains: path_contains.to_string(),
+            times,
+            kind,
+        });
+    }
+
+    pub fn set_latency(&self, d: Duration) {
+        self.state().latency = d;
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state().seen.clone()
+    }
+
+    pub fn clear_seen(&self) {
+        self.state().seen.clear();
+    }
+
+    /// Requests to Graph (not the login endpoint), as `METHOD path`.
+    pub fn graph_requests(&self) -> Vec<String> {
+        self.seen()
+            .iter()
+            .filter(|r| r.path.starts_with("/v1.0"))
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    pub fn token_requests(&self) -> usize {
+        self.seen().iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token")).count()
+    }
+}
+
+async fn handle(
+    AxState(state): AxState<Arc<Mutex<State>>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path: String = uri.path().split('/').map(decode).collect::<Vec<_>>().join("/");
+    let query = uri.query().unwrap_or("").to_string();
+    let (latency, fault, rid) = {
+        let mut s = state.lock().unwrap();
+        s.next += 1;
+        let rid = format!("req-{:06}", s.next);
+        s.seen.push(Seen {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            authorization: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
+        let fault = s
+            .faults
+            .iter_mut()
+            .find(|f| {
+                f.times > 0
+                    && f.method.as_deref().is_none_or(|m| m == method.as_str())
+                    && path.contains(&f.path_contains)
+            })
+            .map(|f| {
+                f.times -= 1;
+                f.kind.clone()
+            });
+        (s.latency, fault, rid)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    match fault {
+        Some(FaultKind::Status {
+            status,
+            retry_after,
+            code,
+            message,
+        }) => {
+            let mut r = graph_error(status, &code, &message, &rid);
+            if let Some(ra) = retry_after {
+                r.headers_mut()
+                    .insert("retry-after", HeaderValue::from_str(&ra).unwrap());
+            }
+            r.headers_mut()
+                .insert("request-id", HeaderValue::from_str(&rid).unwrap());
+            return r;
+        }
+        Some(FaultKind::Delay(d)) => tokio::time::sleep(d).await,
+        // Unwind without the panic hook: the connection is dropped, nothing answered.
+        Some(FaultKind::Drop) => std::panic::resume_unwind(Box::new("dropped")),
+        None => {}
+    }
+    let mut resp = route(&state, &method, &path, &query, &headers, &body, &rid);
+    resp.headers_mut()
+        .insert("request-id", HeaderValue::from_str(&rid).unwrap());
+    resp
+}
+
+fn route(
+    state: &Arc<Mutex<State>>,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    rid: &str,
+) -> Response {
+    let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let mut s = state.lock().unwrap();
+    if segs.len() == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" {
+        let form = query_map(&String::from_utf8_lossy(body));
+        return match segs[3] {
+            "token" => token(&mut s, segs[0], &form),
+            "devicecode" => devicecode(&mut s, &form),
+            _ => oauth_error(404, "not_found", "no such endpoint", 0),
+        };
+    }
+    if segs.first() != Some(&"v1.0") {
+        return graph_error(404, "UnknownPath", "not a Graph path", rid);
+    }
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let token = auth.strip_prefix("Bearer ").unwrap_or("");
+    if !s.tokens.contains(token) {
+        return graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.", rid);
+    }
+    let q = query_map(query);
+    let rest = &segs[1..];
+    // /users  and  /users/{u}/…  and  /users('{u}')/…
+    let (user_key, tail): (Option<String>, &[&str]) = match rest {
+        ["users"] => (None, &[]),
+        ["users", u, tail @ ..] => (Some(u.to_string()), tail),
+        [u, tail @ ..] if u.starts_with("users('") && u.ends_with("')") => (
+            Some(u["users('".len()..u.len() - 2].replace("''", "'")),
+            tail,
+        ),
+        ["$batch"] => return graph_error(400, "BadRequest", "batch is handled elsewhere", rid),
+        _ => return graph_error(404, "UnknownPath", "unknown path", rid),
+    };
+    let Some(key) = user_key else {
+        if *method != Method::GET {
+            return graph_error(405, "MethodNotAllowed", "only GET", rid);
+        }
+        return list_users(&s, &q);
+    };
+    if key.starts_with('$') && !rest[0].starts_with("users('") {
+        return graph_error(400, "Request_BadRequest", "Invalid object identifier.", rid);
+    }
+    let Some(idx) = s.users.iter().position(|u| {
+        u.id == key || u.user_principal_name.eq_ignore_ascii_case(&key)
+    }) else {
+        return graph_error(404, "Request_ResourceNotFound",
+            &format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present."), rid);
+    };
+    match (method.as_str(), tail) {
+        ("GET", []) => {
+            let u = &s.users[idx];
+            (StatusCode::OK, axum::Json(user_json(u, q.get("$select").map(String::as_str)))).into_response()
+        }
+        ("PATCH", []) => patch_user(&mut s, idx, body, rid),
+        (m, ["authentication", kind, rest @ ..]) => {
+            let id = s.users[idx].id.clone();
+            methods(&mut s, &id, m, kind, rest, body, rid)
+        }
+        _ => graph_error(405, "MethodNotAllowed", "unsupported", rid),
+    }
+}
+
+fn list_users(s: &State, q: &HashMap<String, String>) -> Response {
+    let top: usize = q.get("$top").and_then(|t| t.parse().ok()).unwrap_or(100).clamp(1, 999);
+    let skip: usize = q.get("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let select = q.get("$select").map(String::as_str);
+    let page: Vec<Value> = s.users.iter().skip(skip).take(top).map(|u| user_json(u, select)).collect();
+    let mut body = json!({"value": page});
+    if skip + top < s.users.len() {
+        let mut next = reqwest::Url::parse(&format!("{}/v1.0/users", s.base_url)).unwrap();
+        {
+            let mut qp = next.query_pairs_mut();
+            if let Some(sel) = select {
+                qp.append_pair("$select", sel);
+            }
+            qp.append_pair("$top", &top.to_string());
+            qp.append_pair("$skiptoken", &(skip + top).to_string());
+        }
+        body["@odata.nextLink"] = json!(next.as_str());
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn patch_user(s: &mut State, idx: usize, body: &[u8], rid: &str) -> Response {
+    let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
+        return graph_error(400, "BadRequest", "Unable to read JSON request payload.", rid);
+    };
+    for k in obj.keys() {
+        if !["mobilePhone", "businessPhones", "otherMails"].contains(&k.as_str()) {
+            return graph_error(400, "Request_BadRequest",
+                &format!("Invalid property '{k}'."), rid);
+        }
+    }
+    let synced = s.users[idx].on_premises_sync_enabled;
+    if synced && (obj.contains_key("mobilePhone") || obj.contains_key("businessPhones")) {
+        return graph_error(400, "Request_BadRequest", "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.", rid);
+    }
+    let mut u = s.users[idx].clone();
+    if let Some(v) = obj.get("mobilePhone") {
+        match v {
+            Value::Null => u.mobile_phone = None,
+            Value::String(p) if !p.is_empty() && p.len() <= 64 => u.mobile_phone = Some(p.clone()),
+            _ => return graph_error(400, "Request_BadRequest",
+                "Invalid value specified for property 'mobilePhone' of resource 'User'. The value should be between 1 and 64 characters.", rid),
+        }
+    }
+    if let Some(v) = obj.get("businessPhones") {
+        match v.as_array() {
+            Some(a) if a.len() <= 1 && a.iter().all(|x| x.as_str().is_some_and(|p| !p.is_empty())) => {
+                u.office_phone = a.first().and_then(|x| x.as_str()).map(str::to_string)
+            }
+            _ => return graph_error(400, "Request_BadRequest", "Invalid value specified for property 'businessPhones'; only one value is allowed.", rid),
+        }
+    }
+    if let Some(v) = obj.get("otherMails") {
+        match v.as_array() {
+            Some(a) if a.len() <= 250 && a.iter().all(|x| x.as_str().is_some_and(|m| m.contains('@') && m.is_ascii())) => {
+                u.alternate_email_addresses = a.iter().map(|x| x.as_str().unwrap().to_string()).collect()
+            }
+            _ => return graph_error(400, "Request_BadRequest", "Invalid value specified for property 'otherMails'.", rid),
+        }
+    }
+    s.users[idx] = u;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn methods(
+    s: &mut State,
+    user_id: &str,
+    method: &str,
+    kind: &str,
+    rest: &[&str],
+    body: &[u8],
+    rid: &str,
+) -> Response {
+    let m = s.methods.entry(user_id.to_string()).or_default();
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let phone_id = |t: &str| match t {
+        "mobile" => MOBILE_ID,
+        "alternateMobile" => ALTERNATE_MOBILE_ID,
+        _ => OFFICE_ID,
+    };
+    let type_of = |id: &str| match id {
+        MOBILE_ID => Some("mobile"),
+        ALTERNATE_MOBILE_ID => Some("alternateMobile"),
+        OFFICE_ID => Some("office"),
+        _ => None,
+    };
+    let bad = |msg: &str| graph_error(400, "badRequest", msg, rid);
+    match (kind, method, rest) {
+        ("phoneMethods", "GET", []) => {
+            let v: Vec<Value> = m.phones.iter().map(|(t, n)| json!({"id": phone_id(t), "phoneNumber": n, "phoneType": t, "smsSignInState": "notSupported"})).collect();
+            (StatusCode::OK, axum::Json(json!({"value": v}))).into_response()
+        }
+        ("phoneMethods", "POST", []) => {
+            let (Some(number), Some(t)) = (body["phoneNumber"].as_str(), body["phoneType"].as_str()) else {
+                return bad("phoneNumber and phoneType are required");
+            };
+            if !["mobile", "alternateMobile", "office"].contains(&t) {
+                return bad("Invalid phoneType");
+            }
+            if body.as_object().unwrap().len() != 2 {
+                return bad("Invalid property in request body");
+            }
+            if !graph_phone_ok(number) {
+                return bad("Invalid phone number format; expected '+{country code} {number}x{extension}'.");
+            }
+            if m.phones.contains_key(t) {
+                return bad("Phone number of this type already exists for the user.");
+            }
+            if t == "alternateMobile" && !m.phones.contains_key("mobile") {
+                return bad("Cannot add alternateMobile phone method before a mobile phone method exists.");
+            }
+            m.phones.insert(t.to_string(), number.to_string());
+            (StatusCode::CREATED, axum::Json(json!({"id": phone_id(t), "phoneNumber": number, "phoneType": t}))).into_response()
+        }
+        ("phoneMethods", "PATCH", [id]) => {
+            let Some(t) = type_of(id) else { return graph_error(404, "itemNotFound", "no such method", rid) };
+            if !m.phones.contains_key(t) {
+                return graph_error(404, "itemNotFound", "The phone method does not exist.", rid);
+            }
+            let Some(number) = body["phoneNumber"].as_str() else { return bad("phoneNumber is required") };
+            if body["phoneType"].as_str().is_some_and(|bt| bt != t) {
+                return bad("The type of a phone method cannot change.");
+            }
+            if !graph_phone_ok(number) {
+                return bad("Invalid phone number format; expected '+{country code} {number}x{extension}'.");
+            }
+            m.phones.insert(t.to_string(), number.to_string());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("phoneMethods", "DELETE", [id]) => {
+            let Some(t) = type_of(id) else { return graph_error(404, "itemNotFound", "no such method", rid) };
+            if !m.phones.contains_key(t) {
+                return graph_error(404, "itemNotFound", "The phone method does not exist.", rid);
+            }
+            if t == "mobile" && m.phones.contains_key("alternateMobile") {
+                return bad("Cannot delete the mobile phone method while an alternateMobile method exists.");
+            }
+            m.phones.remove(t);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("emailMethods", "GET", []) => {
+            let v: Vec<Value> = m.email.iter().map(|e| json!({"id": EMAIL_ID, "emailAddress": e})).collect();
+            (StatusCode::OK, axum::Json(json!({"value": v}))).into_response()
+        }
+        ("emailMethods", "POST", []) => {
+            let Some(e) = body["emailAddress"].as_str() else { return bad("emailAddress is required") };
+            if m.email.is_some() {
+                return bad("An email method already exists for the user.");
+            }
+            m.email = Some(e.to_string());
+            (StatusCode::CREATED, axum::Json(json!({"id": EMAIL_ID, "emailAddress": e}))).into_response()
+        }
+        ("emailMethods", "PATCH", [id]) if *id == EMAIL_ID => {
+            let Some(e) = body["emailAddress"].as_str() else { return bad("emailAddress is required") };
+            if m.email.is_none() {
+                return graph_error(404, "itemNotFound", "The email method does not exist.", rid);
+            }
+            m.email = Some(e.to_string());
+            StatusCode::NO_CONTENT.into_response()
+        }
+        ("emailMethods", "DELETE", [id]) if *id == EMAIL_ID => {
+            if m.email.take().is_none() {
+                return graph_error(404, "itemNotFound", "The email method does not exist.", rid);
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => graph_error(405, "MethodNotAllowed", "unsupported", rid),
+    }
+}
+
+fn issue(s: &mut State, refresh: bool) -> Response {
+    s.next += 1;
+    let t = format!("eyJ0eXAiOiJKV1QiLCJub25jZSI6.issued-token-{}", s.next);
+    s.tokens.insert(t.clone());
+    let mut body = json!({"token_type": "Bearer", "expires_in": 3599, "access_token": t});
+    if refresh {
+        let r = format!("refresh-{}", s.next);
+        s.refresh_tokens.insert(r.clone());
+        body["refresh_token"] = json!(r);
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn verify_assertion(s: &State, tenant: &str, client_id: &str, jwt: &str) -> Result<(), String> {
+    let (thumb, key) = s.certificates.get(client_id).ok_or("no certificate registered")?;
+    let parts: Vec<&str> = jwt.split('.').collect();
+    if parts.len() != 3 {
+        return Err("not a JWT".into());
+    }
+    let dec = |p: &str| URL_SAFE_NO_PAD.decode(p).map_err(|e| e.to_string());
+    let header: Value = serde_json::from_slice(&dec(parts[0])?).map_err(|e| e.to_string())?;
+    let claims: Value = serde_json::from_slice(&dec(parts[1])?).map_err(|e| e.to_string())?;
+    if header["alg"] != "PS256" || header["typ"] != "JWT" {
+        return Err(format!("bad header {header}"));
+    }
+    if header["x5t#S256"].as_str() != Some(thumb.as_str()) {
+        return Err("x5t#S256 does not match the registered certificate".into());
+    }
+    let aud = format!("{}/{tenant}/oauth2/v2.0/token", s.base_url);
+    if claims["aud"] != aud.as_str() || claims["iss"] != client_id || claims["sub"] != client_id {
+        return Err(format!("bad claims {claims}"));
+    }
+    let (nbf, exp) = (claims["nbf"].as_u64().unwrap_or(u64::MAX), claims["exp"].as_u64().unwrap_or(0));
+    if nbf > now() + 60 || exp < now() || exp > now() + 3600 || claims["jti"].as_str().is_none_or(str::is_empty) {
+        return Err(format!("bad times or jti {claims}"));
+    }
+    let sig = dec(parts[2])?;
+    key.pss_verify::<sha2::Sha256>(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
+        .map_err(|e| format!("signature: {e}"))
+}
+
+fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Response {
+    let client = form.get("client_id").cloned().unwrap_or_default();
+    match form.get("grant_type").map(String::as_str) {
+        Some("client_credentials") => {
+            if form.get("scope").map(String::as_str) != Some(GRAPH_SCOPE) {
+                return oauth_error(400, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid.", 1002012);
+            }
+            if let Some(secret) = form.get("client_secret") {
+                if s.client_secrets.get(&client) == Some(secret) {
+                    return issue(s, false);
+                }
+                return oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: t\r\nCorrelation ID: c", 7000215);
+            }
+            if form.get("client_assertion_type").map(String::as_str)
+                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            {
+                let jwt = form.get("client_assertion").cloned().unwrap_or_default();
+                return match verify_assertion(s, tenant, &client, &jwt) {
+                    Ok(()) => issue(s, false),
+                    Err(e) => oauth_error(401, "invalid_client", &format!("AADSTS700027: Client assertion failed signature validation. ({e})"), 700027),
+                };
+            }
+            oauth_error(400, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", 900144)
+        }
+        Some("urn:ietf:params:oauth:grant-type:device_code") => {
+            let Some(script) = s.device.clone() else {
+                return oauth_error(400, "bad_verification_code", "AADSTS70019: no such code", 70019);
+            };
+            s.device_polls += 1;
+            if script.slow_down_once && !s.slowed {
+                s.slowed = true;
+                return oauth_error(400, "slow_down", "AADSTS70016: slow down", 70016);
+            }
+            if s.device_polls <= script.pending {
+                return oauth_error(400, "authorization_pending", "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.", 70016);
+            }
+            match script.outcome.as_str() {
+                "success" => issue(s, true),
+                "expired_token" => oauth_error(400, "expired_token", "AADSTS70020: The provided value for the input parameter 'device_code' is not valid. This device code has expired.", 70020),
+                other => oauth_error(400, other, "AADSTS70000: The user declined to authorize.", 70000),
+            }
+        }
+        Some("refresh_token") => {
+            let rt = form.get("refresh_token").cloned().unwrap_or_default();
+            if s.refresh_tokens.remove(&rt) {
+                issue(s, true)
+            } else {
+                oauth_error(400, "invalid_grant", "AADSTS700082: The refresh token has expired due to inactivity.", 700082)
+            }
+        }
+        _ => oauth_error(400, "unsupported_grant_type", "AADSTS70003: unsupported grant type", 70003),
+    }
+}
+
+fn devicecode(s: &mut State, form: &HashMap<String, String>) -> Response {
+    let Some(script) = s.device.clone() else {
+        return oauth_error(400, "invalid_client", "AADSTS7000218: public client flows are not allowed", 7000218);
+    };
+    if !form.get("scope").is_some_and(|sc| sc.contains("offline_access")) {
+        return oauth_error(400, "invalid_scope", "AADSTS70011: offline_access missing", 70011);
+    }
+    s.device_polls = 0;
+    s.slowed = false;
+    (StatusCode::OK, axum::Json(json!({
+        "device_code": "DAQABAAEAAAD--device-code", "user_code": "ABCD-EFGH",
+        "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900,
+        "interval": script.interval,
+        "message": "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD-EFGH to authenticate."
+    }))).into_response()
+}
