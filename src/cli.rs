@@ -53,10 +53,22 @@ pub struct GlobalArgs {
           help_heading = "Microsoft Graph")]
     pub cloud: Cloud,
     /// Replace the Graph host (https://, or http:// to a loopback address); /v1.0/... is appended.
-    #[arg(long, global = true, env = "SSPRCTL_GRAPH_URL", value_name = "URL", help_heading = "Microsoft Graph")]
+    #[arg(
+        long,
+        global = true,
+        env = "SSPRCTL_GRAPH_URL",
+        value_name = "URL",
+        help_heading = "Microsoft Graph"
+    )]
     pub graph_url: Option<String>,
     /// Replace the login host; /{tenant}/oauth2/v2.0/token is appended.
-    #[arg(long, global = true, env = "AZURE_AUTHORITY_HOST", value_name = "URL", help_heading = "Microsoft Graph")]
+    #[arg(
+        long,
+        global = true,
+        env = "AZURE_AUTHORITY_HOST",
+        value_name = "URL",
+        help_heading = "Microsoft Graph"
+    )]
     pub authority_host: Option<String>,
     /// Retries of a throttled (429) or unavailable (503, 504) request.
     #[arg(long, global = true, value_name = "N", default_value_t = 3,
@@ -357,7 +369,17 @@ mod tests {
         assert_eq!(a.global.output, Some(Format::Json));
         assert_eq!(b.global.output, Some(Format::Json));
         assert_eq!(b.global.select.as_deref(), Some("id"));
-        let c = parse(&["--cloud", "usgov-dod", "get-user", "--all", "--max-retries", "0", "--timeout", "2.5"]).unwrap();
+        let c = parse(&[
+            "--cloud",
+            "usgov-dod",
+            "get-user",
+            "--all",
+            "--max-retries",
+            "0",
+            "--timeout",
+            "2.5",
+        ])
+        .unwrap();
         assert_eq!(c.global.cloud, Cloud::UsgovDod);
         assert_eq!((c.global.max_retries, c.global.timeout), (0, 2.5));
         assert!(parse(&["get-user", "--all", "--max-retries", "11"]).is_err());

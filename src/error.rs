@@ -25,7 +25,7 @@ pub struct CliError {
     pub message: String,
     pub hint: Option<String>,
     /// The remote service's own error code, status and request id, when there was one.
-    pub service: Option<ServiceDetails>,
+    pub service: Option<Box<ServiceDetails>>,
 }
 
 /// What a Graph or login-endpoint error adds for scripts and support.
@@ -98,7 +98,7 @@ impl CliError {
                     code: self.code,
                     message: &self.message,
                     hint: self.hint.as_deref(),
-                    service: self.service.as_ref(),
+                    service: self.service.as_deref(),
                 },
             };
             let _ = writeln!(w, "{}", serde_json::to_string(&env).expect("serialisable"));
@@ -161,11 +161,11 @@ impl From<DirectoryError> for CliError {
                     code,
                     message: s.message,
                     hint: s.hint,
-                    service: Some(ServiceDetails {
+                    service: Some(Box::new(ServiceDetails {
                         status: s.status,
                         service_code: s.code,
                         request_id: s.request_id,
-                    }),
+                    })),
                 }
             }
         }

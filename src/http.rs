@@ -101,7 +101,10 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -185,17 +188,13 @@ impl Http {
                         ),
                     );
                     if let Some(p) = resp.headers.get("x-ms-throttle-limit-percentage") {
-                        self.log
-                            .log(2, &format!("throttle limit percentage {p:?}"));
+                        self.log.log(2, &format!("throttle limit percentage {p:?}"));
                     }
                     if !retryable(resp.status) {
                         return Ok(resp);
                     }
-                    let delay = retry_after(&resp.headers)
-                        .unwrap_or_else(|| self.backoff(attempt));
-                    if attempt > self.policy.max_retries
-                        || Instant::now() + delay > deadline
-                    {
+                    let delay = retry_after(&resp.headers).unwrap_or_else(|| self.backoff(attempt));
+                    if attempt > self.policy.max_retries || Instant::now() + delay > deadline {
                         return Err(Failure::Exhausted {
                             last: resp,
                             attempts: attempt,
@@ -291,8 +290,14 @@ mod tests {
         let date = httpdate::fmt_http_date(future);
         h.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
         let d = retry_after(&h).unwrap();
-        assert!(d > Duration::from_secs(25) && d <= Duration::from_secs(30), "{d:?}");
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert!(
+            d > Duration::from_secs(25) && d <= Duration::from_secs(30),
+            "{d:?}"
+        );
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h), None);

@@ -11,10 +11,10 @@ use crate::auth::EnvCredentials;
 use crate::auth::endpoints::Endpoints;
 use crate::auth::store::Store;
 use crate::cli::{Format, GlobalArgs, PhoneArgs, PhoneCheckArg};
-use crate::http::RetryPolicy;
-use crate::secret::Secret;
 use crate::error::CliError;
+use crate::http::RetryPolicy;
 use crate::phone::{PhoneCheck, PhoneOptions, RegionCode};
+use crate::secret::Secret;
 
 /// The directory schemes `--directory` accepts.
 pub const SCHEMES: &str = "local, local:PATH, graph";
@@ -59,11 +59,14 @@ impl Settings {
         let home = std::env::var_os("SSPRCTL_HOME")
             .filter(|h| !h.is_empty())
             .map(PathBuf::from);
-        let endpoints = Endpoints::new(g.cloud, g.graph_url.as_deref(), g.authority_host.as_deref())
-            .map_err(|e| {
-                CliError::usage("invalid_url", e.to_string())
-                    .with_hint("give an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)")
-            })?;
+        let endpoints =
+            Endpoints::new(g.cloud, g.graph_url.as_deref(), g.authority_host.as_deref()).map_err(
+                |e| {
+                    CliError::usage("invalid_url", e.to_string()).with_hint(
+                        "give an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)",
+                    )
+                },
+            )?;
         let total = Duration::from_secs_f64(g.timeout);
         let graph = GraphSettings {
             endpoints,
@@ -124,8 +127,11 @@ fn default_directory(home: Option<PathBuf>) -> Result<PathBuf, CliError> {
 /// (login) and cache (tokens) directories.
 fn store(home: Option<PathBuf>) -> Result<Store, CliError> {
     let missing = || {
-        CliError::usage("no_data_dir", "can't find this platform's config or cache directory")
-            .with_hint("set SSPRCTL_HOME to a folder")
+        CliError::usage(
+            "no_data_dir",
+            "can't find this platform's config or cache directory",
+        )
+        .with_hint("set SSPRCTL_HOME to a folder")
     };
     Ok(match home {
         Some(h) => Store {
@@ -133,8 +139,12 @@ fn store(home: Option<PathBuf>) -> Result<Store, CliError> {
             login: h.join("login.json"),
         },
         None => Store {
-            token_cache: dirs::cache_dir().ok_or_else(missing)?.join("ssprctl/tokens.json"),
-            login: dirs::config_dir().ok_or_else(missing)?.join("ssprctl/login.json"),
+            token_cache: dirs::cache_dir()
+                .ok_or_else(missing)?
+                .join("ssprctl/tokens.json"),
+            login: dirs::config_dir()
+                .ok_or_else(missing)?
+                .join("ssprctl/login.json"),
         },
     })
 }
@@ -202,6 +212,9 @@ mod tests {
         let e = parse_directory("ldap:x", home).unwrap_err();
         assert_eq!(e.code, "unknown_directory");
         assert!(e.hint.unwrap().contains("local:PATH, graph"));
-        assert_eq!(parse_directory("GRAPH", None).unwrap(), DirectorySpec::Graph);
+        assert_eq!(
+            parse_directory("GRAPH", None).unwrap(),
+            DirectorySpec::Graph
+        );
     }
 }

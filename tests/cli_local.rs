@@ -729,7 +729,7 @@ fn unknown_directory_scheme_lists_the_supported_ones() {
     assert_eq!(code, 2);
     assert_eq!(
         err,
-        "error: unknown directory \"ldap://x\"\nhint: --directory takes one of: local, local:PATH\n{\"error\":{\"code\":\"unknown_directory\",\"message\":\"unknown directory \\\"ldap://x\\\"\",\"hint\":\"--directory takes one of: local, local:PATH\"}}\n"
+        "error: unknown directory \"ldap://x\"\nhint: --directory takes one of: local, local:PATH, graph\n{\"error\":{\"code\":\"unknown_directory\",\"message\":\"unknown directory \\\"ldap://x\\\"\",\"hint\":\"--directory takes one of: local, local:PATH, graph\"}}\n"
     );
 }
 

@@ -25,7 +25,12 @@ fn connect(emu: &Emulator) -> GraphDirectory {
     };
     let base = reqwest::Url::parse(&emu.url).unwrap();
     let http = Http::new(RetryPolicy::default(), printer);
-    GraphDirectory::new(GraphClient::new(http, &base, Secret::new(emu.issue_token()), None))
+    GraphDirectory::new(GraphClient::new(
+        http,
+        &base,
+        Secret::new(emu.issue_token()),
+        None,
+    ))
 }
 
 #[derive(Default)]
@@ -60,14 +65,18 @@ async fn an_unchanged_value_sends_one_get_and_a_change_one_get_and_one_patch() {
         mobile_phone: Some(Some("+1 2065550123".into())),
         ..Default::default()
     };
-    d.update_user("kim@contoso.com", false, |u| plan_user(u, &same)).await.unwrap();
+    d.update_user("kim@contoso.com", false, |u| plan_user(u, &same))
+        .await
+        .unwrap();
     assert_eq!(emu.graph_requests(), ["GET /v1.0/users/kim@contoso.com"]);
     emu.clear_seen();
     let change = UserUpdate {
         mobile_phone: Some(None),
         ..Default::default()
     };
-    d.update_user("kim@contoso.com", false, |u| plan_user(u, &change)).await.unwrap();
+    d.update_user("kim@contoso.com", false, |u| plan_user(u, &change))
+        .await
+        .unwrap();
     assert_eq!(
         emu.graph_requests(),
         [
@@ -92,15 +101,23 @@ async fn listing_2500_users_takes_3_pages() {
     assert_eq!(users[0].user_principal_name, "user00000@contoso.com");
     let pages = emu.graph_requests();
     assert_eq!(pages.len(), 3, "{pages:?}");
-    assert!(emu.seen()[0].query.contains("%24top=999"), "{}", emu.seen()[0].query);
+    assert!(
+        emu.seen()[0].query.contains("%24top=999"),
+        "{}",
+        emu.seen()[0].query
+    );
 }
 
 #[tokio::test]
 async fn guest_and_dollar_upns_are_addressed() {
     let emu = Emulator::start();
-    for (i, upn) in ["kim_fabrikam.com#EXT#@contoso.onmicrosoft.com", "$admin@contoso.com", "o'brien@contoso.com"]
-        .iter()
-        .enumerate()
+    for (i, upn) in [
+        "kim_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+        "$admin@contoso.com",
+        "o'brien@contoso.com",
+    ]
+    .iter()
+    .enumerate()
     {
         emu.add_user(
             &User {
@@ -112,7 +129,11 @@ async fn guest_and_dollar_upns_are_addressed() {
         );
     }
     let d = connect(&emu);
-    for upn in ["kim_fabrikam.com#EXT#@contoso.onmicrosoft.com", "$admin@contoso.com", "o'brien@contoso.com"] {
+    for upn in [
+        "kim_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+        "$admin@contoso.com",
+        "o'brien@contoso.com",
+    ] {
         assert_eq!(d.get_user(upn).await.unwrap().user_principal_name, upn);
     }
     let paths = emu.graph_requests();
@@ -123,7 +144,13 @@ async fn guest_and_dollar_upns_are_addressed() {
 async fn create_and_remove_are_local_only() {
     let emu = Emulator::start();
     let d = connect(&emu);
-    assert!(matches!(d.create_user("x@contoso.com", None, false).await, Err(DirectoryError::Unsupported(_))));
-    assert!(matches!(d.remove_user("x@contoso.com").await, Err(DirectoryError::Unsupported(_))));
+    assert!(matches!(
+        d.create_user("x@contoso.com", None, false).await,
+        Err(DirectoryError::Unsupported(_))
+    ));
+    assert!(matches!(
+        d.remove_user("x@contoso.com").await,
+        Err(DirectoryError::Unsupported(_))
+    ));
     assert!(emu.graph_requests().is_empty());
 }

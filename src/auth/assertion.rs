@@ -57,7 +57,9 @@ impl Certificate {
         let key_block = blocks
             .iter()
             .find(|b| b.tag().ends_with("PRIVATE KEY"))
-            .ok_or_else(|| err("no PRIVATE KEY block (the PEM needs the certificate and its key)".into()))?;
+            .ok_or_else(|| {
+                err("no PRIVATE KEY block (the PEM needs the certificate and its key)".into())
+            })?;
         let key = match key_block.tag() {
             "PRIVATE KEY" => PrivateKey::from_pkcs8_der(key_block.contents())
                 .map_err(|e| err(format!("bad PKCS#8 key ({e})")))?,
@@ -65,10 +67,18 @@ impl Certificate {
                 .map_err(|e| err(format!("bad PKCS#1 key ({e})")))?,
             "ENCRYPTED PRIVATE KEY" => {
                 let password = password.ok_or_else(|| {
-                    err("the key is encrypted and AZURE_CLIENT_CERTIFICATE_PASSWORD is not set".into())
+                    err(
+                        "the key is encrypted and AZURE_CLIENT_CERTIFICATE_PASSWORD is not set"
+                            .into(),
+                    )
                 })?;
                 PrivateKey::from_pkcs8_encrypted_der(key_block.contents(), password.expose())
-                    .map_err(|_| err("can't decrypt the key: wrong password or unsupported encryption".into()))?
+                    .map_err(|_| {
+                        err(
+                            "can't decrypt the key: wrong password or unsupported encryption"
+                                .into(),
+                        )
+                    })?
             }
             other => return Err(err(format!("unsupported key type {other} (RSA keys only)"))),
         };
@@ -83,7 +93,8 @@ impl Certificate {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let header = serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint_s256});
+        let header =
+            serde_json::json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint_s256});
         let claims = serde_json::json!({
             "aud": token_url,
             "iss": client_id,

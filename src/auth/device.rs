@@ -70,7 +70,10 @@ pub async fn login(
             .map(|e| TokenFailure::OAuth(e, resp.request_id()))
             .unwrap_or_else(|_| {
                 TokenFailure::Other(fail(
-                    format!("device code request failed with HTTP {}", resp.status.as_u16()),
+                    format!(
+                        "device code request failed with HTTP {}",
+                        resp.status.as_u16()
+                    ),
                     "check --tenant, --client-id and --authority-host",
                 ))
             });
@@ -88,7 +91,9 @@ pub async fn login(
     let message = dc.message.clone().unwrap_or_else(|| {
         format!(
             "To sign in, open {} and enter the code {}",
-            dc.verification_uri.as_deref().unwrap_or("the verification page"),
+            dc.verification_uri
+                .as_deref()
+                .unwrap_or("the verification page"),
             dc.user_code.as_deref().unwrap_or("(none)")
         )
     });
@@ -147,15 +152,20 @@ pub async fn login(
                 }
                 "authorization_declined" | "expired_token" | "bad_verification_code" => {
                     let hint = match e.error.as_str() {
-                        "authorization_declined" => "sign-in was declined; run `ssprctl login` again to retry",
-                        "expired_token" => "the code expired; run `ssprctl login` again and finish within the time shown",
+                        "authorization_declined" => {
+                            "sign-in was declined; run `ssprctl login` again to retry"
+                        }
+                        "expired_token" => {
+                            "the code expired; run `ssprctl login` again and finish within the time shown"
+                        }
                         _ => "run `ssprctl login` again",
                     };
                     return Err(TokenFailure::OAuth(e, rid).into_error(hint));
                 }
                 _ => {
-                    return Err(TokenFailure::OAuth(e, rid)
-                        .into_error("check --tenant and --client-id"));
+                    return Err(
+                        TokenFailure::OAuth(e, rid).into_error("check --tenant and --client-id")
+                    );
                 }
             },
             Err(TokenFailure::Other(e)) => return Err(e),

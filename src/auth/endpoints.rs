@@ -27,7 +27,10 @@ impl Cloud {
                 "https://login.microsoftonline.com",
                 "https://graph.microsoft.com",
             ),
-            Cloud::Usgov => ("https://login.microsoftonline.us", "https://graph.microsoft.us"),
+            Cloud::Usgov => (
+                "https://login.microsoftonline.us",
+                "https://graph.microsoft.us",
+            ),
             Cloud::UsgovDod => (
                 "https://login.microsoftonline.us",
                 "https://dod-graph.microsoft.us",
@@ -107,11 +110,7 @@ pub fn parse_override(flag: &'static str, raw: &str) -> Result<Url, UrlError> {
 }
 
 impl Endpoints {
-    pub fn new(
-        cloud: Cloud,
-        graph: Option<&str>,
-        login: Option<&str>,
-    ) -> Result<Self, UrlError> {
+    pub fn new(cloud: Cloud, graph: Option<&str>, login: Option<&str>) -> Result<Self, UrlError> {
         let (login_host, graph_host) = cloud.hosts();
         let parse_default = |u: &str| Url::parse(u).expect("built-in hosts parse");
         Ok(Endpoints {
@@ -160,7 +159,12 @@ mod tests {
         assert_eq!(e.graph.as_str(), "https://dod-graph.microsoft.us/");
         assert_eq!(e.login.as_str(), "https://login.microsoftonline.us/");
         assert_eq!(e.scope, "https://dod-graph.microsoft.us/.default");
-        let e = Endpoints::new(Cloud::Global, Some("http://127.0.0.1:8080"), Some("http://[::1]:9")).unwrap();
+        let e = Endpoints::new(
+            Cloud::Global,
+            Some("http://127.0.0.1:8080"),
+            Some("http://[::1]:9"),
+        )
+        .unwrap();
         assert_eq!(e.scope, "https://graph.microsoft.com/.default");
         assert_eq!(
             e.token_url("contoso.onmicrosoft.com").as_str(),
@@ -181,7 +185,14 @@ mod tests {
     #[test]
     fn path_segments_are_encoded() {
         let base = Url::parse("https://graph.microsoft.com").unwrap();
-        let u = Endpoints::join(&base, &["v1.0", "users", "kim_fabrikam.com#EXT#@contoso.onmicrosoft.com"]);
+        let u = Endpoints::join(
+            &base,
+            &[
+                "v1.0",
+                "users",
+                "kim_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+            ],
+        );
         assert_eq!(
             u.as_str(),
             "https://graph.microsoft.com/v1.0/users/kim_fabrikam.com%23EXT%23@contoso.onmicrosoft.com"

@@ -253,7 +253,9 @@ pub async fn access_token(
                 ("scope", scope.as_str()),
             ];
             let tokens = token::post(http, &url, &form).await.map_err(|e| {
-                e.into_error("the saved login has expired or was revoked: run `ssprctl login` again")
+                e.into_error(
+                    "the saved login has expired or was revoked: run `ssprctl login` again",
+                )
             })?;
             if let Some(rt) = &tokens.refresh_token {
                 let renewed = store::Login {

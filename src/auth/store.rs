@@ -168,12 +168,15 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&store.token_cache).unwrap().permissions().mode();
+            let mode = std::fs::metadata(&store.token_cache)
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         store.remove_token("k").unwrap();
         assert!(store.cached_token("k").is_none());
         let removed = store.clear().unwrap();
-        assert_eq!(removed, [store.token_cache.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&store.token_cache));
     }
 }

@@ -39,11 +39,7 @@ impl OAuthError {
 
     /// The first line of the description (the rest is trace and correlation ids).
     pub fn summary(&self) -> &str {
-        self.error_description
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
+        self.error_description.lines().next().unwrap_or("").trim()
     }
 }
 
@@ -101,9 +97,11 @@ pub fn unavailable(what: &str, failure: Failure) -> DirectoryError {
             Some(last.status.as_u16()),
             last.request_id(),
         ),
-        Failure::Transport { message, attempts } => {
-            (format!("{what}: {message} ({attempts} attempts)"), None, None)
-        }
+        Failure::Transport { message, attempts } => (
+            format!("{what}: {message} ({attempts} attempts)"),
+            None,
+            None,
+        ),
     };
     DirectoryError::Service(ServiceError {
         kind: ServiceKind::Unavailable,
@@ -111,12 +109,18 @@ pub fn unavailable(what: &str, failure: Failure) -> DirectoryError {
         code: None,
         message,
         request_id,
-        hint: Some("try again later; raise --timeout or --max-retries for slow or busy services".into()),
+        hint: Some(
+            "try again later; raise --timeout or --max-retries for slow or busy services".into(),
+        ),
     })
 }
 
 /// POSTs a form to `url` and reads tokens.
-pub async fn post(http: &Http, url: &reqwest::Url, form: &[(&str, &str)]) -> Result<Tokens, TokenFailure> {
+pub async fn post(
+    http: &Http,
+    url: &reqwest::Url,
+    form: &[(&str, &str)],
+) -> Result<Tokens, TokenFailure> {
     let resp = http
         .send(Method::POST, url, None, Body::Form(form), true)
         .await
@@ -181,6 +185,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.aadsts().as_deref(), Some("AADSTS7000215"));
-        assert_eq!(e.summary(), "AADSTS7000215: Invalid client secret provided.");
+        assert_eq!(
+            e.summary(),
+            "AADSTS7000215: Invalid client secret provided."
+        );
     }
 }

@@ -10,7 +10,15 @@ use crate::output::{Records, Shape};
 
 pub async fn login(a: LoginArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let g = &ctx.settings.graph;
-    device::login(&a.tenant, &a.client_id, &g.endpoints, &g.store, &ctx.http(), &ctx.printer).await?;
+    device::login(
+        &a.tenant,
+        &a.client_id,
+        &g.endpoints,
+        &g.store,
+        &ctx.http(),
+        &ctx.printer,
+    )
+    .await?;
     ctx.printer.note(&format!(
         "signed in; later commands with --directory graph use this login (saved in {})",
         g.store.login.display()
@@ -29,7 +37,11 @@ pub async fn login(a: LoginArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
 
 pub fn logout(ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let removed = ctx.settings.graph.store.clear().map_err(|e| {
-        CliError::new(Exit::Failed, "storage", format!("can't delete saved credentials: {e}"))
+        CliError::new(
+            Exit::Failed,
+            "storage",
+            format!("can't delete saved credentials: {e}"),
+        )
     })?;
     if removed.is_empty() {
         ctx.printer.note("no saved login or cached token to delete");

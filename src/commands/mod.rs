@@ -12,15 +12,15 @@ mod set_user;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command};
 use crate::auth::{self, Credential};
+use crate::cli::{Cli, Command};
 use crate::directory::AnyDirectory;
 use crate::directory::graph::GraphDirectory;
 use crate::directory::graph::client::GraphClient;
 use crate::directory::local::{LocalDirectory, Opened};
-use crate::http::Http;
 use crate::error::CliError;
 use crate::exit::Exit;
+use crate::http::Http;
 use crate::model::{Field, User, UserField};
 use crate::output::Printer;
 use crate::output::{Records, Shape};
@@ -124,9 +124,15 @@ impl Ctx<'_> {
         let g = &self.settings.graph;
         let credential = Credential::choose(&g.credentials, &g.store)?;
         let http = self.http();
-        let token = auth::access_token(&credential, &g.endpoints, &g.store, &http, &self.printer).await?;
+        let token =
+            auth::access_token(&credential, &g.endpoints, &g.store, &http, &self.printer).await?;
         let cache = token.cache_key.map(|k| (g.store.clone(), k));
-        Ok(GraphDirectory::new(GraphClient::new(http, &g.endpoints.graph, token.secret, cache)))
+        Ok(GraphDirectory::new(GraphClient::new(
+            http,
+            &g.endpoints.graph,
+            token.secret,
+            cache,
+        )))
     }
 }
 

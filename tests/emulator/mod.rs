@@ -129,12 +129,13 @@ fn decode(seg: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&seg[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&seg[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -152,8 +153,12 @@ fn query_map(q: &str) -> HashMap<String, String> {
 
 /// Graph's phone format: `+{cc} {number}` with an optional `x{ext}`.
 fn graph_phone_ok(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix('+') else { return false };
-    let Some((cc, number)) = rest.split_once(' ') else { return false };
+    let Some(rest) = s.strip_prefix('+') else {
+        return false;
+    };
+    let Some((cc, number)) = rest.split_once(' ') else {
+        return false;
+    };
     let number = number.split_once('x').map_or(number, |(n, _)| n);
     (1..=3).contains(&cc.len())
         && cc.chars().all(|c| c.is_ascii_digit())
@@ -322,7 +327,10 @@ impl Emulator {
     }
 
     pub fn token_requests(&self) -> usize {
-        self.seen().iter().filter(|r| r.path.ends_with("/oauth2/v2.0/token")).count()
+        self.seen()
+            .iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token"))
+            .count()
     }
 }
 
@@ -333,7 +341,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let path: String = uri.path().split('/').map(decode).collect::<Vec<_>>().join("/");
+    let path: String = uri
+        .path()
+        .split('/')
+        .map(decode)
+        .collect::<Vec<_>>()
+        .join("/");
     let query = uri.query().unwrap_or("").to_string();
     let (latency, fault, rid) = {
         let mut s = state.lock().unwrap();
@@ -415,10 +428,18 @@ fn route(
     if segs.first() != Some(&"v1.0") {
         return graph_error(404, "UnknownPath", "not a Graph path", rid);
     }
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let token = auth.strip_prefix("Bearer ").unwrap_or("");
     if !s.tokens.contains(token) {
-        return graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.", rid);
+        return graph_error(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token validation failure. Invalid audience.",
+            rid,
+        );
     }
     let q = query_map(query);
     let rest = &segs[1..];
@@ -442,16 +463,28 @@ fn route(
     if key.starts_with('$') && !rest[0].starts_with("users('") {
         return graph_error(400, "Request_BadRequest", "Invalid object identifier.", rid);
     }
-    let Some(idx) = s.users.iter().position(|u| {
-        u.id == key || u.user_principal_name.eq_ignore_ascii_case(&key)
-    }) else {
-        return graph_error(404, "Request_ResourceNotFound",
-            &format!("Resource '{key}' does not exist or one of its queried reference-property objects are not present."), rid);
+    let Some(idx) = s
+        .users
+        .iter()
+        .position(|u| u.id == key || u.user_principal_name.eq_ignore_ascii_case(&key))
+    else {
+        return graph_error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{key}' does not exist or one of its queried reference-property objects are not present."
+            ),
+            rid,
+        );
     };
     match (method.as_str(), tail) {
         ("GET", []) => {
             let u = &s.users[idx];
-            (StatusCode::OK, axum::Json(user_json(u, q.get("$select").map(String::as_str)))).into_response()
+            (
+                StatusCode::OK,
+                axum::Json(user_json(u, q.get("$select").map(String::as_str))),
+            )
+                .into_response()
         }
         ("PATCH", []) => patch_user(&mut s, idx, body, rid),
         (m, ["authentication", kind, rest @ ..]) => {
@@ -463,10 +496,23 @@ fn route(
 }
 
 fn list_users(s: &State, q: &HashMap<String, String>) -> Response {
-    let top: usize = q.get("$top").and_then(|t| t.parse().ok()).unwrap_or(100).clamp(1, 999);
-    let skip: usize = q.get("$skiptoken").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let top: usize = q
+        .get("$top")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 999);
+    let skip: usize = q
+        .get("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let select = q.get("$select").map(String::as_str);
-    let page: Vec<Value> = s.users.iter().skip(skip).take(top).map(|u| user_json(u, select)).collect();
+    let page: Vec<Value> = s
+        .users
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|u| user_json(u, select))
+        .collect();
     let mut body = json!({"value": page});
     if skip + top < s.users.len() {
         let mut next = reqwest::Url::parse(&format!("{}/v1.0/users", s.base_url)).unwrap();
@@ -485,41 +531,82 @@ fn list_users(s: &State, q: &HashMap<String, String>) -> Response {
 
 fn patch_user(s: &mut State, idx: usize, body: &[u8], rid: &str) -> Response {
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
-        return graph_error(400, "BadRequest", "Unable to read JSON request payload.", rid);
+        return graph_error(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload.",
+            rid,
+        );
     };
     for k in obj.keys() {
         if !["mobilePhone", "businessPhones", "otherMails"].contains(&k.as_str()) {
-            return graph_error(400, "Request_BadRequest",
-                &format!("Invalid property '{k}'."), rid);
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                &format!("Invalid property '{k}'."),
+                rid,
+            );
         }
     }
     let synced = s.users[idx].on_premises_sync_enabled;
     if synced && (obj.contains_key("mobilePhone") || obj.contains_key("businessPhones")) {
-        return graph_error(400, "Request_BadRequest", "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.", rid);
+        return graph_error(
+            400,
+            "Request_BadRequest",
+            "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.",
+            rid,
+        );
     }
     let mut u = s.users[idx].clone();
     if let Some(v) = obj.get("mobilePhone") {
         match v {
             Value::Null => u.mobile_phone = None,
             Value::String(p) if !p.is_empty() && p.len() <= 64 => u.mobile_phone = Some(p.clone()),
-            _ => return graph_error(400, "Request_BadRequest",
-                "Invalid value specified for property 'mobilePhone' of resource 'User'. The value should be between 1 and 64 characters.", rid),
+            _ => {
+                return graph_error(
+                    400,
+                    "Request_BadRequest",
+                    "Invalid value specified for property 'mobilePhone' of resource 'User'. The value should be between 1 and 64 characters.",
+                    rid,
+                );
+            }
         }
     }
     if let Some(v) = obj.get("businessPhones") {
         match v.as_array() {
-            Some(a) if a.len() <= 1 && a.iter().all(|x| x.as_str().is_some_and(|p| !p.is_empty())) => {
+            Some(a)
+                if a.len() <= 1 && a.iter().all(|x| x.as_str().is_some_and(|p| !p.is_empty())) =>
+            {
                 u.office_phone = a.first().and_then(|x| x.as_str()).map(str::to_string)
             }
-            _ => return graph_error(400, "Request_BadRequest", "Invalid value specified for property 'businessPhones'; only one value is allowed.", rid),
+            _ => {
+                return graph_error(
+                    400,
+                    "Request_BadRequest",
+                    "Invalid value specified for property 'businessPhones'; only one value is allowed.",
+                    rid,
+                );
+            }
         }
     }
     if let Some(v) = obj.get("otherMails") {
         match v.as_array() {
-            Some(a) if a.len() <= 250 && a.iter().all(|x| x.as_str().is_some_and(|m| m.contains('@') && m.is_ascii())) => {
-                u.alternate_email_addresses = a.iter().map(|x| x.as_str().unwrap().to_string()).collect()
+            Some(a)
+                if a.len() <= 250
+                    && a.iter()
+                        .all(|x| x.as_str().is_some_and(|m| m.contains('@') && m.is_ascii())) =>
+            {
+                u.alternate_email_addresses =
+                    a.iter().map(|x| x.as_str().unwrap().to_string()).collect()
             }
-            _ => return graph_error(400, "Request_BadRequest", "Invalid value specified for property 'otherMails'.", rid),
+            _ => {
+                return graph_error(
+                    400,
+                    "Request_BadRequest",
+                    "Invalid value specified for property 'otherMails'.",
+                    rid,
+                );
+            }
         }
     }
     s.users[idx] = u;
@@ -555,7 +642,9 @@ fn methods(
             (StatusCode::OK, axum::Json(json!({"value": v}))).into_response()
         }
         ("phoneMethods", "POST", []) => {
-            let (Some(number), Some(t)) = (body["phoneNumber"].as_str(), body["phoneType"].as_str()) else {
+            let (Some(number), Some(t)) =
+                (body["phoneNumber"].as_str(), body["phoneType"].as_str())
+            else {
                 return bad("phoneNumber and phoneType are required");
             };
             if !["mobile", "alternateMobile", "office"].contains(&t) {
@@ -565,57 +654,87 @@ fn methods(
                 return bad("Invalid property in request body");
             }
             if !graph_phone_ok(number) {
-                return bad("Invalid phone number format; expected '+{country code} {number}x{extension}'.");
+                return bad(
+                    "Invalid phone number format; expected '+{country code} {number}x{extension}'.",
+                );
             }
             if m.phones.contains_key(t) {
                 return bad("Phone number of this type already exists for the user.");
             }
             if t == "alternateMobile" && !m.phones.contains_key("mobile") {
-                return bad("Cannot add alternateMobile phone method before a mobile phone method exists.");
+                return bad(
+                    "Cannot add alternateMobile phone method before a mobile phone method exists.",
+                );
             }
             m.phones.insert(t.to_string(), number.to_string());
-            (StatusCode::CREATED, axum::Json(json!({"id": phone_id(t), "phoneNumber": number, "phoneType": t}))).into_response()
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({"id": phone_id(t), "phoneNumber": number, "phoneType": t})),
+            )
+                .into_response()
         }
         ("phoneMethods", "PATCH", [id]) => {
-            let Some(t) = type_of(id) else { return graph_error(404, "itemNotFound", "no such method", rid) };
+            let Some(t) = type_of(id) else {
+                return graph_error(404, "itemNotFound", "no such method", rid);
+            };
             if !m.phones.contains_key(t) {
                 return graph_error(404, "itemNotFound", "The phone method does not exist.", rid);
             }
-            let Some(number) = body["phoneNumber"].as_str() else { return bad("phoneNumber is required") };
+            let Some(number) = body["phoneNumber"].as_str() else {
+                return bad("phoneNumber is required");
+            };
             if body["phoneType"].as_str().is_some_and(|bt| bt != t) {
                 return bad("The type of a phone method cannot change.");
             }
             if !graph_phone_ok(number) {
-                return bad("Invalid phone number format; expected '+{country code} {number}x{extension}'.");
+                return bad(
+                    "Invalid phone number format; expected '+{country code} {number}x{extension}'.",
+                );
             }
             m.phones.insert(t.to_string(), number.to_string());
             StatusCode::NO_CONTENT.into_response()
         }
         ("phoneMethods", "DELETE", [id]) => {
-            let Some(t) = type_of(id) else { return graph_error(404, "itemNotFound", "no such method", rid) };
+            let Some(t) = type_of(id) else {
+                return graph_error(404, "itemNotFound", "no such method", rid);
+            };
             if !m.phones.contains_key(t) {
                 return graph_error(404, "itemNotFound", "The phone method does not exist.", rid);
             }
             if t == "mobile" && m.phones.contains_key("alternateMobile") {
-                return bad("Cannot delete the mobile phone method while an alternateMobile method exists.");
+                return bad(
+                    "Cannot delete the mobile phone method while an alternateMobile method exists.",
+                );
             }
             m.phones.remove(t);
             StatusCode::NO_CONTENT.into_response()
         }
         ("emailMethods", "GET", []) => {
-            let v: Vec<Value> = m.email.iter().map(|e| json!({"id": EMAIL_ID, "emailAddress": e})).collect();
+            let v: Vec<Value> = m
+                .email
+                .iter()
+                .map(|e| json!({"id": EMAIL_ID, "emailAddress": e}))
+                .collect();
             (StatusCode::OK, axum::Json(json!({"value": v}))).into_response()
         }
         ("emailMethods", "POST", []) => {
-            let Some(e) = body["emailAddress"].as_str() else { return bad("emailAddress is required") };
+            let Some(e) = body["emailAddress"].as_str() else {
+                return bad("emailAddress is required");
+            };
             if m.email.is_some() {
                 return bad("An email method already exists for the user.");
             }
             m.email = Some(e.to_string());
-            (StatusCode::CREATED, axum::Json(json!({"id": EMAIL_ID, "emailAddress": e}))).into_response()
+            (
+                StatusCode::CREATED,
+                axum::Json(json!({"id": EMAIL_ID, "emailAddress": e})),
+            )
+                .into_response()
         }
         ("emailMethods", "PATCH", [id]) if *id == EMAIL_ID => {
-            let Some(e) = body["emailAddress"].as_str() else { return bad("emailAddress is required") };
+            let Some(e) = body["emailAddress"].as_str() else {
+                return bad("emailAddress is required");
+            };
             if m.email.is_none() {
                 return graph_error(404, "itemNotFound", "The email method does not exist.", rid);
             }
@@ -646,11 +765,17 @@ fn issue(s: &mut State, refresh: bool) -> Response {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn verify_assertion(s: &State, tenant: &str, client_id: &str, jwt: &str) -> Result<(), String> {
-    let (thumb, key) = s.certificates.get(client_id).ok_or("no certificate registered")?;
+    let (thumb, key) = s
+        .certificates
+        .get(client_id)
+        .ok_or("no certificate registered")?;
     let parts: Vec<&str> = jwt.split('.').collect();
     if parts.len() != 3 {
         return Err("not a JWT".into());
@@ -668,8 +793,15 @@ fn verify_assertion(s: &State, tenant: &str, client_id: &str, jwt: &str) -> Resu
     if claims["aud"] != aud.as_str() || claims["iss"] != client_id || claims["sub"] != client_id {
         return Err(format!("bad claims {claims}"));
     }
-    let (nbf, exp) = (claims["nbf"].as_u64().unwrap_or(u64::MAX), claims["exp"].as_u64().unwrap_or(0));
-    if nbf > now() + 60 || exp < now() || exp > now() + 3600 || claims["jti"].as_str().is_none_or(str::is_empty) {
+    let (nbf, exp) = (
+        claims["nbf"].as_u64().unwrap_or(u64::MAX),
+        claims["exp"].as_u64().unwrap_or(0),
+    );
+    if nbf > now() + 60
+        || exp < now()
+        || exp > now() + 3600
+        || claims["jti"].as_str().is_none_or(str::is_empty)
+    {
         return Err(format!("bad times or jti {claims}"));
     }
     let sig = dec(parts[2])?;
@@ -682,13 +814,23 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
             if form.get("scope").map(String::as_str) != Some(GRAPH_SCOPE) {
-                return oauth_error(400, "invalid_scope", "AADSTS1002012: The provided value for scope is not valid.", 1002012);
+                return oauth_error(
+                    400,
+                    "invalid_scope",
+                    "AADSTS1002012: The provided value for scope is not valid.",
+                    1002012,
+                );
             }
             if let Some(secret) = form.get("client_secret") {
                 if s.client_secrets.get(&client) == Some(secret) {
                     return issue(s, false);
                 }
-                return oauth_error(401, "invalid_client", "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: t\r\nCorrelation ID: c", 7000215);
+                return oauth_error(
+                    401,
+                    "invalid_client",
+                    "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: t\r\nCorrelation ID: c",
+                    7000215,
+                );
             }
             if form.get("client_assertion_type").map(String::as_str)
                 == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
@@ -696,14 +838,31 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
                 let jwt = form.get("client_assertion").cloned().unwrap_or_default();
                 return match verify_assertion(s, tenant, &client, &jwt) {
                     Ok(()) => issue(s, false),
-                    Err(e) => oauth_error(401, "invalid_client", &format!("AADSTS700027: Client assertion failed signature validation. ({e})"), 700027),
+                    Err(e) => oauth_error(
+                        401,
+                        "invalid_client",
+                        &format!(
+                            "AADSTS700027: Client assertion failed signature validation. ({e})"
+                        ),
+                        700027,
+                    ),
                 };
             }
-            oauth_error(400, "invalid_request", "AADSTS900144: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", 900144)
+            oauth_error(
+                400,
+                "invalid_request",
+                "AADSTS900144: The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                900144,
+            )
         }
         Some("urn:ietf:params:oauth:grant-type:device_code") => {
             let Some(script) = s.device.clone() else {
-                return oauth_error(400, "bad_verification_code", "AADSTS70019: no such code", 70019);
+                return oauth_error(
+                    400,
+                    "bad_verification_code",
+                    "AADSTS70019: no such code",
+                    70019,
+                );
             };
             s.device_polls += 1;
             if script.slow_down_once && !s.slowed {
@@ -711,12 +870,27 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
                 return oauth_error(400, "slow_down", "AADSTS70016: slow down", 70016);
             }
             if s.device_polls <= script.pending {
-                return oauth_error(400, "authorization_pending", "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.", 70016);
+                return oauth_error(
+                    400,
+                    "authorization_pending",
+                    "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                    70016,
+                );
             }
             match script.outcome.as_str() {
                 "success" => issue(s, true),
-                "expired_token" => oauth_error(400, "expired_token", "AADSTS70020: The provided value for the input parameter 'device_code' is not valid. This device code has expired.", 70020),
-                other => oauth_error(400, other, "AADSTS70000: The user declined to authorize.", 70000),
+                "expired_token" => oauth_error(
+                    400,
+                    "expired_token",
+                    "AADSTS70020: The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+                    70020,
+                ),
+                other => oauth_error(
+                    400,
+                    other,
+                    "AADSTS70000: The user declined to authorize.",
+                    70000,
+                ),
             }
         }
         Some("refresh_token") => {
@@ -724,19 +898,42 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
             if s.refresh_tokens.remove(&rt) {
                 issue(s, true)
             } else {
-                oauth_error(400, "invalid_grant", "AADSTS700082: The refresh token has expired due to inactivity.", 700082)
+                oauth_error(
+                    400,
+                    "invalid_grant",
+                    "AADSTS700082: The refresh token has expired due to inactivity.",
+                    700082,
+                )
             }
         }
-        _ => oauth_error(400, "unsupported_grant_type", "AADSTS70003: unsupported grant type", 70003),
+        _ => oauth_error(
+            400,
+            "unsupported_grant_type",
+            "AADSTS70003: unsupported grant type",
+            70003,
+        ),
     }
 }
 
 fn devicecode(s: &mut State, form: &HashMap<String, String>) -> Response {
     let Some(script) = s.device.clone() else {
-        return oauth_error(400, "invalid_client", "AADSTS7000218: public client flows are not allowed", 7000218);
+        return oauth_error(
+            400,
+            "invalid_client",
+            "AADSTS7000218: public client flows are not allowed",
+            7000218,
+        );
     };
-    if !form.get("scope").is_some_and(|sc| sc.contains("offline_access")) {
-        return oauth_error(400, "invalid_scope", "AADSTS70011: offline_access missing", 70011);
+    if !form
+        .get("scope")
+        .is_some_and(|sc| sc.contains("offline_access"))
+    {
+        return oauth_error(
+            400,
+            "invalid_scope",
+            "AADSTS70011: offline_access missing",
+            70011,
+        );
     }
     s.device_polls = 0;
     s.slowed = false;

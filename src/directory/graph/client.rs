@@ -52,7 +52,12 @@ pub struct GraphClient {
 }
 
 impl GraphClient {
-    pub fn new(http: Http, graph_host: &Url, token: Secret, cache: Option<(Store, String)>) -> Self {
+    pub fn new(
+        http: Http,
+        graph_host: &Url,
+        token: Secret,
+        cache: Option<(Store, String)>,
+    ) -> Self {
         GraphClient {
             http,
             base: Endpoints::join(graph_host, &["v1.0"]),
@@ -75,7 +80,11 @@ impl GraphClient {
     ) -> Result<GraphResponse, DirectoryError> {
         let write = method != Method::GET;
         let body = body.map_or(Body::None, Body::Json);
-        let resp = match self.http.send(method.clone(), url, Some(&self.token), body, write).await {
+        let resp = match self
+            .http
+            .send(method.clone(), url, Some(&self.token), body, write)
+            .await
+        {
             Ok(r) => r,
             Err(Failure::Exhausted { last, attempts }) => {
                 let e = parse_error(&last.body);
@@ -102,7 +111,10 @@ impl GraphClient {
                     kind: ServiceKind::Unavailable,
                     status: None,
                     code: None,
-                    message: format!("Microsoft Graph {method} {}: {message} ({attempts} attempts)", url.path()),
+                    message: format!(
+                        "Microsoft Graph {method} {}: {message} ({attempts} attempts)",
+                        url.path()
+                    ),
                     request_id: None,
                     hint: Some(hint.into()),
                 }));
@@ -112,7 +124,11 @@ impl GraphClient {
         if resp.status.is_success() {
             return Ok(GraphResponse {
                 status,
-                body: if resp.body.is_empty() { None } else { resp.json() },
+                body: if resp.body.is_empty() {
+                    None
+                } else {
+                    resp.json()
+                },
             });
         }
         let e = parse_error(&resp.body);
@@ -144,19 +160,20 @@ impl GraphClient {
                 ServiceKind::Failed,
                 "Graph refused the request; the message above says why".to_string(),
             ),
-            502..=504 => (
-                ServiceKind::Unavailable,
-                "try again later".to_string(),
-            ),
+            502..=504 => (ServiceKind::Unavailable, "try again later".to_string()),
             _ => (
                 ServiceKind::Failed,
-                "Graph could not complete the request; quote the request-id to Microsoft support".to_string(),
+                "Graph could not complete the request; quote the request-id to Microsoft support"
+                    .to_string(),
             ),
         };
         Err(DirectoryError::Service(ServiceError {
             kind,
             status: Some(status),
-            message: format!("Microsoft Graph refused {method} {} with HTTP {status}{detail}", url.path()),
+            message: format!(
+                "Microsoft Graph refused {method} {} with HTTP {status}{detail}",
+                url.path()
+            ),
             code: e.code,
             request_id,
             hint: Some(hint),
@@ -183,16 +200,18 @@ fn describe(e: &GraphErrorBody, request_id: Option<String>) -> String {
 fn user_from_path(url: &Url) -> String {
     let segs: Vec<String> = url
         .path_segments()
-        .map(|s| s.map(|x| percent_decode(x)).collect())
+        .map(|s| s.map(percent_decode).collect())
         .unwrap_or_default();
     let user = segs
         .iter()
         .position(|s| s == "users")
         .and_then(|i| segs.get(i + 1).cloned())
         .or_else(|| {
-            segs.iter()
-                .find(|s| s.starts_with("users('"))
-                .map(|s| s.trim_start_matches("users('").trim_end_matches("')").replace("''", "'"))
+            segs.iter().find(|s| s.starts_with("users('")).map(|s| {
+                s.trim_start_matches("users('")
+                    .trim_end_matches("')")
+                    .replace("''", "'")
+            })
         });
     user.unwrap_or_else(|| url.path().to_string())
 }
@@ -225,12 +244,17 @@ mod tests {
         let e = parse_error(br#"{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist","innerError":{"request-id":"abc","date":"d"}}}"#);
         assert_eq!(e.code.as_deref(), Some("Request_ResourceNotFound"));
         assert_eq!(e.request_id.as_deref(), Some("abc"));
-        assert_eq!(describe(&e, e.request_id.clone()), ": Request_ResourceNotFound: Resource 'x' does not exist (request-id abc)");
+        assert_eq!(
+            describe(&e, e.request_id.clone()),
+            ": Request_ResourceNotFound: Resource 'x' does not exist (request-id abc)"
+        );
     }
 
     #[test]
     fn user_is_read_back_from_paths() {
-        let u = Url::parse("https://g/v1.0/users/kim_f.com%23EXT%23@c.com/authentication/phoneMethods").unwrap();
+        let u =
+            Url::parse("https://g/v1.0/users/kim_f.com%23EXT%23@c.com/authentication/phoneMethods")
+                .unwrap();
         assert_eq!(user_from_path(&u), "kim_f.com#EXT#@c.com");
         let u = Url::parse("https://g/v1.0/users('$kim@c.com')").unwrap();
         assert_eq!(user_from_path(&u), "$kim@c.com");

@@ -90,7 +90,9 @@ fn patch_purpose(p: &UserPatch) -> Purpose {
     let mails = p.alternate_email_addresses.is_some();
     Purpose {
         permission: match (phones, mails) {
-            (true, true) => "User-Phone.ReadWrite.All and User-Mail.ReadWrite.All (or User.ReadWrite.All)",
+            (true, true) => {
+                "User-Phone.ReadWrite.All and User-Mail.ReadWrite.All (or User.ReadWrite.All)"
+            }
             (false, true) => "User-Mail.ReadWrite.All (or User.ReadWrite.All)",
             _ => "User-Phone.ReadWrite.All (or User.ReadWrite.All)",
         },
@@ -107,10 +109,7 @@ pub fn patch_body(p: &UserPatch) -> Value {
         body.insert("mobilePhone".into(), json!(v));
     }
     if let Some(v) = &p.office_phone {
-        body.insert(
-            "businessPhones".into(),
-            json!(v.iter().collect::<Vec<_>>()),
-        );
+        body.insert("businessPhones".into(), json!(v.iter().collect::<Vec<_>>()));
     }
     Value::Object(body)
 }
@@ -135,7 +134,10 @@ impl GraphDirectory {
     async fn fetch_user(&self, user: &str) -> Result<User, DirectoryError> {
         let mut url = self.user_url(user, &[]);
         url.query_pairs_mut().append_pair("$select", USER_SELECT);
-        let resp = self.client.send(Method::GET, &url, None, READ_USERS).await?;
+        let resp = self
+            .client
+            .send(Method::GET, &url, None, READ_USERS)
+            .await?;
         parse_user(resp.body)
     }
 
@@ -210,7 +212,10 @@ impl Directory for GraphDirectory {
             .append_pair("$top", PAGE_SIZE);
         let mut users = Vec::new();
         loop {
-            let resp = self.client.send(Method::GET, &url, None, READ_USERS).await?;
+            let resp = self
+                .client
+                .send(Method::GET, &url, None, READ_USERS)
+                .await?;
             let body = resp.body.unwrap_or(Value::Null);
             for v in body["value"].as_array().cloned().unwrap_or_default() {
                 users.push(parse_user(Some(v))?);
@@ -305,7 +310,9 @@ impl Directory for GraphDirectory {
                 Some((kind, id)) => (
                     "phoneMethods",
                     id,
-                    value.as_ref().map(|v| json!({"phoneNumber": v, "phoneType": kind})),
+                    value
+                        .as_ref()
+                        .map(|v| json!({"phoneNumber": v, "phoneType": kind})),
                 ),
                 None => (
                     "emailMethods",
@@ -314,9 +321,18 @@ impl Directory for GraphDirectory {
                 ),
             };
             let (verb, url) = match (&body, exists) {
-                (Some(_), true) => (Method::PATCH, self.user_url(&u.id, &["authentication", collection, id])),
-                (Some(_), false) => (Method::POST, self.user_url(&u.id, &["authentication", collection])),
-                (None, _) => (Method::DELETE, self.user_url(&u.id, &["authentication", collection, id])),
+                (Some(_), true) => (
+                    Method::PATCH,
+                    self.user_url(&u.id, &["authentication", collection, id]),
+                ),
+                (Some(_), false) => (
+                    Method::POST,
+                    self.user_url(&u.id, &["authentication", collection]),
+                ),
+                (None, _) => (
+                    Method::DELETE,
+                    self.user_url(&u.id, &["authentication", collection, id]),
+                ),
             };
             self.client
                 .send(verb, &url, body.as_ref(), WRITE_METHODS)
@@ -371,8 +387,17 @@ mod tests {
 
     #[test]
     fn dollar_upns_use_the_key_form() {
-        assert_eq!(user_segments("$kim@contoso.com"), ["users('$kim@contoso.com')"]);
-        assert_eq!(user_segments("$o'brien@contoso.com"), ["users('$o''brien@contoso.com')"]);
-        assert_eq!(user_segments("kim@contoso.com"), ["users", "kim@contoso.com"]);
+        assert_eq!(
+            user_segments("$kim@contoso.com"),
+            ["users('$kim@contoso.com')"]
+        );
+        assert_eq!(
+            user_segments("$o'brien@contoso.com"),
+            ["users('$o''brien@contoso.com')"]
+        );
+        assert_eq!(
+            user_segments("kim@contoso.com"),
+            ["users", "kim@contoso.com"]
+        );
     }
 }
