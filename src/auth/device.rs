@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::auth_error;
 use super::endpoints::Endpoints;
 use super::store::{Login, Store};
 use super::token::{self, TokenFailure};
-use crate::directory::{DirectoryError, ServiceError, ServiceKind};
+use crate::directory::DirectoryError;
 use crate::http::{Body, Http};
 use crate::output::Printer;
 
@@ -38,17 +39,6 @@ fn default_expiry() -> u64 {
     900
 }
 
-fn fail(message: String, hint: &str) -> DirectoryError {
-    DirectoryError::Service(ServiceError {
-        kind: ServiceKind::Auth,
-        status: None,
-        code: None,
-        message,
-        request_id: None,
-        hint: Some(hint.to_string()),
-    })
-}
-
 /// Runs the flow and saves the login.
 pub async fn login(
     tenant: &str,
@@ -69,7 +59,7 @@ pub async fn login(
         let e = serde_json::from_slice::<token::OAuthError>(&resp.body)
             .map(|e| TokenFailure::OAuth(e, resp.request_id()))
             .unwrap_or_else(|_| {
-                TokenFailure::Other(fail(
+                TokenFailure::Other(auth_error(
                     format!(
                         "device code request failed with HTTP {}",
                         resp.status.as_u16()
@@ -82,7 +72,7 @@ pub async fn login(
         ));
     }
     let dc: DeviceCode = serde_json::from_slice(&resp.body).map_err(|e| {
-        fail(
+        auth_error(
             format!("the device code answer is not understood ({e})"),
             "check --authority-host",
         )
@@ -103,7 +93,7 @@ pub async fn login(
     let token_url = endpoints.token_url(tenant);
     loop {
         if Instant::now() + interval > deadline {
-            return Err(fail(
+            return Err(auth_error(
                 "the device code expired before sign-in completed".into(),
                 "run `ssprctl login` again and finish signing in within the time shown",
             ));
@@ -117,7 +107,7 @@ pub async fn login(
         match token::post(http, &token_url, &form).await {
             Ok(tokens) => {
                 let refresh = tokens.refresh_token.ok_or_else(|| {
-                    fail(
+                    auth_error(
                         "sign-in succeeded but no refresh token came back".into(),
                         "the scope must include offline_access; check the app registration",
                     )
@@ -129,7 +119,7 @@ pub async fn login(
                     refresh_token: refresh.expose().to_string(),
                 };
                 store.save_login(&login).map_err(|e| {
-                    fail(
+                    auth_error(
                         format!("can't save the login to {}: {e}", store.login.display()),
                         "set SSPRCTL_HOME to a writable folder",
                     )

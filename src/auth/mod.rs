@@ -59,7 +59,8 @@ or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, \
 or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH (+ AZURE_CLIENT_CERTIFICATE_PASSWORD), \
 or run `ssprctl login --tenant T --client-id C`";
 
-fn auth_error(message: String, hint: &str) -> DirectoryError {
+/// An authentication failure (exit 4) with what to do next.
+pub(crate) fn auth_error(message: String, hint: &str) -> DirectoryError {
     DirectoryError::Service(ServiceError {
         kind: ServiceKind::Auth,
         status: None,

@@ -102,6 +102,25 @@ pub enum PlanError {
 }
 
 impl PlanError {
+    /// The refusal for patching a synchronised user's phones, if `patch` touches them.
+    pub fn synced(upn: &str, patch: &UserPatch) -> Option<PlanError> {
+        let mut fields = Vec::new();
+        let mut attributes = Vec::new();
+        if patch.mobile_phone.is_some() {
+            fields.push("mobile phone");
+            attributes.push("mobile");
+        }
+        if patch.office_phone.is_some() {
+            fields.push("office phone");
+            attributes.push("telephoneNumber");
+        }
+        (!fields.is_empty()).then(|| PlanError::SyncedUser {
+            upn: upn.to_string(),
+            fields: fields.join(" and "),
+            ad_attributes: attributes.join(", "),
+        })
+    }
+
     /// What to do instead.
     pub fn hint(&self) -> String {
         match self {
@@ -192,24 +211,10 @@ pub fn plan_user(current: &User, update: &UserUpdate) -> Result<UserPlan, PlanEr
         &current.office_phone,
         &update.office_phone,
     );
-    if current.on_premises_sync_enabled {
-        let mut fields = Vec::new();
-        let mut attributes = Vec::new();
-        if plan.patch.mobile_phone.is_some() {
-            fields.push("mobile phone");
-            attributes.push("mobile");
-        }
-        if plan.patch.office_phone.is_some() {
-            fields.push("office phone");
-            attributes.push("telephoneNumber");
-        }
-        if !fields.is_empty() {
-            return Err(PlanError::SyncedUser {
-                upn: current.user_principal_name.clone(),
-                fields: fields.join(" and "),
-                ad_attributes: attributes.join(", "),
-            });
-        }
+    if current.on_premises_sync_enabled
+        && let Some(refusal) = PlanError::synced(&current.user_principal_name, &plan.patch)
+    {
+        return Err(refusal);
     }
     Ok(plan)
 }

@@ -256,24 +256,10 @@ impl Directory for GraphDirectory {
             .await
         {
             Ok(_) => Ok((current, plan)),
+            // Graph knows better than our read: say it the way a local refusal says it.
             Err(e) if is_on_prem_refusal(&e) => {
-                // Graph knows better than our read: say it the way a local refusal says it.
-                let mut fields = Vec::new();
-                let mut attributes = Vec::new();
-                if plan.patch.mobile_phone.is_some() {
-                    fields.push("mobile phone");
-                    attributes.push("mobile");
-                }
-                if plan.patch.office_phone.is_some() {
-                    fields.push("office phone");
-                    attributes.push("telephoneNumber");
-                }
-                Err(PlanError::SyncedUser {
-                    upn: current.user_principal_name.clone(),
-                    fields: fields.join(" and "),
-                    ad_attributes: attributes.join(", "),
-                }
-                .into())
+                Err(PlanError::synced(&current.user_principal_name, &plan.patch)
+                    .map_or(e, DirectoryError::from))
             }
             Err(e) => Err(e),
         }
