@@ -4,12 +4,18 @@
 //!   25 input styles (some deliberately broken), shuffled, on one thread.
 //! - `process`: a fresh `ssprctl` process per run against a local directory file:
 //!   `get-user X` and `set-user X --mobile-phone …` (a real write each time); median and p90.
+//! - `graph`: a fresh process per run of `get-user X --directory graph` against the test
+//!   emulator on 127.0.0.1 with a cached token, against the emulator's own latency for one
+//!   request on a new connection; and the requests each command sends.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ssprctl::phone::{self, PhoneCheck, PhoneOptions, RegionCode};
+
+#[path = "../tests/emulator/mod.rs"]
+mod emulator;
 
 /// (country calling code, a valid national significant number, region, national trunk prefix)
 const SEEDS: &[(&str, &str, &str, &str)] = &[
@@ -258,6 +264,117 @@ fn bench_process() {
     let _ = Path::new(&dir);
 }
 
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn bench_graph() {
+    let bin = env!("CARGO_BIN_EXE_ssprctl");
+    let emu = emulator::Emulator::start();
+    emu.add_many(2500);
+    emu.state()
+        .client_secrets
+        .insert("bench-app".into(), "bench-secret".into());
+    let home = std::env::temp_dir().join(format!("ssprctl-bench-graph-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(bin);
+        c.env("SSPRCTL_HOME", &home)
+            .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+            .env("AZURE_CLIENT_ID", "bench-app")
+            .env("AZURE_CLIENT_SECRET", "bench-secret")
+            .env_remove("SSPRCTL_ACCESS_TOKEN")
+            .args([
+                "--directory",
+                "graph",
+                "--graph-url",
+                &emu.url,
+                "--authority-host",
+                &emu.url,
+                "-o",
+                "json",
+            ])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let t = Instant::now();
+        assert!(c.status().unwrap().success(), "{args:?}");
+        t.elapsed()
+    };
+    // Requests per command.
+    let count = |label: &str, args: &[&str]| {
+        emu.clear_seen();
+        run(args);
+        let reqs = emu.graph_requests();
+        println!(
+            "graph: {label}: {} Graph requests {:?}, {} token requests",
+            reqs.len(),
+            reqs.iter()
+                .map(|r| r.split(' ').next().unwrap())
+                .collect::<Vec<_>>(),
+            emu.token_requests()
+        );
+    };
+    run(&["get-user", "user00001@contoso.com"]); // fills the token cache
+    let tokens = emu.token_requests();
+    count(
+        "set-user, a change",
+        &[
+            "set-user",
+            "user00001@contoso.com",
+            "--mobile-phone",
+            "+1 206 555 0100",
+        ],
+    );
+    count(
+        "set-user, unchanged value",
+        &[
+            "set-user",
+            "user00001@contoso.com",
+            "--mobile-phone",
+            "+1 206 555 0100",
+        ],
+    );
+    count("get-user --all on 2,500 users", &["get-user", "--all"]);
+    println!("graph: token requests of the first run (no cache yet): {tokens}");
+    // The emulator's own latency: one GET on a new connection from a warm client process.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let token = emu.issue_token();
+    let url = format!(
+        "{}/v1.0/users/user00500@contoso.com?$select=id,displayName,userPrincipalName,mobilePhone,businessPhones,otherMails,onPremisesSyncEnabled",
+        emu.url
+    );
+    let own: Vec<Duration> = (0..200)
+        .map(|_| {
+            rt.block_on(async {
+                let client = reqwest::Client::new();
+                let t = Instant::now();
+                let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
+                assert!(r.status().is_success());
+                r.bytes().await.unwrap();
+                t.elapsed()
+            })
+        })
+        .collect();
+    let own = median(own);
+    let runs: Vec<Duration> = (0..200)
+        .map(|_| run(&["get-user", "user00500@contoso.com"]))
+        .collect();
+    let total = median(runs);
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "graph: get-user X --directory graph, cached token: process median {:.2} ms; emulator alone {:.2} ms; above the emulator {:.2} ms (200 runs each)",
+        ms(total),
+        ms(own),
+        ms(total.saturating_sub(own))
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -269,5 +386,8 @@ fn main() {
     }
     if wanted("process") {
         bench_process();
+    }
+    if wanted("graph") {
+        bench_graph();
     }
 }
