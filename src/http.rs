@@ -85,6 +85,8 @@ pub struct Http {
     client: reqwest::Client,
     pub policy: RetryPolicy,
     log: Printer,
+    /// HTTP requests sent, retries included (shared by clones).
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn jitter_fraction() -> f64 {
@@ -126,7 +128,13 @@ impl Http {
             client,
             policy,
             log,
+            sent: Default::default(),
         }
+    }
+
+    /// HTTP requests sent so far by this client and its clones, retries included.
+    pub fn requests(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends with retries. `write` requests are retried only when the server can't have
@@ -136,6 +144,7 @@ impl Http {
         method: Method,
         url: &Url,
         bearer: Option<&Secret>,
+        headers: &[(&str, &str)],
         body: Body<'_>,
         write: bool,
     ) -> Result<Response, Failure> {
@@ -152,12 +161,16 @@ impl Http {
             if let Some(token) = bearer {
                 req = req.bearer_auth(token.expose());
             }
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
             req = match &body {
                 Body::None => req,
                 Body::Json(v) => req.json(v),
                 Body::Form(f) => req.form(f),
             };
             let t = Instant::now();
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent = req.send().await;
             let result = match sent {
                 Ok(resp) => {

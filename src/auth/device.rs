@@ -52,7 +52,7 @@ pub async fn login(
     let form = [("client_id", client_id), ("scope", scope.as_str())];
     let url = endpoints.device_code_url(tenant);
     let resp = http
-        .send(Method::POST, &url, None, Body::Form(&form), true)
+        .send(Method::POST, &url, None, &[], Body::Form(&form), true)
         .await
         .map_err(|f| token::unavailable("login endpoint", f))?;
     if !resp.status.is_success() {

@@ -122,7 +122,7 @@ pub async fn post(
     form: &[(&str, &str)],
 ) -> Result<Tokens, TokenFailure> {
     let resp = http
-        .send(Method::POST, url, None, Body::Form(form), true)
+        .send(Method::POST, url, None, &[], Body::Form(form), true)
         .await
         .map_err(|f| TokenFailure::Other(unavailable("login endpoint", f)))?;
     let request_id = resp

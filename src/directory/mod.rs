@@ -9,8 +9,11 @@ pub mod graph;
 pub mod local;
 mod sample;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
 use crate::model::{AuthDetails, User};
-use crate::plan::{AuthPlan, PlanError, UserPlan};
+use crate::plan::{AuthPlan, AuthUpdate, PlanError, UserPlan, UserUpdate};
 
 /// A failure of a directory operation.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,82 @@ pub struct ServiceError {
     pub message: String,
     pub request_id: Option<String>,
     pub hint: Option<String>,
+}
+
+/// A user's current state, as read for a bulk plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    pub user: User,
+    /// Read only when the run touches authentication methods.
+    pub auth: Option<AuthDetails>,
+}
+
+/// One user's change in a bulk run: what was asked, and the plan made from the current state.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub current: Current,
+    pub update: UserUpdate,
+    pub auth_update: AuthUpdate,
+    pub user_plan: UserPlan,
+    pub auth_plan: AuthPlan,
+}
+
+/// What happened to one planned change.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Written; the fields changed.
+    Updated(Vec<&'static str>),
+    /// Nothing needed writing (it may have changed since the plan).
+    Unchanged,
+    Failed(DirectoryError),
+    /// Not attempted: the run was interrupted.
+    NotAttempted,
+}
+
+/// Shared between a bulk run and whoever watches it: cancellation and progress counters.
+#[derive(Debug, Clone)]
+pub struct BulkControl {
+    pub cancelled: Arc<AtomicBool>,
+    pub done: Arc<AtomicUsize>,
+    pub changed: Arc<AtomicUsize>,
+    pub failed: Arc<AtomicUsize>,
+    /// Batch requests in flight at most (Graph user reads and writes).
+    pub concurrency: usize,
+    /// Authentication-method requests in flight at most (Graph; lower limits apply).
+    pub auth_concurrency: usize,
+}
+
+impl Default for BulkControl {
+    fn default() -> Self {
+        BulkControl {
+            cancelled: Arc::default(),
+            done: Arc::default(),
+            changed: Arc::default(),
+            failed: Arc::default(),
+            concurrency: 4,
+            auth_concurrency: 1,
+        }
+    }
+}
+
+impl BulkControl {
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Counts a finished item.
+    pub fn record(&self, outcome: &Outcome) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            Outcome::Updated(_) => {
+                self.changed.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Failed(_) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A store of users and their SSPR contact information.
@@ -102,6 +181,19 @@ pub trait Directory {
 
     /// Deletes a user (local directory only) and returns it.
     async fn remove_user(&self, user: &str) -> Result<User, DirectoryError>;
+
+    /// Reads many users (with their authentication methods when `auth`) in as few requests
+    /// as the backend allows; `None` for users that don't exist. One entry per key, in order.
+    async fn read_many(
+        &self,
+        keys: &[String],
+        auth: bool,
+        ctl: &BulkControl,
+    ) -> Result<Vec<Option<Current>>, DirectoryError>;
+
+    /// Applies planned changes; one outcome per item, in order. Stops starting new work when
+    /// `ctl` is cancelled (the rest are `NotAttempted`).
+    async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome>;
 }
 
 /// The backend chosen at run time.
@@ -168,5 +260,18 @@ impl Directory for AnyDirectory {
 
     async fn remove_user(&self, user: &str) -> Result<User, DirectoryError> {
         forward!(self, d => d.remove_user(user).await)
+    }
+
+    async fn read_many(
+        &self,
+        keys: &[String],
+        auth: bool,
+        ctl: &BulkControl,
+    ) -> Result<Vec<Option<Current>>, DirectoryError> {
+        forward!(self, d => d.read_many(keys, auth, ctl).await)
+    }
+
+    async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
+        forward!(self, d => d.apply_many(items, ctl).await)
     }
 }

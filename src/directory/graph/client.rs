@@ -43,6 +43,7 @@ pub struct GraphResponse {
 }
 
 /// Graph at one base URL with one token.
+#[derive(Clone)]
 pub struct GraphClient {
     pub http: Http,
     pub base: Url,
@@ -78,11 +79,23 @@ impl GraphClient {
         body: Option<&Value>,
         purpose: Purpose,
     ) -> Result<GraphResponse, DirectoryError> {
+        self.send_with_headers(method, url, &[], body, purpose)
+            .await
+    }
+
+    pub async fn send_with_headers(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+        purpose: Purpose,
+    ) -> Result<GraphResponse, DirectoryError> {
         let write = method != Method::GET;
         let body = body.map_or(Body::None, Body::Json);
         let resp = match self
             .http
-            .send(method.clone(), url, Some(&self.token), body, write)
+            .send(method.clone(), url, Some(&self.token), headers, body, write)
             .await
         {
             Ok(r) => r,
@@ -102,22 +115,7 @@ impl GraphClient {
                 }));
             }
             Err(Failure::Transport { message, attempts }) => {
-                let hint = if write {
-                    "the change may or may not have been made: check with get-user / get-auth-details before retrying"
-                } else {
-                    "check the network and --graph-url; raise --timeout for slow links"
-                };
-                return Err(DirectoryError::Service(ServiceError {
-                    kind: ServiceKind::Unavailable,
-                    status: None,
-                    code: None,
-                    message: format!(
-                        "Microsoft Graph {method} {}: {message} ({attempts} attempts)",
-                        url.path()
-                    ),
-                    request_id: None,
-                    hint: Some(hint.into()),
-                }));
+                return Err(transport_error(&method, url.path(), &message, attempts));
             }
         };
         let status = resp.status.as_u16();
@@ -131,8 +129,22 @@ impl GraphClient {
                 },
             });
         }
-        let e = parse_error(&resp.body);
-        let request_id = e.request_id.clone().or_else(|| resp.request_id());
+        Err(self.error_for(&method, url, status, &resp.body, resp.request_id(), purpose))
+    }
+
+    /// Maps a Graph error answer (a whole response or one `$batch` item) to what the user
+    /// can act on.
+    pub fn error_for(
+        &self,
+        method: &Method,
+        url: &Url,
+        status: u16,
+        body: &[u8],
+        header_request_id: Option<String>,
+        purpose: Purpose,
+    ) -> DirectoryError {
+        let e = parse_error(body);
+        let request_id = e.request_id.clone().or(header_request_id);
         let detail = describe(&e, request_id.clone());
         let (kind, hint) = match status {
             401 => {
@@ -155,19 +167,22 @@ impl GraphClient {
                     purpose.permission
                 ),
             ),
-            404 => return Err(DirectoryError::NotFound(user_from_path(url))),
+            404 => return DirectoryError::NotFound(user_from_path(url)),
             400 | 409 | 422 => (
                 ServiceKind::Failed,
                 "Graph refused the request; the message above says why".to_string(),
             ),
-            502..=504 => (ServiceKind::Unavailable, "try again later".to_string()),
+            429 | 502..=504 => (
+                ServiceKind::Unavailable,
+                "Graph is throttling or unavailable: try again later".to_string(),
+            ),
             _ => (
                 ServiceKind::Failed,
                 "Graph could not complete the request; quote the request-id to Microsoft support"
                     .to_string(),
             ),
         };
-        Err(DirectoryError::Service(ServiceError {
+        DirectoryError::Service(ServiceError {
             kind,
             status: Some(status),
             message: format!(
@@ -177,8 +192,39 @@ impl GraphClient {
             code: e.code,
             request_id,
             hint: Some(hint),
-        }))
+        })
     }
+
+    /// The part of a Graph URL after `/v1.0`, as `$batch` items name it.
+    pub fn relative(&self, url: &Url) -> String {
+        let base = self.base.as_str().trim_end_matches('/');
+        url.as_str()
+            .strip_prefix(base)
+            .unwrap_or(url.path())
+            .to_string()
+    }
+}
+
+/// No answer: a connection failure or a timeout.
+pub fn transport_error(
+    method: &Method,
+    path: &str,
+    message: &str,
+    attempts: u32,
+) -> DirectoryError {
+    let hint = if *method != Method::GET {
+        "the change may or may not have been made: check with get-user / get-auth-details before retrying"
+    } else {
+        "check the network and --graph-url; raise --timeout for slow links"
+    };
+    DirectoryError::Service(ServiceError {
+        kind: ServiceKind::Unavailable,
+        status: None,
+        code: None,
+        message: format!("Microsoft Graph {method} {path}: {message} ({attempts} attempts)"),
+        request_id: None,
+        hint: Some(hint.into()),
+    })
 }
 
 /// `: Code: message (request-id X)`

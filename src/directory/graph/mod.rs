@@ -6,15 +6,18 @@
 //! `@odata.nextLink` verbatim. Authentication methods use the fixed method ids; a set is an
 //! upsert (PATCH when the type exists, POST when not) in the order the service requires.
 
+pub mod batch;
 pub mod client;
 
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Directory, DirectoryError};
+use tokio::task::JoinSet;
+
+use super::{BulkControl, Current, Directory, DirectoryError, Outcome, Planned};
 use crate::model::{AuthDetails, User};
-use crate::plan::{AuthMethod, AuthPlan, PlanError, UserPatch, UserPlan};
+use crate::plan::{AuthMethod, AuthPatch, AuthPlan, PlanError, UserPatch, UserPlan};
 use client::{GraphClient, Purpose};
 
 /// The properties ssprctl reads; `otherMails` and `onPremisesSyncEnabled` only come when asked.
@@ -125,10 +128,105 @@ impl GraphDirectory {
     }
 
     fn user_url(&self, user: &str, rest: &[&str]) -> reqwest::Url {
-        let segs = user_segments(user);
-        let mut all: Vec<&str> = segs.iter().map(String::as_str).collect();
-        all.extend_from_slice(rest);
-        self.client.url(&all)
+        user_url(&self.client, user, rest)
+    }
+
+    /// A successful batch answer's body, or the error it stands for.
+    fn answer(
+        &self,
+        r: &batch::ItemResult,
+        item: &batch::Item,
+        purpose: Purpose,
+    ) -> Result<Value, DirectoryError> {
+        match r {
+            batch::ItemResult::Answered(a) if (200..300).contains(&a.status) => Ok(a.body.clone()),
+            batch::ItemResult::Answered(a) => Err(self.client.error_for(
+                &item.method,
+                &item.url,
+                a.status,
+                a.body.to_string().as_bytes(),
+                a.request_id.clone(),
+                purpose,
+            )),
+            batch::ItemResult::Failed(e) => Err(batch_error(e)),
+            batch::ItemResult::NotAttempted => Err(DirectoryError::Unsupported(
+                "interrupted before every user was read".into(),
+            )),
+        }
+    }
+
+    /// How many users the tenant has (`$count`), to choose between listing and batching.
+    async fn user_count(&self) -> Option<usize> {
+        let url = self.client.url(&["users", "$count"]);
+        let resp = self
+            .client
+            .send_with_headers(
+                Method::GET,
+                &url,
+                &[("ConsistencyLevel", "eventual")],
+                None,
+                READ_USERS,
+            )
+            .await
+            .ok()?;
+        resp.body?.as_u64().map(|n| n as usize)
+    }
+
+    /// Reads users by key with the fewest requests: the paged list when it takes fewer pages
+    /// than `$batch` GETs of 20 would take envelopes, else the batches.
+    async fn read_users(
+        &self,
+        keys: &[String],
+        ctl: &BulkControl,
+    ) -> Result<Vec<Option<User>>, DirectoryError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batches = keys.len().div_ceil(batch::MAX_BATCH);
+        let pages = self.user_count().await.map(|n| n.div_ceil(999).max(1));
+        if pages.is_some_and(|p| p <= batches) {
+            let all = self.list_users().await?;
+            let mut index = std::collections::HashMap::with_capacity(all.len() * 2);
+            for (i, u) in all.iter().enumerate() {
+                index.insert(u.user_principal_name.to_lowercase(), i);
+                index.insert(u.id.to_lowercase(), i);
+            }
+            return Ok(keys
+                .iter()
+                .map(|k| index.get(&k.to_lowercase()).map(|&i| all[i].clone()))
+                .collect());
+        }
+        let items: Vec<batch::Item> = keys
+            .iter()
+            .map(|k| {
+                let mut url = self.user_url(k, &[]);
+                url.query_pairs_mut().append_pair("$select", USER_SELECT);
+                batch::Item {
+                    method: Method::GET,
+                    url,
+                    body: None,
+                }
+            })
+            .collect();
+        let results = batch::execute(
+            &self.client,
+            &items,
+            ctl.concurrency,
+            READ_USERS,
+            ctl,
+            |_, _| {},
+        )
+        .await;
+        results
+            .iter()
+            .zip(&items)
+            .map(|(r, item)| match r {
+                batch::ItemResult::Answered(a) if a.status == 404 => Ok(None),
+                _ => self
+                    .answer(r, item, READ_USERS)
+                    .and_then(|b| parse_user(Some(b)).map(Some)),
+            })
+            .collect()
     }
 
     async fn fetch_user(&self, user: &str) -> Result<User, DirectoryError> {
@@ -160,22 +258,105 @@ impl GraphDirectory {
                 READ_METHODS,
             )
             .await?;
-        let mut d = AuthDetails::default();
-        for p in values(&phones.body) {
-            let number = p["phoneNumber"].as_str().map(str::to_string);
-            match p["phoneType"].as_str() {
-                Some("mobile") => d.authentication_phone = number,
-                Some("alternateMobile") => d.alternate_authentication_phone = number,
-                Some("office") => d.authentication_office_phone = number,
-                _ => {}
-            }
-        }
-        d.authentication_email = values(&emails.body)
-            .first()
-            .and_then(|e| e["emailAddress"].as_str())
-            .map(str::to_string);
-        Ok(d)
+        Ok(methods_from(&phones.body, &emails.body))
     }
+}
+
+/// `…/v1.0/users/{user}/{rest…}`.
+fn user_url(client: &GraphClient, user: &str, rest: &[&str]) -> reqwest::Url {
+    let segs = user_segments(user);
+    let mut all: Vec<&str> = segs.iter().map(String::as_str).collect();
+    all.extend_from_slice(rest);
+    client.url(&all)
+}
+
+/// Writes authentication-method changes for one user, in the plan's order: PATCH a type that
+/// exists, POST one that doesn't, DELETE a removed one (all by the fixed method ids).
+async fn write_methods(
+    client: &GraphClient,
+    user_id: &str,
+    current: &AuthDetails,
+    patch: &AuthPatch,
+) -> Result<(), DirectoryError> {
+    for (method, value) in &patch.ops {
+        let exists = match method {
+            AuthMethod::Phone => current.authentication_phone.is_some(),
+            AuthMethod::AlternatePhone => current.alternate_authentication_phone.is_some(),
+            AuthMethod::OfficePhone => current.authentication_office_phone.is_some(),
+            AuthMethod::Email => current.authentication_email.is_some(),
+        };
+        let (collection, id, body) = match phone_type(*method) {
+            Some((kind, id)) => (
+                "phoneMethods",
+                id,
+                value
+                    .as_ref()
+                    .map(|v| json!({"phoneNumber": v, "phoneType": kind})),
+            ),
+            None => (
+                "emailMethods",
+                EMAIL_ID,
+                value.as_ref().map(|v| json!({"emailAddress": v})),
+            ),
+        };
+        let (verb, url) = match (&body, exists) {
+            (Some(_), true) => (
+                Method::PATCH,
+                user_url(client, user_id, &["authentication", collection, id]),
+            ),
+            (Some(_), false) => (
+                Method::POST,
+                user_url(client, user_id, &["authentication", collection]),
+            ),
+            (None, _) => (
+                Method::DELETE,
+                user_url(client, user_id, &["authentication", collection, id]),
+            ),
+        };
+        client
+            .send(verb, &url, body.as_ref(), WRITE_METHODS)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The fields a planned item changes.
+fn fields(p: &Planned) -> Vec<&'static str> {
+    p.user_plan
+        .changes
+        .iter()
+        .chain(&p.auth_plan.changes)
+        .map(|c| c.field)
+        .collect()
+}
+
+fn batch_error(e: &DirectoryError) -> DirectoryError {
+    match e {
+        DirectoryError::Service(s) => DirectoryError::Service(s.clone()),
+        other => DirectoryError::Storage {
+            message: other.to_string(),
+            hint: "run the import again".into(),
+        },
+    }
+}
+
+/// Authentication details from `phoneMethods` and `emailMethods` answers.
+fn methods_from(phones: &Option<Value>, emails: &Option<Value>) -> AuthDetails {
+    let mut d = AuthDetails::default();
+    for p in values(phones) {
+        let number = p["phoneNumber"].as_str().map(str::to_string);
+        match p["phoneType"].as_str() {
+            Some("mobile") => d.authentication_phone = number,
+            Some("alternateMobile") => d.alternate_authentication_phone = number,
+            Some("office") => d.authentication_office_phone = number,
+            _ => {}
+        }
+    }
+    d.authentication_email = values(emails)
+        .first()
+        .and_then(|e| e["emailAddress"].as_str())
+        .map(str::to_string);
+    d
 }
 
 fn values(body: &Option<Value>) -> Vec<Value> {
@@ -285,46 +466,172 @@ impl Directory for GraphDirectory {
         if dry_run {
             return Ok((u, plan));
         }
-        for (method, value) in &plan.patch.ops {
-            let exists = match method {
-                AuthMethod::Phone => current.authentication_phone.is_some(),
-                AuthMethod::AlternatePhone => current.alternate_authentication_phone.is_some(),
-                AuthMethod::OfficePhone => current.authentication_office_phone.is_some(),
-                AuthMethod::Email => current.authentication_email.is_some(),
-            };
-            let (collection, id, body) = match phone_type(*method) {
-                Some((kind, id)) => (
-                    "phoneMethods",
-                    id,
-                    value
-                        .as_ref()
-                        .map(|v| json!({"phoneNumber": v, "phoneType": kind})),
-                ),
-                None => (
-                    "emailMethods",
-                    EMAIL_ID,
-                    value.as_ref().map(|v| json!({"emailAddress": v})),
-                ),
-            };
-            let (verb, url) = match (&body, exists) {
-                (Some(_), true) => (
-                    Method::PATCH,
-                    self.user_url(&u.id, &["authentication", collection, id]),
-                ),
-                (Some(_), false) => (
-                    Method::POST,
-                    self.user_url(&u.id, &["authentication", collection]),
-                ),
-                (None, _) => (
-                    Method::DELETE,
-                    self.user_url(&u.id, &["authentication", collection, id]),
-                ),
-            };
-            self.client
-                .send(verb, &url, body.as_ref(), WRITE_METHODS)
-                .await?;
-        }
+        write_methods(&self.client, &u.id, &current, &plan.patch).await?;
         Ok((u, plan))
+    }
+
+    async fn read_many(
+        &self,
+        keys: &[String],
+        auth: bool,
+        ctl: &BulkControl,
+    ) -> Result<Vec<Option<Current>>, DirectoryError> {
+        let users = self.read_users(keys, ctl).await?;
+        if !auth {
+            return Ok(users
+                .into_iter()
+                .map(|u| u.map(|user| Current { user, auth: None }))
+                .collect());
+        }
+        // Two reads per user, in batches, at the lower authentication-method concurrency.
+        let found: Vec<&User> = users.iter().flatten().collect();
+        let items: Vec<batch::Item> = found
+            .iter()
+            .flat_map(|u| {
+                ["phoneMethods", "emailMethods"].map(|c| batch::Item {
+                    method: Method::GET,
+                    url: self.user_url(&u.id, &["authentication", c]),
+                    body: None,
+                })
+            })
+            .collect();
+        let results = batch::execute(
+            &self.client,
+            &items,
+            ctl.auth_concurrency,
+            READ_METHODS,
+            ctl,
+            |_, _| {},
+        )
+        .await;
+        let mut details = Vec::with_capacity(found.len());
+        for (pair, item) in results.chunks(2).zip(items.chunks(2)) {
+            let mut bodies = Vec::with_capacity(2);
+            for (r, it) in pair.iter().zip(item) {
+                bodies.push(self.answer(r, it, READ_METHODS)?);
+            }
+            details.push(methods_from(
+                &Some(bodies[0].clone()),
+                &Some(bodies[1].clone()),
+            ));
+        }
+        let mut details = details.into_iter();
+        Ok(users
+            .into_iter()
+            .map(|u| {
+                u.map(|user| Current {
+                    user,
+                    auth: details.next(),
+                })
+            })
+            .collect())
+    }
+
+    async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
+        let mut outcomes: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
+        let has_auth = |p: &Planned| !p.auth_plan.patch.is_empty();
+        // 1. User PATCHes, batched.
+        let patched: Vec<usize> = (0..items.len())
+            .filter(|&i| !items[i].user_plan.patch.is_empty())
+            .collect();
+        let requests: Vec<batch::Item> = patched
+            .iter()
+            .map(|&i| batch::Item {
+                method: Method::PATCH,
+                url: self.user_url(&items[i].current.user.id, &[]),
+                body: Some(patch_body(&items[i].user_plan.patch)),
+            })
+            .collect();
+        let purpose = Purpose {
+            permission: "User-Phone.ReadWrite.All and User-Mail.ReadWrite.All (or User.ReadWrite.All)",
+        };
+        let mut user_results: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
+        batch::execute(
+            &self.client,
+            &requests,
+            ctl.concurrency,
+            purpose,
+            ctl,
+            |k, r| {
+                let i = patched[k];
+                let outcome = match r {
+                    batch::ItemResult::Answered(a) if (200..300).contains(&a.status) => {
+                        Outcome::Updated(fields(&items[i]))
+                    }
+                    batch::ItemResult::Answered(a) => {
+                        let e = self.client.error_for(
+                            &Method::PATCH,
+                            &requests[k].url,
+                            a.status,
+                            a.body.to_string().as_bytes(),
+                            a.request_id.clone(),
+                            purpose,
+                        );
+                        let e = if is_on_prem_refusal(&e) {
+                            PlanError::synced(
+                                &items[i].current.user.user_principal_name,
+                                &items[i].user_plan.patch,
+                            )
+                            .map_or(e, DirectoryError::from)
+                        } else {
+                            e
+                        };
+                        Outcome::Failed(e)
+                    }
+                    batch::ItemResult::Failed(e) => Outcome::Failed(batch_error(e)),
+                    batch::ItemResult::NotAttempted => Outcome::NotAttempted,
+                };
+                if !has_auth(&items[i]) || !matches!(outcome, Outcome::Updated(_)) {
+                    ctl.record(&outcome);
+                }
+                user_results[i] = Some(outcome);
+            },
+        )
+        .await;
+        // 2. Authentication methods: one user's writes in order, a few users at a time.
+        let mut tasks: JoinSet<(usize, Result<(), DirectoryError>)> = JoinSet::new();
+        let mut next = 0;
+        let auth_items: Vec<usize> = (0..items.len())
+            .filter(|&i| has_auth(&items[i]))
+            .filter(|&i| matches!(user_results[i], None | Some(Outcome::Updated(_))))
+            .collect();
+        loop {
+            while !ctl.is_cancelled()
+                && tasks.len() < ctl.auth_concurrency.max(1)
+                && next < auth_items.len()
+            {
+                let i = auth_items[next];
+                next += 1;
+                let client = self.client.clone();
+                let id = items[i].current.user.id.clone();
+                let current = items[i].current.auth.clone().unwrap_or_default();
+                let patch = items[i].auth_plan.patch.clone();
+                tasks
+                    .spawn(async move { (i, write_methods(&client, &id, &current, &patch).await) });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
+            let Ok((i, r)) = joined else { continue };
+            let outcome = match r {
+                Ok(()) => Outcome::Updated(fields(&items[i])),
+                Err(e) => Outcome::Failed(e),
+            };
+            ctl.record(&outcome);
+            outcomes[i] = Some(outcome);
+        }
+        for &i in &auth_items[next..] {
+            outcomes[i] = Some(Outcome::NotAttempted);
+        }
+        outcomes
+            .into_iter()
+            .zip(user_results)
+            .map(|(auth, user)| match (auth, user) {
+                (Some(a), _) => a,
+                (None, Some(u)) => u,
+                (None, None) => Outcome::Unchanged,
+            })
+            .collect()
     }
 
     async fn create_user(

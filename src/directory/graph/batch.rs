@@ -1,0 +1,290 @@
+//! JSON batching: many Graph requests in `$batch` envelopes of up to 20, several envelopes in
+//! flight, throttled items retried on their own.
+//!
+//! Graph answers a batch with 200 even when items fail, in any order; a throttled item has
+//! status 429 and its own `Retry-After`. Such items (and 503/504 ones: not acted on) are put
+//! back in the queue with a not-before time. When throttling appears the run slows down —
+//! half as many envelopes in flight, nothing sent before the longest `Retry-After` — and speeds
+//! up again by one envelope per quiet period.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, Url};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use super::client::{GraphClient, Purpose};
+use crate::directory::{BulkControl, DirectoryError, ServiceError, ServiceKind};
+
+/// Most requests Graph accepts in one `$batch`.
+pub const MAX_BATCH: usize = 20;
+/// Calm time after throttling before one more envelope may be in flight.
+pub const QUIET: Duration = Duration::from_secs(2);
+/// How often one item may be throttled before it fails (bounded by `--timeout` too).
+pub const ITEM_RETRIES: u32 = 10;
+
+/// One request to put in a batch.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Value>,
+}
+
+/// A final answer for one item: its status and body (errors included, except throttling).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ItemResult {
+    Answered(Answer),
+    /// Throttled past its budget, or the envelope itself failed.
+    Failed(DirectoryError),
+    NotAttempted,
+}
+
+struct Pending {
+    idx: usize,
+    attempts: u32,
+    not_before: Instant,
+    /// When the item was first sent: its retries end `--timeout` after that.
+    since: Option<Instant>,
+}
+
+/// Backoff for an item throttled without `Retry-After`.
+fn item_backoff(attempts: u32) -> Duration {
+    Duration::from_millis(500u64.saturating_mul(1 << attempts.min(8)))
+}
+
+fn retry_after(headers: &Value) -> Option<Duration> {
+    let v = headers
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?
+        .1;
+    let secs = match v {
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        Value::Number(n) => n.as_f64()?,
+        _ => return None,
+    };
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+}
+
+fn clone_error(e: &DirectoryError) -> DirectoryError {
+    match e {
+        DirectoryError::Service(s) => DirectoryError::Service(s.clone()),
+        other => DirectoryError::Storage {
+            message: other.to_string(),
+            hint: "run the import again: rows already written are unchanged".into(),
+        },
+    }
+}
+
+/// Sends `items` in batches; `on_final` sees each item once, when its result is final.
+pub async fn execute(
+    client: &GraphClient,
+    items: &[Item],
+    concurrency: usize,
+    purpose: Purpose,
+    ctl: &BulkControl,
+    mut on_final: impl FnMut(usize, &ItemResult),
+) -> Vec<ItemResult> {
+    let start = Instant::now();
+    let budget = client.http.policy.total;
+    let max_limit = concurrency.max(1);
+    let mut limit = max_limit;
+    let mut pause_until = start;
+    let mut last_throttle: Option<Instant> = None;
+    let mut queue: VecDeque<Pending> = (0..items.len())
+        .map(|idx| Pending {
+            idx,
+            attempts: 0,
+            not_before: start,
+            since: None,
+        })
+        .collect();
+    let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
+    let mut in_flight: JoinSet<(Vec<Pending>, Result<Value, DirectoryError>)> = JoinSet::new();
+    let batch_url = client.url(&["$batch"]);
+    let mut finish = |results: &mut Vec<Option<ItemResult>>, idx: usize, r: ItemResult| {
+        on_final(idx, &r);
+        results[idx] = Some(r);
+    };
+
+    loop {
+        let now = Instant::now();
+        if limit < max_limit && last_throttle.is_none_or(|t| now.duration_since(t) >= QUIET) {
+            limit += 1;
+            last_throttle = Some(now);
+        }
+        // Dispatch as many envelopes as the limit allows.
+        while !ctl.is_cancelled() && in_flight.len() < limit && now >= pause_until {
+            let mut batch = Vec::new();
+            let mut rest = VecDeque::with_capacity(queue.len());
+            while let Some(p) = queue.pop_front() {
+                if batch.len() < MAX_BATCH && p.not_before <= now {
+                    batch.push(Pending {
+                        since: p.since.or(Some(now)),
+                        ..p
+                    });
+                } else {
+                    rest.push_back(p);
+                }
+                if batch.len() == MAX_BATCH {
+                    rest.extend(queue.drain(..));
+                }
+            }
+            queue = rest;
+            if batch.is_empty() {
+                break;
+            }
+            let requests: Vec<Value> = batch
+                .iter()
+                .map(|p| {
+                    let item = &items[p.idx];
+                    let mut r = json!({"id": p.idx.to_string(), "method": item.method.as_str(), "url": client.relative(&item.url)});
+                    if let Some(body) = &item.body {
+                        r["headers"] = json!({"Content-Type": "application/json"});
+                        r["body"] = body.clone();
+                    }
+                    r
+                })
+                .collect();
+            let envelope = json!({ "requests": requests });
+            let c = client.clone();
+            let url = batch_url.clone();
+            in_flight.spawn(async move {
+                let r = c
+                    .send(Method::POST, &url, Some(&envelope), purpose)
+                    .await
+                    .map(|resp| resp.body.unwrap_or(Value::Null));
+                (batch, r)
+            });
+        }
+        if in_flight.is_empty() {
+            if queue.is_empty() || ctl.is_cancelled() {
+                break;
+            }
+            let next = queue
+                .iter()
+                .map(|p| p.not_before)
+                .min()
+                .unwrap_or(now)
+                .max(pause_until);
+            tokio::time::sleep_until(next.into()).await;
+            continue;
+        }
+        // Wait for an envelope, or for a queued item to become ready when there is room.
+        let wake = queue
+            .iter()
+            .map(|p| p.not_before)
+            .min()
+            .map(|t| t.max(pause_until));
+        let joined = match wake {
+            Some(t) if in_flight.len() < limit => {
+                tokio::select! {
+                    j = in_flight.join_next() => j,
+                    _ = tokio::time::sleep_until(t.into()) => continue,
+                }
+            }
+            _ => in_flight.join_next().await,
+        };
+        let Some(Ok((batch, result))) = joined else {
+            continue;
+        };
+        let now = Instant::now();
+        let body = match result {
+            Ok(body) => body,
+            Err(e) => {
+                for p in batch {
+                    finish(&mut results, p.idx, ItemResult::Failed(clone_error(&e)));
+                }
+                continue;
+            }
+        };
+        let mut answered = vec![false; batch.len()];
+        let mut throttled_for: Option<Duration> = None;
+        for resp in body["responses"].as_array().cloned().unwrap_or_default() {
+            let Some(pos) = resp["id"]
+                .as_str()
+                .and_then(|id| id.parse::<usize>().ok())
+                .and_then(|idx| batch.iter().position(|p| p.idx == idx))
+            else {
+                continue;
+            };
+            answered[pos] = true;
+            let p = &batch[pos];
+            let status = resp["status"].as_u64().unwrap_or(0) as u16;
+            if matches!(status, 429 | 503 | 504) {
+                let wait =
+                    retry_after(&resp["headers"]).unwrap_or_else(|| item_backoff(p.attempts));
+                throttled_for = Some(throttled_for.map_or(wait, |w| w.max(wait)));
+                let since = p.since.unwrap_or(now);
+                if p.attempts < ITEM_RETRIES && now + wait < since + budget {
+                    queue.push_back(Pending {
+                        idx: p.idx,
+                        attempts: p.attempts + 1,
+                        not_before: now + wait,
+                        since: Some(since),
+                    });
+                    continue;
+                }
+                let item = &items[p.idx];
+                let e = client.error_for(
+                    &item.method,
+                    &item.url,
+                    status,
+                    resp["body"].to_string().as_bytes(),
+                    None,
+                    purpose,
+                );
+                finish(&mut results, p.idx, ItemResult::Failed(e));
+                continue;
+            }
+            let request_id = resp["headers"]
+                .as_object()
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("request-id")))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_string);
+            finish(
+                &mut results,
+                p.idx,
+                ItemResult::Answered(Answer {
+                    status,
+                    body: resp["body"].clone(),
+                    request_id,
+                }),
+            );
+        }
+        for (p, seen) in batch.into_iter().zip(answered) {
+            if !seen {
+                let e = DirectoryError::Service(ServiceError {
+                    kind: ServiceKind::Failed,
+                    status: None,
+                    code: None,
+                    message: "Microsoft Graph's batch answer left this request out".into(),
+                    request_id: None,
+                    hint: Some("run the import again".into()),
+                });
+                finish(&mut results, p.idx, ItemResult::Failed(e));
+            }
+        }
+        if let Some(wait) = throttled_for {
+            limit = (limit / 2).max(1);
+            pause_until = pause_until.max(now + wait);
+            last_throttle = Some(now);
+        }
+    }
+    for p in queue {
+        finish(&mut results, p.idx, ItemResult::NotAttempted);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(ItemResult::NotAttempted))
+        .collect()
+}
