@@ -15,6 +15,7 @@ Exit codes:
   3  user not found
   4  authentication or permission problem (Graph)
   5  service unavailable after retries (Graph)
+130  import interrupted by Ctrl-C (the report is still written)
 
 Security questions and answers are never shown or set: administrators can't see or change them.";
 
@@ -114,6 +115,11 @@ pub enum Command {
     GetUser(GetUserArgs),
     /// Set a user's authentication phone(s) and email (what users register for SSPR).
     SetAuthDetails(SetAuthArgs),
+    /// Make the directory match a CSV or JSONL file of contact information.
+    ///
+    /// Validates every row first (any problem: nothing is written), reads the users with as few
+    /// requests as possible, writes only what changes, and reports every row.
+    Import(ImportArgs),
     /// Show a user's authentication phones and email (MSOnline's StrongAuthenticationUserDetails).
     ///
     /// Security questions and answers are never shown: administrators can't see or set them.
@@ -129,6 +135,47 @@ pub enum Command {
     ///
     /// Exits 1 if any number is invalid: use it to check HR data before an import.
     Phone(PhoneCmdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file, or - for stdin. Columns/keys: userPrincipalName or id, and any of
+    /// alternateEmailAddresses (; between addresses), mobilePhone, officePhone,
+    /// authenticationPhone, alternateAuthenticationPhone, authenticationOfficePhone,
+    /// authenticationEmail (or their MSOnline/AzureAD/Graph names).
+    #[arg(value_name = "FILE")]
+    pub file: String,
+    /// File format [default: from the extension: .csv, or .jsonl/.ndjson].
+    #[arg(long, value_enum)]
+    pub format: Option<ImportFormat>,
+    /// Show the plan (per user, field: old → new) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write one record per input row to PATH (.csv, or .jsonl); its failed rows re-import as is.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<std::path::PathBuf>,
+    /// Import the valid rows and report the invalid ones as skipped, instead of stopping.
+    #[arg(long)]
+    pub skip_invalid: bool,
+    /// Empty cells clear the field (otherwise they leave it alone).
+    #[arg(long)]
+    pub clear_empty: bool,
+    #[command(flatten)]
+    pub phone: PhoneArgs,
+    /// Graph: $batch requests in flight at most (each holds up to 20 user requests).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub concurrency: u16,
+    /// Graph: authentication-method requests in flight at most (they have lower limits).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
+    pub auth_concurrency: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// CSV with a header row (RFC 4180; UTF-8, BOM optional).
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
 }
 
 #[derive(Debug, Args)]

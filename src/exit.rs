@@ -15,6 +15,8 @@ pub enum Exit {
     Auth,
     /// The service stayed unavailable after retries (Graph).
     Unavailable,
+    /// Stopped by Ctrl-C (import).
+    Interrupted,
 }
 
 impl Exit {
@@ -26,6 +28,7 @@ impl Exit {
             Exit::NotFound => 3,
             Exit::Auth => 4,
             Exit::Unavailable => 5,
+            Exit::Interrupted => 130,
         }
     }
 }
@@ -49,6 +52,7 @@ mod tests {
             (Exit::NotFound, 3),
             (Exit::Auth, 4),
             (Exit::Unavailable, 5),
+            (Exit::Interrupted, 130),
         ];
         for (exit, code) in table {
             assert_eq!(exit.code(), code, "{exit:?}");

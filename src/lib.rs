@@ -9,6 +9,7 @@ pub mod email;
 pub mod error;
 pub mod exit;
 pub mod http;
+pub mod import;
 pub mod model;
 pub mod output;
 pub mod phone;

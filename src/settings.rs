@@ -48,6 +48,8 @@ pub struct Settings {
     pub quiet: bool,
     pub verbose: u8,
     pub graph: GraphSettings,
+    /// Whether stderr is a terminal (progress bars).
+    pub stderr_tty: bool,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -87,6 +89,7 @@ impl Settings {
             store: store(home.clone())?,
         };
         Ok(Settings {
+            stderr_tty: std::io::stderr().is_terminal(),
             graph,
             directory: parse_directory(g.directory.as_deref().unwrap_or("local"), home)?,
             format: resolve_format(g),

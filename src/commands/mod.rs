@@ -3,6 +3,7 @@
 
 mod get_auth_details;
 mod get_user;
+mod import;
 mod login;
 mod new_user;
 mod phone;
@@ -31,6 +32,8 @@ pub struct Ctx<'a> {
     pub settings: &'a Settings,
     pub printer: Printer,
     pub out: &'a mut dyn Write,
+    /// Made on first use: local commands never pay for an HTTP client.
+    http: std::cell::OnceCell<Http>,
 }
 
 /// Runs the parsed command.
@@ -43,6 +46,7 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
             verbose: settings.verbose,
         },
         out,
+        http: std::cell::OnceCell::new(),
     };
     let takes_select = matches!(
         cli.command,
@@ -64,6 +68,7 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         Command::GetAuthDetails(a) => get_auth_details::run(a, &mut ctx).await,
         Command::Phone(a) => phone::run(a, &mut ctx),
         Command::Login(a) => login::login(a, &mut ctx).await,
+        Command::Import(a) => import::run(a, &mut ctx).await,
         Command::Logout => login::logout(&mut ctx),
     }
 }
@@ -115,9 +120,16 @@ impl Ctx<'_> {
         }
     }
 
-    /// The HTTP client for Graph and the login endpoint.
+    /// The HTTP client for Graph and the login endpoint (one per run, so requests add up).
     pub fn http(&self) -> Http {
-        Http::new(self.settings.graph.policy, self.printer)
+        self.http
+            .get_or_init(|| Http::new(self.settings.graph.policy, self.printer))
+            .clone()
+    }
+
+    /// HTTP requests sent so far, when any client was made.
+    pub fn http_requests(&self) -> Option<usize> {
+        self.http.get().map(Http::requests)
     }
 
     async fn connect_graph(&self) -> Result<GraphDirectory, CliError> {

@@ -87,6 +87,33 @@ impl Printer {
         }
     }
 
+    /// Writes many change reports: a JSON array, JSON lines, one CSV/TSV table, or text blocks.
+    pub fn change_list(&self, w: &mut dyn Write, reports: &[ChangeReport]) -> io::Result<()> {
+        const FIELDS: &[&str] = &["userPrincipalName", "field", "old", "new"];
+        let rows = || {
+            reports
+                .iter()
+                .flat_map(|r| {
+                    r.changes.iter().map(|c| {
+                        vec![
+                            Value::Text(r.user_principal_name.clone()),
+                            Value::Text(c.field.to_string()),
+                            c.old.clone(),
+                            c.new.clone(),
+                        ]
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+        match self.format {
+            Format::Json => json::pretty(w, reports),
+            Format::Jsonl => reports.iter().try_for_each(|r| json::line(w, r)),
+            Format::Csv => delimited::csv(w, FIELDS, &rows()),
+            Format::Tsv => delimited::tsv(w, FIELDS, &rows()),
+            Format::Table => reports.iter().try_for_each(|r| table::changes(w, r)),
+        }
+    }
+
     /// A warning on stderr (not with `--quiet`).
     pub fn warn(&self, msg: &str) {
         if !self.quiet {

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -93,6 +94,11 @@ pub struct State {
     /// client id → (x5t#S256, PKCS#8 DER of the public key's private key is not needed: the public key)
     pub certificates: HashMap<String, (String, rsa::PublicKey)>,
     pub device: Option<DeviceScript>,
+    /// Throttle every Nth `$batch` item with 429 and its own `Retry-After`.
+    pub batch_throttle_every: Option<u64>,
+    batch_items: u64,
+    /// Items answered inside `$batch` envelopes, by method.
+    pub batch_item_counts: HashMap<String, usize>,
     device_polls: u32,
     slowed: bool,
     pub base_url: String,
@@ -443,6 +449,33 @@ fn route(
     }
     let q = query_map(query);
     let rest = &segs[1..];
+    if rest == ["users", "$count"] {
+        if headers
+            .get("consistencylevel")
+            .and_then(|v| v.to_str().ok())
+            != Some("eventual")
+        {
+            return graph_error(
+                400,
+                "Request_BadRequest",
+                "Count is not currently supported without the ConsistencyLevel:eventual header.",
+                rid,
+            );
+        }
+        return (
+            StatusCode::OK,
+            [("content-type", "text/plain")],
+            s.users.len().to_string(),
+        )
+            .into_response();
+    }
+    if rest == ["$batch"] {
+        if *method != Method::POST {
+            return graph_error(405, "MethodNotAllowed", "only POST", rid);
+        }
+        drop(s);
+        return batch(state, headers, body, rid);
+    }
     // /users  and  /users/{u}/…  and  /users('{u}')/…
     let (user_key, tail): (Option<String>, &[&str]) = match rest {
         ["users"] => (None, &[]),
@@ -451,7 +484,6 @@ fn route(
             Some(u["users('".len()..u.len() - 2].replace("''", "'")),
             tail,
         ),
-        ["$batch"] => return graph_error(400, "BadRequest", "batch is handled elsewhere", rid),
         _ => return graph_error(404, "UnknownPath", "unknown path", rid),
     };
     let Some(key) = user_key else {
@@ -492,6 +524,115 @@ fn route(
             methods(&mut s, &id, m, kind, rest, body, rid)
         }
         _ => graph_error(405, "MethodNotAllowed", "unsupported", rid),
+    }
+}
+
+/// `POST /$batch`: at most 20 requests with unique ids and relative URLs, each answered by the
+/// same rules as alone; answers in shuffled order; every Nth item throttled when configured.
+fn batch(state: &Arc<Mutex<State>>, headers: &HeaderMap, body: &[u8], rid: &str) -> Response {
+    let Ok(env) = serde_json::from_slice::<Value>(body) else {
+        return graph_error(400, "BadRequest", "Invalid batch payload format.", rid);
+    };
+    let Some(requests) = env["requests"].as_array() else {
+        return graph_error(400, "BadRequest", "Invalid batch payload format.", rid);
+    };
+    if requests.len() > 20 {
+        return graph_error(
+            400,
+            "BadRequest",
+            "Number of requests exceeds the limit of 20.",
+            rid,
+        );
+    }
+    let mut ids = HashSet::new();
+    for r in requests {
+        let Some(id) = r["id"].as_str() else {
+            return graph_error(400, "BadRequest", "Each request needs a string id.", rid);
+        };
+        if !ids.insert(id.to_string()) {
+            return graph_error(400, "BadRequest", "Request ids must be unique.", rid);
+        }
+        let url = r["url"].as_str().unwrap_or("");
+        if !url.starts_with('/') || url.starts_with("/v1.0") {
+            return graph_error(
+                400,
+                "BadRequest",
+                "Request url must be relative to the version, e.g. /users.",
+                rid,
+            );
+        }
+        if !r["body"].is_null() && r["headers"]["Content-Type"].as_str() != Some("application/json")
+        {
+            return graph_error(
+                400,
+                "BadRequest",
+                "Content-Type header is required when a body is given.",
+                rid,
+            );
+        }
+    }
+    let mut responses = Vec::new();
+    for (n, r) in requests.iter().enumerate() {
+        let id = r["id"].as_str().unwrap();
+        let method: Method = r["method"]
+            .as_str()
+            .unwrap_or("GET")
+            .parse()
+            .unwrap_or(Method::GET);
+        let url = r["url"].as_str().unwrap();
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let path = format!(
+            "/v1.0{}",
+            path.split('/').map(decode).collect::<Vec<_>>().join("/")
+        );
+        let item_rid = format!("{rid}-{n}");
+        let throttled = {
+            let mut s = state.lock().unwrap();
+            s.batch_items += 1;
+            *s.batch_item_counts.entry(method.to_string()).or_default() += 1;
+            s.batch_throttle_every
+                .is_some_and(|k| s.batch_items.is_multiple_of(k))
+        };
+        if throttled {
+            responses.push(json!({"id": id, "status": 429,
+                "headers": {"Retry-After": "0.05", "request-id": item_rid},
+                "body": {"error": {"code": "TooManyRequests", "message": "Too many requests"}}}));
+            continue;
+        }
+        let item_body = if r["body"].is_null() {
+            Vec::new()
+        } else {
+            r["body"].to_string().into_bytes()
+        };
+        let resp = route(state, &method, &path, query, headers, &item_body, &item_rid);
+        let status = resp.status().as_u16();
+        let bytes = futures_body(resp);
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        responses.push(
+            json!({"id": id, "status": status, "headers": {"request-id": item_rid}, "body": body}),
+        );
+    }
+    // Graph answers in any order.
+    let n = responses.len();
+    if n > 1 {
+        let k = (rid.len() + n / 2) % n;
+        responses.rotate_left(k.max(1));
+        responses.swap(0, n - 1);
+    }
+    (StatusCode::OK, axum::Json(json!({"responses": responses}))).into_response()
+}
+
+/// The bytes of a response built in this process (bodies here are always in memory).
+fn futures_body(resp: Response) -> Vec<u8> {
+    let body = resp.into_body();
+    let fut = axum::body::to_bytes(body, usize::MAX);
+    // Already-complete bodies resolve on the first poll.
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(Ok(b)) => b.to_vec(),
+        _ => Vec::new(),
     }
 }
 

@@ -1,0 +1,391 @@
+//! `import`: the command-line side of [`crate::import`] — reading the file, printing problems,
+//! the plan and the summary, the progress line, Ctrl-C, the report and the exit code.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use super::Ctx;
+use crate::cli::{Format, ImportArgs, ImportFormat};
+use crate::directory::{BulkControl, DirectoryError};
+use crate::error::CliError;
+use crate::exit::Exit;
+use crate::import::report::{self, ReportFormat};
+use crate::import::validate::{Problem, Rules};
+use crate::import::{self, RowResult, RowState, Status, read};
+use crate::model::Value;
+use crate::output::{ChangeReport, Records, Shape};
+use crate::settings::phone_options;
+
+/// Row warnings printed before the rest are left to the report.
+const MAX_WARNINGS: usize = 20;
+
+fn input_format(a: &ImportArgs) -> Result<ImportFormat, CliError> {
+    if let Some(f) = a.format {
+        return Ok(f);
+    }
+    let ext = Path::new(&a.file)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("csv") => Ok(ImportFormat::Csv),
+        Some("jsonl" | "ndjson") => Ok(ImportFormat::Jsonl),
+        _ => Err(CliError::usage(
+            "unknown_format",
+            format!("can't tell the format of \"{}\" from its name", a.file),
+        )
+        .with_hint("give --format csv or --format jsonl")),
+    }
+}
+
+fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
+    let mut bytes = Vec::new();
+    let r = if file == "-" {
+        std::io::stdin().lock().read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::read(file).map(|b| bytes = b)
+    };
+    r.map_err(|e| {
+        CliError::usage("unreadable_file", format!("can't read \"{file}\": {e}"))
+            .with_hint("check the path and permissions")
+    })?;
+    Ok(bytes)
+}
+
+fn report_target(path: &Path) -> Result<ReportFormat, CliError> {
+    let format = report::format_of(path).ok_or_else(|| {
+        CliError::usage(
+            "unknown_format",
+            format!(
+                "--report {}: the name must end in .csv or .jsonl",
+                path.display()
+            ),
+        )
+        .with_hint("e.g. --report import-report.csv")
+    })?;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        && !parent.is_dir()
+    {
+        return Err(CliError::usage(
+            "unwritable_report",
+            format!(
+                "--report {}: the folder {} does not exist",
+                path.display(),
+                parent.display()
+            ),
+        ));
+    }
+    Ok(format)
+}
+
+/// Prints every problem; in JSON error mode each is also a JSON line.
+fn print_problems(problems: &[Problem], json: bool) {
+    let mut err = std::io::stderr().lock();
+    for p in problems {
+        let _ = writeln!(
+            err,
+            "line {}: {} \"{}\": {}",
+            p.line, p.field, p.input, p.message
+        );
+        if json {
+            let _ = writeln!(err, "{}", serde_json::json!({ "problem": p }));
+        }
+    }
+    let mut hints: Vec<&str> = problems.iter().filter_map(|p| p.hint.as_deref()).collect();
+    hints.sort_unstable();
+    hints.dedup();
+    for h in hints.iter().take(5) {
+        let _ = writeln!(err, "hint: {h}");
+    }
+}
+
+/// Ctrl-C: the first stops new work, a second ends the process at once.
+fn watch_ctrl_c(cancelled: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancelled.store(true, Ordering::SeqCst);
+                eprintln!("\ninterrupted: finishing the requests in flight, then writing the report (Ctrl-C again to quit now)");
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(Exit::Interrupted.code()));
+                }
+            }
+        });
+    });
+}
+
+/// A progress line on stderr, redrawn five times a second until `finished`.
+fn progress(
+    ctl: BulkControl,
+    total: Arc<AtomicUsize>,
+    finished: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut drawn = false;
+        while !finished.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(200));
+            let total = total.load(Ordering::Relaxed);
+            if total == 0 {
+                continue;
+            }
+            let done = ctl.done.load(Ordering::Relaxed);
+            let secs = start.elapsed().as_secs_f64().max(0.001);
+            let rate = done as f64 / secs;
+            let eta = if rate > 0.0 {
+                format!("{:.0} s", (total.saturating_sub(done)) as f64 / rate)
+            } else {
+                "?".into()
+            };
+            eprint!(
+                "\r\x1b[2K{done}/{total} rows · {} changed · {} failed · {rate:.0} rows/s · ETA {eta}",
+                ctl.changed.load(Ordering::Relaxed),
+                ctl.failed.load(Ordering::Relaxed),
+            );
+            drawn = true;
+        }
+        if drawn {
+            eprint!("\r\x1b[2K");
+        }
+    })
+}
+
+/// What an import did, for scripts.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Summary {
+    rows: usize,
+    updated: usize,
+    unchanged: usize,
+    skipped: usize,
+    failed: usize,
+    seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_requests: Option<usize>,
+}
+
+fn count(results: &[RowResult], s: Status) -> usize {
+    results.iter().filter(|r| r.status == s).count()
+}
+
+pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
+    let started = Instant::now();
+    // Everything about the input is settled before the directory is touched.
+    let format = input_format(&a)?;
+    let report_format = a.report.as_deref().map(report_target).transpose()?;
+    let rules = Rules {
+        phone: phone_options(&a.phone)?,
+        clear_empty: a.clear_empty,
+    };
+    let bytes = read_input(&a.file)?;
+    let parsed = match format {
+        ImportFormat::Csv => read::csv(&bytes),
+        ImportFormat::Jsonl => read::jsonl(&bytes),
+    }
+    .map_err(|e| CliError::usage("invalid_file", e.message).with_hint(e.hint))?;
+    drop(bytes);
+    for w in &parsed.warnings {
+        ctx.printer.warn(w);
+    }
+    let (states, problems) = import::validate(&parsed, &rules);
+    ctx.printer.log(
+        1,
+        &format!(
+            "validated {} rows in {} ms",
+            parsed.rows.len(),
+            started.elapsed().as_millis()
+        ),
+    );
+    if !problems.is_empty() {
+        let bad_rows = states
+            .iter()
+            .filter(|s| matches!(s, RowState::Invalid(_)))
+            .count();
+        if !a.skip_invalid {
+            print_problems(&problems, ctx.settings.json_errors());
+            return Err(CliError::usage(
+                "invalid_rows",
+                format!("{bad_rows} of {} rows have problems; nothing was written", parsed.rows.len()),
+            )
+            .with_hint("fix them, or use --skip-invalid to import the valid rows and report these as skipped"));
+        }
+        if !ctx.printer.quiet {
+            print_problems(&problems, false);
+        }
+        ctx.printer.warn(&format!(
+            "{bad_rows} invalid rows will be skipped (--skip-invalid)"
+        ));
+    }
+
+    let dir = ctx.open_directory().await?;
+    let ctl = BulkControl {
+        concurrency: usize::from(a.concurrency),
+        auth_concurrency: usize::from(a.auth_concurrency),
+        ..Default::default()
+    };
+    watch_ctrl_c(ctl.cancelled.clone());
+    let total = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(AtomicBool::new(false));
+    let bar = (ctx.settings.stderr_tty && !ctx.printer.quiet && std::io::stderr().is_terminal())
+        .then(|| progress(ctl.clone(), total.clone(), finished.clone()));
+    let outcome = import::run(&dir, &parsed, &states, a.dry_run, &ctl, |n| {
+        total.store(n, Ordering::Relaxed)
+    })
+    .await;
+    finished.store(true, Ordering::Relaxed);
+    if let Some(bar) = bar {
+        let _ = bar.join();
+    }
+    let results: Vec<RowResult> = outcome.map_err(|e: DirectoryError| CliError::from(e))?;
+
+    let warnings: Vec<String> = results
+        .iter()
+        .flat_map(|r| {
+            r.warnings
+                .iter()
+                .map(move |w| format!("line {}: {w}", r.line))
+        })
+        .collect();
+    for w in warnings.iter().take(MAX_WARNINGS) {
+        ctx.printer.warn(w);
+    }
+    if warnings.len() > MAX_WARNINGS {
+        ctx.printer.warn(&format!(
+            "{} more warnings{}",
+            warnings.len() - MAX_WARNINGS,
+            if a.report.is_some() {
+                " (see the report)"
+            } else {
+                " (write them with --report)"
+            }
+        ));
+    }
+    if let (Some(path), Some(format)) = (&a.report, report_format) {
+        let written = std::fs::File::create(path).and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            report::write(&mut w, format, &parsed, &results)?;
+            w.flush()
+        });
+        written.map_err(|e| {
+            CliError::new(
+                Exit::Failed,
+                "unwritable_report",
+                format!("can't write the report {}: {e}", path.display()),
+            )
+        })?;
+    }
+    for r in results.iter().filter(|r| r.status == Status::Failed) {
+        if let Some((code, message)) = &r.error
+            && !ctx.printer.quiet
+        {
+            eprintln!("line {}: {} failed ({code}): {message}", r.line, r.user);
+        }
+    }
+
+    let (updated, unchanged, skipped, failed, planned) = (
+        count(&results, Status::Updated),
+        count(&results, Status::Unchanged),
+        count(&results, Status::Skipped),
+        count(&results, Status::Failed),
+        count(&results, Status::Planned),
+    );
+    let requests = ctx.http_requests();
+    let secs = started.elapsed().as_secs_f64();
+    if a.dry_run {
+        let reports: Vec<ChangeReport> = results
+            .iter()
+            .filter(|r| r.status == Status::Planned)
+            .map(|r| ChangeReport {
+                id: r.id.clone().unwrap_or_default(),
+                user_principal_name: r.user.clone(),
+                dry_run: true,
+                changed: false,
+                changes: r.changes.clone(),
+                warnings: r.warnings.clone(),
+            })
+            .collect();
+        ctx.printer.change_list(ctx.out, &reports)?;
+        ctx.printer.note(&format!(
+            "dry run: {} rows: {planned} users to change, {unchanged} unchanged, {skipped} skipped, {failed} failed; nothing was written",
+            results.len()
+        ));
+    } else {
+        let mut fields = vec![
+            "rows",
+            "updated",
+            "unchanged",
+            "skipped",
+            "failed",
+            "seconds",
+        ];
+        let mut row = vec![
+            Value::Text(results.len().to_string()),
+            Value::Text(updated.to_string()),
+            Value::Text(unchanged.to_string()),
+            Value::Text(skipped.to_string()),
+            Value::Text(failed.to_string()),
+            Value::Text(format!("{secs:.2}")),
+        ];
+        if let Some(n) = requests {
+            fields.push("httpRequests");
+            row.push(Value::Text(n.to_string()));
+        }
+        if matches!(ctx.printer.format, Format::Json | Format::Jsonl) {
+            // Numbers in JSON, with a stable key order.
+            let summary = Summary {
+                rows: results.len(),
+                updated,
+                unchanged,
+                skipped,
+                failed,
+                seconds: (secs * 100.0).round() / 100.0,
+                http_requests: requests,
+            };
+            if ctx.printer.format == Format::Json {
+                serde_json::to_writer_pretty(&mut *ctx.out, &summary)
+            } else {
+                serde_json::to_writer(&mut *ctx.out, &summary)
+            }
+            .map_err(std::io::Error::from)?;
+            writeln!(ctx.out)?;
+        } else {
+            let records = Records {
+                fields: &fields,
+                rows: vec![row],
+            };
+            ctx.printer.records(ctx.out, &records, Shape::Object)?;
+        }
+        ctx.printer.note(&format!(
+            "import: {} rows: {updated} updated, {unchanged} unchanged, {skipped} skipped, {failed} failed in {secs:.1} s{}",
+            results.len(),
+            requests.map_or(String::new(), |n| format!(" ({n} HTTP requests)"))
+        ));
+    }
+    if ctl.is_cancelled() {
+        return Ok(Exit::Interrupted);
+    }
+    let not_found = results
+        .iter()
+        .filter(|r| {
+            r.status == Status::Failed && r.error.as_ref().is_some_and(|e| e.0 == "user_not_found")
+        })
+        .count();
+    Ok(if failed > not_found {
+        Exit::Failed
+    } else if failed > 0 {
+        Exit::NotFound
+    } else if skipped > 0 {
+        Exit::Failed
+    } else {
+        Exit::Success
+    })
+}

@@ -1,0 +1,453 @@
+//! Reading an import file: CSV (RFC 4180, UTF-8 with or without BOM, CRLF or LF, a header
+//! row) or JSONL (one object per line). Columns and keys use the canonical field names or the
+//! MSOnline/AzureAD/Graph aliases `--select` accepts.
+//!
+//! Cells keep what the file said — absent, empty, null, text or a list — so that validation can
+//! apply `--clear-empty` and JSON's `null`, and the report can echo the input.
+
+use crate::model::{AuthField, Field, UserField};
+
+/// The fields an import can carry, in report column order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DataField {
+    UserPrincipalName,
+    Id,
+    AlternateEmailAddresses,
+    MobilePhone,
+    OfficePhone,
+    AuthenticationPhone,
+    AlternateAuthenticationPhone,
+    AuthenticationOfficePhone,
+    AuthenticationEmail,
+}
+
+impl DataField {
+    pub const ALL: [DataField; 9] = [
+        DataField::UserPrincipalName,
+        DataField::Id,
+        DataField::AlternateEmailAddresses,
+        DataField::MobilePhone,
+        DataField::OfficePhone,
+        DataField::AuthenticationPhone,
+        DataField::AlternateAuthenticationPhone,
+        DataField::AuthenticationOfficePhone,
+        DataField::AuthenticationEmail,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DataField::UserPrincipalName => UserField::UserPrincipalName.name(),
+            DataField::Id => UserField::Id.name(),
+            DataField::AlternateEmailAddresses => UserField::AlternateEmailAddresses.name(),
+            DataField::MobilePhone => UserField::MobilePhone.name(),
+            DataField::OfficePhone => UserField::OfficePhone.name(),
+            DataField::AuthenticationPhone => AuthField::AuthenticationPhone.name(),
+            DataField::AlternateAuthenticationPhone => {
+                AuthField::AlternateAuthenticationPhone.name()
+            }
+            DataField::AuthenticationOfficePhone => AuthField::AuthenticationOfficePhone.name(),
+            DataField::AuthenticationEmail => AuthField::AuthenticationEmail.name(),
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a column header means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Column {
+    Data(DataField),
+    /// A field ssprctl shows but does not set (`displayName`, `onPremisesSyncEnabled`):
+    /// exports carry them, so they are ignored quietly.
+    ReadOnly,
+    /// A column of an ssprctl report (`line`, `status`, …), ignored so a report re-imports.
+    Report,
+    /// Anything else: ignored with a warning.
+    Unknown(String),
+}
+
+/// Columns a report adds to the input's.
+pub const REPORT_COLUMNS: [&str; 6] = [
+    "line",
+    "status",
+    "changed",
+    "errorCode",
+    "errorMessage",
+    "warnings",
+];
+
+/// Maps a header to a column. User-object names win: `PhoneNumber` is the office phone, as in
+/// `Set-MsolUser -PhoneNumber`.
+pub fn column(name: &str) -> Column {
+    let name = name.trim();
+    if let Some(f) = UserField::parse(name) {
+        return match f {
+            UserField::Id => Column::Data(DataField::Id),
+            UserField::UserPrincipalName => Column::Data(DataField::UserPrincipalName),
+            UserField::AlternateEmailAddresses => Column::Data(DataField::AlternateEmailAddresses),
+            UserField::MobilePhone => Column::Data(DataField::MobilePhone),
+            UserField::OfficePhone => Column::Data(DataField::OfficePhone),
+            UserField::DisplayName | UserField::OnPremisesSyncEnabled => Column::ReadOnly,
+        };
+    }
+    if let Some(f) = AuthField::parse(name) {
+        return match f {
+            AuthField::UserPrincipalName => Column::Data(DataField::UserPrincipalName),
+            AuthField::AuthenticationPhone => Column::Data(DataField::AuthenticationPhone),
+            AuthField::AlternateAuthenticationPhone => {
+                Column::Data(DataField::AlternateAuthenticationPhone)
+            }
+            AuthField::AuthenticationOfficePhone => {
+                Column::Data(DataField::AuthenticationOfficePhone)
+            }
+            AuthField::AuthenticationEmail => Column::Data(DataField::AuthenticationEmail),
+        };
+    }
+    if REPORT_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+        return Column::Report;
+    }
+    Column::Unknown(name.to_string())
+}
+
+/// One cell as the file had it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Cell {
+    /// No such column or key: leave the field alone.
+    #[default]
+    Absent,
+    /// An empty cell or `""`: leave alone, or clear with `--clear-empty`.
+    Empty,
+    /// JSON `null`: clear.
+    Null,
+    Text(String),
+    /// A JSON array (alternate emails).
+    List(Vec<String>),
+}
+
+/// One input row.
+#[derive(Debug, Clone, Default)]
+pub struct RawRow {
+    /// Line in the file where the row starts (1-based; the CSV header is line 1).
+    pub line: u64,
+    pub cells: [Cell; 9],
+    /// A problem with the row as a whole (e.g. a JSONL line that is not an object).
+    pub broken: Option<String>,
+}
+
+impl RawRow {
+    pub fn get(&self, f: DataField) -> &Cell {
+        &self.cells[f.index()]
+    }
+}
+
+/// A parsed file.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// Data fields the file has, in column order.
+    pub present: Vec<DataField>,
+    pub rows: Vec<RawRow>,
+    /// Ignored columns and the like.
+    pub warnings: Vec<String>,
+}
+
+/// Why a file could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FileError {
+    pub message: String,
+    pub hint: String,
+}
+
+fn file_error(message: String, hint: &str) -> FileError {
+    FileError {
+        message,
+        hint: hint.to_string(),
+    }
+}
+
+/// Refuses anything but UTF-8, naming the line of the first bad byte.
+fn utf8(bytes: &[u8]) -> Result<&str, FileError> {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return Err(file_error(
+            "the file is UTF-16, not UTF-8".into(),
+            "save it as UTF-8 (in Excel: Save As → CSV UTF-8)",
+        ));
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        file_error(
+            format!("line {line}: the file is not UTF-8 (a byte sequence that isn't UTF-8 text)"),
+            "save it as UTF-8 (in Excel: Save As → CSV UTF-8; iconv -f WINDOWS-1252 -t UTF-8 converts)",
+        )
+    })
+}
+
+fn map_header<'a>(
+    names: impl Iterator<Item = &'a str>,
+    parsed: &mut Parsed,
+) -> Result<Vec<Option<DataField>>, FileError> {
+    let mut map = Vec::new();
+    let mut seen: Vec<(DataField, String)> = Vec::new();
+    for name in names {
+        match column(name) {
+            Column::Data(f) => {
+                if let Some((_, first)) = seen.iter().find(|(g, _)| *g == f) {
+                    return Err(file_error(
+                        format!("columns \"{first}\" and \"{name}\" both mean {}", f.name()),
+                        "keep one of them",
+                    ));
+                }
+                seen.push((f, name.to_string()));
+                parsed.present.push(f);
+                map.push(Some(f));
+            }
+            Column::Unknown(n) => {
+                parsed.warnings.push(format!(
+                    "column \"{n}\" is not an ssprctl field and is ignored"
+                ));
+                map.push(None);
+            }
+            Column::ReadOnly | Column::Report => map.push(None),
+        }
+    }
+    if !parsed
+        .present
+        .iter()
+        .any(|f| matches!(f, DataField::UserPrincipalName | DataField::Id))
+    {
+        return Err(file_error(
+            "the file has no userPrincipalName or id column to say which user a row is for".into(),
+            "add a userPrincipalName (or UserPrincipalName, ObjectId, id) column",
+        ));
+    }
+    Ok(map)
+}
+
+/// Reads CSV.
+pub fn csv(bytes: &[u8]) -> Result<Parsed, FileError> {
+    let text = utf8(bytes)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let mut parsed = Parsed::default();
+    let headers = reader
+        .headers()
+        .map_err(|e| file_error(format!("can't read the header row: {e}"), "check the CSV"))?
+        .clone();
+    if headers.iter().all(|h| h.trim().is_empty()) {
+        return Err(file_error(
+            "the file is empty or has no header row".into(),
+            "the first line names the columns, e.g. userPrincipalName,mobilePhone",
+        ));
+    }
+    let map = map_header(headers.iter(), &mut parsed)?;
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            file_error(
+                format!("line {line}: {}", csv_message(&e)),
+                "every row needs as many fields as the header; quote fields that contain commas or line breaks",
+            )
+        })?;
+        let mut row = RawRow {
+            line: record.position().map_or(0, |p| p.line()),
+            ..Default::default()
+        };
+        for (value, field) in record.iter().zip(&map) {
+            if let Some(f) = field {
+                row.cells[f.index()] = if value.trim().is_empty() {
+                    Cell::Empty
+                } else {
+                    Cell::Text(value.to_string())
+                };
+            }
+        }
+        parsed.rows.push(row);
+    }
+    Ok(parsed)
+}
+
+fn csv_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => format!("{len} fields where the header has {expected_len}"),
+        _ => e.to_string(),
+    }
+}
+
+/// Reads JSONL. A line that isn't a JSON object becomes a broken row, so every problem can be
+/// listed together.
+pub fn jsonl(bytes: &[u8]) -> Result<Parsed, FileError> {
+    let text = utf8(bytes)?;
+    let mut parsed = Parsed::default();
+    let mut present = std::collections::BTreeSet::new();
+    let mut unknown = std::collections::BTreeSet::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut row = RawRow {
+            line: i as u64 + 1,
+            ..Default::default()
+        };
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(serde_json::Value::Object(obj)) => {
+                for (k, v) in obj {
+                    match column(&k) {
+                        Column::Data(f) => {
+                            present.insert(f);
+                            row.cells[f.index()] = match v {
+                                serde_json::Value::Null => Cell::Null,
+                                serde_json::Value::String(s) if s.trim().is_empty() => Cell::Empty,
+                                serde_json::Value::String(s) => Cell::Text(s),
+                                serde_json::Value::Array(a)
+                                    if f == DataField::AlternateEmailAddresses
+                                        && a.iter().all(|x| x.is_string()) =>
+                                {
+                                    Cell::List(
+                                        a.into_iter()
+                                            .filter_map(|x| x.as_str().map(str::to_string))
+                                            .collect(),
+                                    )
+                                }
+                                other => {
+                                    row.broken = Some(format!(
+                                        "\"{k}\" is {other}; it must be a string{}, or null",
+                                        if f == DataField::AlternateEmailAddresses {
+                                            " or an array of strings"
+                                        } else {
+                                            ""
+                                        }
+                                    ));
+                                    Cell::Absent
+                                }
+                            };
+                        }
+                        Column::Unknown(n) => {
+                            unknown.insert(n);
+                        }
+                        Column::ReadOnly | Column::Report => {}
+                    }
+                }
+            }
+            Ok(_) => row.broken = Some("not a JSON object".into()),
+            Err(e) => row.broken = Some(format!("not valid JSON ({e})")),
+        }
+        parsed.rows.push(row);
+    }
+    parsed.present = present.into_iter().collect();
+    parsed.warnings = unknown
+        .into_iter()
+        .map(|n| format!("key \"{n}\" is not an ssprctl field and is ignored"))
+        .collect();
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_take_aliases_and_phone_number_is_the_office_phone() {
+        assert_eq!(column("PhoneNumber"), Column::Data(DataField::OfficePhone));
+        assert_eq!(
+            column("otherMails"),
+            Column::Data(DataField::AlternateEmailAddresses)
+        );
+        assert_eq!(
+            column("AlternativePhoneNumber"),
+            Column::Data(DataField::AlternateAuthenticationPhone)
+        );
+        assert_eq!(
+            column("Email"),
+            Column::Data(DataField::AuthenticationEmail)
+        );
+        assert_eq!(column("ObjectId"), Column::Data(DataField::Id));
+        assert_eq!(column("displayName"), Column::ReadOnly);
+        assert_eq!(column("status"), Column::Report);
+        assert_eq!(column("Department"), Column::Unknown("Department".into()));
+    }
+
+    #[test]
+    fn csv_with_bom_crlf_quotes_and_extra_columns() {
+        let data = "\u{feff}UserPrincipalName,Department,MobilePhone,otherMails\r\n\
+                    kim@contoso.com,\"Sales, EMEA\",\"+44 20 7946 0958\",\"a@x.com;b@x.com\"\r\n\
+                    lee@contoso.com,\"two\nlines\",,\r\n";
+        let p = csv(data.as_bytes()).unwrap();
+        assert_eq!(
+            p.present,
+            [
+                DataField::UserPrincipalName,
+                DataField::MobilePhone,
+                DataField::AlternateEmailAddresses
+            ]
+        );
+        assert_eq!(p.rows.len(), 2);
+        assert_eq!(p.rows[0].line, 2);
+        assert_eq!(p.rows[1].line, 3);
+        assert_eq!(
+            p.rows[0].get(DataField::MobilePhone),
+            &Cell::Text("+44 20 7946 0958".into())
+        );
+        assert_eq!(p.rows[1].get(DataField::MobilePhone), &Cell::Empty);
+        assert_eq!(p.rows[1].get(DataField::OfficePhone), &Cell::Absent);
+        assert_eq!(
+            p.warnings,
+            ["column \"Department\" is not an ssprctl field and is ignored"]
+        );
+    }
+
+    #[test]
+    fn csv_errors_name_the_line() {
+        let e = csv(b"mobilePhone\n+1 2015550123\n").unwrap_err();
+        assert!(
+            e.message.contains("no userPrincipalName or id column"),
+            "{e:?}"
+        );
+        let e = csv(b"userPrincipalName,mobilePhone\nkim@contoso.com\n").unwrap_err();
+        assert_eq!(e.message, "line 2: 1 fields where the header has 2");
+        let e = csv(b"userPrincipalName\nk\xe9@contoso.com\n").unwrap_err();
+        assert!(
+            e.message.starts_with("line 2: the file is not UTF-8"),
+            "{e:?}"
+        );
+        let e = csv(b"\xff\xfeu\x00").unwrap_err();
+        assert!(e.message.contains("UTF-16"));
+        let e = csv(b"userPrincipalName,mobilePhone,UserPrincipalName\n").unwrap_err();
+        assert_eq!(
+            e.message,
+            "columns \"userPrincipalName\" and \"UserPrincipalName\" both mean userPrincipalName"
+        );
+    }
+
+    #[test]
+    fn jsonl_keeps_null_absent_and_lists() {
+        let data = "{\"userPrincipalName\":\"kim@contoso.com\",\"mobilePhone\":null,\"otherMails\":[\"a@x.com\"]}\n\n[1]\n{\"id\":\"x\",\"mobilePhone\":5}\n";
+        let p = jsonl(data.as_bytes()).unwrap();
+        assert_eq!(p.rows.len(), 3);
+        assert_eq!(p.rows[0].get(DataField::MobilePhone), &Cell::Null);
+        assert_eq!(p.rows[0].get(DataField::OfficePhone), &Cell::Absent);
+        assert_eq!(
+            p.rows[0].get(DataField::AlternateEmailAddresses),
+            &Cell::List(vec!["a@x.com".into()])
+        );
+        assert_eq!(p.rows[1].line, 3);
+        assert_eq!(p.rows[1].broken.as_deref(), Some("not a JSON object"));
+        assert!(
+            p.rows[2]
+                .broken
+                .as_deref()
+                .unwrap()
+                .contains("must be a string")
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! The `--report` file: one record per input row — its line, status, the row's own values,
+//! the fields changed, and the error — as CSV or JSONL by the file's extension. The data
+//! columns keep their canonical names, so the failed rows of a report re-import as they are.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::RowResult;
+use super::read::{Cell, DataField, Parsed};
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Csv,
+    Jsonl,
+}
+
+/// The format for `path`, from its extension.
+pub fn format_of(path: &Path) -> Option<ReportFormat> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "csv" => Some(ReportFormat::Csv),
+        "jsonl" | "ndjson" | "json" => Some(ReportFormat::Jsonl),
+        _ => None,
+    }
+}
+
+fn text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) => s.clone(),
+        Cell::List(l) => l.join(";"),
+        _ => String::new(),
+    }
+}
+
+fn json_value(cell: &Cell) -> Option<Value> {
+    match cell {
+        Cell::Absent => None,
+        Cell::Empty => Some(json!("")),
+        Cell::Null => Some(Value::Null),
+        Cell::Text(s) => Some(json!(s)),
+        Cell::List(l) => Some(json!(l)),
+    }
+}
+
+/// Writes the report.
+pub fn write(
+    out: &mut dyn Write,
+    format: ReportFormat,
+    parsed: &Parsed,
+    results: &[RowResult],
+) -> std::io::Result<()> {
+    let data: Vec<DataField> = DataField::ALL
+        .into_iter()
+        .filter(|f| parsed.present.contains(f))
+        .collect();
+    match format {
+        ReportFormat::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            let mut header = vec!["line", "status"];
+            header.extend(data.iter().map(|f| f.name()));
+            header.extend(["changed", "errorCode", "errorMessage", "warnings"]);
+            w.write_record(&header)?;
+            for (raw, r) in parsed.rows.iter().zip(results) {
+                let mut rec = vec![r.line.to_string(), r.status.name().to_string()];
+                rec.extend(data.iter().map(|f| text(raw.get(*f))));
+                rec.push(
+                    r.changes
+                        .iter()
+                        .map(|c| c.field)
+                        .collect::<Vec<_>>()
+                        .join(";"),
+                );
+                rec.push(r.error.as_ref().map_or("", |e| e.0).to_string());
+                rec.push(r.error.as_ref().map_or(String::new(), |e| e.1.clone()));
+                rec.push(r.warnings.join("; "));
+                w.write_record(&rec)?;
+            }
+            w.flush()
+        }
+        ReportFormat::Jsonl => {
+            for (raw, r) in parsed.rows.iter().zip(results) {
+                let mut obj = Map::new();
+                obj.insert("line".into(), json!(r.line));
+                obj.insert("status".into(), json!(r.status.name()));
+                for f in &data {
+                    if let Some(v) = json_value(raw.get(*f)) {
+                        obj.insert(f.name().into(), v);
+                    }
+                }
+                obj.insert(
+                    "changed".into(),
+                    json!(r.changes.iter().map(|c| c.field).collect::<Vec<_>>()),
+                );
+                obj.insert("errorCode".into(), json!(r.error.as_ref().map(|e| e.0)));
+                obj.insert("errorMessage".into(), json!(r.error.as_ref().map(|e| &e.1)));
+                obj.insert("warnings".into(), json!(r.warnings));
+                serde_json::to_writer(&mut *out, &Value::Object(obj))?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! Phase 1: every row is parsed and normalised before anything is read or written. Phones and
+//! emails follow the same rules as `set-user`; duplicates of the same user are an error unless
+//! identical. Large files are validated on every core.
+
+use std::collections::HashMap;
+
+use super::read::{Cell, DataField, RawRow};
+use crate::email;
+use crate::phone::{self, PhoneOptions};
+use crate::plan::{AuthUpdate, EmailEdit, UserUpdate};
+
+/// How cells become changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rules {
+    pub phone: PhoneOptions,
+    /// Empty cells clear the field instead of leaving it alone.
+    pub clear_empty: bool,
+}
+
+/// A valid row: which user and what to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidRow {
+    pub key: String,
+    pub update: UserUpdate,
+    pub auth: AuthUpdate,
+    pub warnings: Vec<String>,
+}
+
+/// One problem with one field of one row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub line: u64,
+    pub field: &'static str,
+    pub input: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+/// What a cell asks for.
+enum Action<'a> {
+    Leave,
+    Clear,
+    Set(&'a str),
+    SetList(&'a [String]),
+}
+
+fn action<'a>(cell: &'a Cell, rules: &Rules) -> Action<'a> {
+    match cell {
+        Cell::Absent => Action::Leave,
+        Cell::Empty if rules.clear_empty => Action::Clear,
+        Cell::Empty => Action::Leave,
+        Cell::Null => Action::Clear,
+        Cell::Text(s) => Action::Set(s),
+        Cell::List(l) => Action::SetList(l),
+    }
+}
+
+fn cell_text(cell: &Cell) -> String {
+    match cell {
+        Cell::Text(s) => s.clone(),
+        Cell::List(l) => l.join(";"),
+        _ => String::new(),
+    }
+}
+
+/// Validates one row.
+pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut warnings = Vec::new();
+    let problem = |field: DataField, message: String, hint: Option<String>| Problem {
+        line: raw.line,
+        field: field.name(),
+        input: cell_text(raw.get(field)),
+        message,
+        hint,
+    };
+    if let Some(why) = &raw.broken {
+        return Err(vec![Problem {
+            line: raw.line,
+            field: "(row)",
+            input: String::new(),
+            message: why.clone(),
+            hint: Some("each line must be a JSON object such as {\"userPrincipalName\":\"kim@contoso.com\",\"mobilePhone\":\"+1 2065550100\"}".into()),
+        }]);
+    }
+    let key = [DataField::UserPrincipalName, DataField::Id]
+        .iter()
+        .find_map(|f| match raw.get(*f) {
+            Cell::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        });
+    let key = match key {
+        Some(k) if k.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            problems.push(problem(
+                DataField::UserPrincipalName,
+                "a user principal name or id has no spaces".into(),
+                None,
+            ));
+            k
+        }
+        Some(k) => k,
+        None => {
+            problems.push(problem(
+                DataField::UserPrincipalName,
+                "no user: userPrincipalName and id are both empty".into(),
+                Some("give the user's principal name or object id".into()),
+            ));
+            String::new()
+        }
+    };
+    let mut phone = |field: DataField| -> Option<Option<String>> {
+        match action(raw.get(field), rules) {
+            Action::Leave => None,
+            Action::Clear => Some(None),
+            Action::SetList(_) => {
+                problems.push(problem(
+                    field,
+                    "a phone number is a string, not a list".into(),
+                    None,
+                ));
+                None
+            }
+            Action::Set(s) => match phone::normalize(s, &rules.phone) {
+                Ok(p) => {
+                    if let Some(ext) = &p.extension {
+                        warnings.push(format!(
+                            "{}: extension {ext} removed from \"{s}\" (SSPR does not dial extensions)",
+                            field.name()
+                        ));
+                    }
+                    Some(Some(p.canonical))
+                }
+                Err(e) => {
+                    problems.push(problem(field, e.reason.to_string(), Some(e.hint())));
+                    None
+                }
+            },
+        }
+    };
+    let mobile = phone(DataField::MobilePhone);
+    let office = phone(DataField::OfficePhone);
+    let auth_phone = phone(DataField::AuthenticationPhone);
+    let auth_alternate = phone(DataField::AlternateAuthenticationPhone);
+    let auth_office = phone(DataField::AuthenticationOfficePhone);
+    let emails_field = DataField::AlternateEmailAddresses;
+    let list = |items: Vec<String>, problems: &mut Vec<Problem>, warnings: &mut Vec<String>| {
+        match email::normalize_list(&items, None) {
+            Ok((l, w)) => {
+                warnings.extend(w);
+                Some(EmailEdit::Replace(l))
+            }
+            Err(e) => {
+                problems.push(problem(
+                    emails_field,
+                    format!("\"{}\": {}", e.input, e.reason),
+                    Some("separate addresses with ; and write each as name@domain".into()),
+                ));
+                None
+            }
+        }
+    };
+    let alternate_emails = match action(raw.get(emails_field), rules) {
+        Action::Leave => None,
+        Action::Clear => Some(EmailEdit::Replace(Vec::new())),
+        Action::Set(s) => list(
+            s.split(';')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(str::to_string)
+                .collect(),
+            &mut problems,
+            &mut warnings,
+        ),
+        Action::SetList(l) => list(l.to_vec(), &mut problems, &mut warnings),
+    };
+    let auth_email = match action(raw.get(DataField::AuthenticationEmail), rules) {
+        Action::Leave => None,
+        Action::Clear => Some(None),
+        Action::SetList(_) => {
+            problems.push(problem(
+                DataField::AuthenticationEmail,
+                "one address, not a list".into(),
+                None,
+            ));
+            None
+        }
+        Action::Set(s) => match email::normalize(s) {
+            Ok(e) => Some(Some(e)),
+            Err(e) => {
+                problems.push(problem(
+                    DataField::AuthenticationEmail,
+                    e.reason.to_string(),
+                    Some("write it as name@domain".into()),
+                ));
+                None
+            }
+        },
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(ValidRow {
+        key,
+        update: UserUpdate {
+            alternate_emails,
+            mobile_phone: mobile,
+            office_phone: office,
+        },
+        auth: AuthUpdate {
+            phone: auth_phone,
+            alternate_phone: auth_alternate,
+            office_phone: auth_office,
+            email: auth_email,
+        },
+        warnings,
+    })
+}
+
+/// Validates every row, on every core for large files. One result per row, in order.
+pub fn rows(raw: &[RawRow], rules: &Rules) -> Vec<Result<ValidRow, Vec<Problem>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if raw.len() < 5_000 || threads < 2 {
+        return raw.iter().map(|r| row(r, rules)).collect();
+    }
+    let chunk = raw.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = raw
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|r| row(r, rules)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("validation threads don't panic"))
+            .collect()
+    })
+}
+
+/// What the duplicate check decided for a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Duplicate {
+    /// The first row for its user.
+    First,
+    /// Same user and same values as the row on `line`: nothing more to do.
+    SameAs(u64),
+}
+
+/// Finds rows for the same user (case-insensitively): identical ones are marked, different
+/// ones are problems.
+pub fn duplicates(rows: &[(u64, &ValidRow)]) -> (Vec<Duplicate>, Vec<Problem>) {
+    let mut first: HashMap<String, usize> = HashMap::with_capacity(rows.len());
+    let mut marks = Vec::with_capacity(rows.len());
+    let mut problems = Vec::new();
+    for (i, (line, r)) in rows.iter().enumerate() {
+        match first.get(&r.key.to_lowercase()) {
+            None => {
+                first.insert(r.key.to_lowercase(), i);
+                marks.push(Duplicate::First);
+            }
+            Some(&j) => {
+                let (first_line, other) = rows[j];
+                if other.update == r.update && other.auth == r.auth {
+                    marks.push(Duplicate::SameAs(first_line));
+                } else {
+                    marks.push(Duplicate::First);
+                    problems.push(Problem {
+                        line: *line,
+                        field: "userPrincipalName",
+                        input: r.key.clone(),
+                        message: format!(
+                            "{} is also on line {first_line}, with different values",
+                            r.key
+                        ),
+                        hint: Some("keep one row per user".into()),
+                    });
+                }
+            }
+        }
+    }
+    (marks, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(line: u64, cells: &[(DataField, Cell)]) -> RawRow {
+        let mut r = RawRow {
+            line,
+            ..Default::default()
+        };
+        for (f, c) in cells {
+            r.cells[*f as usize] = c.clone();
+        }
+        r
+    }
+
+    fn t(s: &str) -> Cell {
+        Cell::Text(s.into())
+    }
+
+    #[test]
+    fn valid_row_normalises_and_warns() {
+        let r = raw(
+            2,
+            &[
+                (DataField::UserPrincipalName, t("kim@contoso.com")),
+                (DataField::MobilePhone, t("+1 (201) 555-0123 x9")),
+                (
+                    DataField::AlternateEmailAddresses,
+                    t("a@x.com; A@X.com ;b@x.com"),
+                ),
+                (DataField::OfficePhone, Cell::Empty),
+                (DataField::AuthenticationEmail, Cell::Null),
+            ],
+        );
+        let v = row(&r, &Rules::default()).unwrap();
+        assert_eq!(v.key, "kim@contoso.com");
+        assert_eq!(v.update.mobile_phone, Some(Some("+1 2015550123".into())));
+        assert_eq!(v.update.office_phone, None, "empty leaves alone");
+        assert_eq!(
+            v.update.alternate_emails,
+            Some(EmailEdit::Replace(vec!["a@x.com".into(), "b@x.com".into()]))
+        );
+        assert_eq!(v.auth.email, Some(None), "null clears");
+        assert_eq!(v.warnings.len(), 2);
+        let v = row(
+            &r,
+            &Rules {
+                clear_empty: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(v.update.office_phone, Some(None), "--clear-empty clears");
+    }
+
+    #[test]
+    fn every_problem_of_a_row_is_reported() {
+        let r = raw(
+            7,
+            &[
+                (DataField::UserPrincipalName, Cell::Empty),
+                (DataField::MobilePhone, t("555-0100")),
+                (DataField::AuthenticationEmail, t("nope")),
+            ],
+        );
+        let p = row(&r, &Rules::default()).unwrap_err();
+        let fields: Vec<&str> = p.iter().map(|p| p.field).collect();
+        assert_eq!(
+            fields,
+            ["userPrincipalName", "mobilePhone", "authenticationEmail"]
+        );
+        assert!(p.iter().all(|p| p.line == 7));
+        assert_eq!(p[1].input, "555-0100");
+        assert!(p[1].message.contains("no country code"));
+    }
+
+    #[test]
+    fn duplicates_must_be_identical() {
+        let a = row(
+            &raw(
+                2,
+                &[
+                    (DataField::UserPrincipalName, t("kim@contoso.com")),
+                    (DataField::MobilePhone, t("+1 2015550123")),
+                ],
+            ),
+            &Rules::default(),
+        )
+        .unwrap();
+        let b = row(
+            &raw(
+                3,
+                &[
+                    (DataField::UserPrincipalName, t("KIM@contoso.com")),
+                    (DataField::MobilePhone, t("+1 201 555 0123")),
+                ],
+            ),
+            &Rules::default(),
+        )
+        .unwrap();
+        let c = row(
+            &raw(
+                4,
+                &[
+                    (DataField::UserPrincipalName, t("kim@contoso.com")),
+                    (DataField::MobilePhone, t("+1 2015550124")),
+                ],
+            ),
+            &Rules::default(),
+        )
+        .unwrap();
+        let (marks, problems) = duplicates(&[(2, &a), (3, &b), (4, &c)]);
+        assert_eq!(
+            marks,
+            [Duplicate::First, Duplicate::SameAs(2), Duplicate::First]
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 4);
+        assert!(problems[0].message.contains("also on line 2"));
+    }
+}
