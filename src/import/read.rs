@@ -249,16 +249,33 @@ pub fn csv(bytes: &[u8]) -> Result<Parsed, FileError> {
         ));
     }
     let map = map_header(headers.iter(), &mut parsed)?;
+    // Line numbers from byte offsets: the csv crate's own line count is off with CRLF.
+    let mut counted = (0usize, 1u64);
+    let mut line_at = |byte: u64| {
+        // A record after CRLF is said to start at the LF: skip line ends to its first byte.
+        let mut byte = (byte as usize).min(text.len());
+        while matches!(text.as_bytes().get(byte), Some(b'\r' | b'\n')) {
+            byte += 1;
+        }
+        if byte >= counted.0 {
+            counted.1 += text.as_bytes()[counted.0..byte]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64;
+            counted.0 = byte;
+        }
+        counted.1
+    };
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = e.position().map_or(0, |p| line_at(p.byte()));
             file_error(
                 format!("line {line}: {}", csv_message(&e)),
                 "every row needs as many fields as the header; quote fields that contain commas or line breaks",
             )
         })?;
         let mut row = RawRow {
-            line: record.position().map_or(0, |p| p.line()),
+            line: record.position().map_or(0, |p| line_at(p.byte())),
             ..Default::default()
         };
         for (value, field) in record.iter().zip(&map) {
@@ -394,6 +411,10 @@ mod tests {
         assert_eq!(p.rows.len(), 2);
         assert_eq!(p.rows[0].line, 2);
         assert_eq!(p.rows[1].line, 3);
+        assert_eq!(p.rows[1].get(DataField::MobilePhone), &Cell::Empty);
+        let lf = csv(b"userPrincipalName\na@b.com\n\"x\ny@b.com\"\nc@b.com\n").unwrap();
+        let lines: Vec<u64> = lf.rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3, 5]);
         assert_eq!(
             p.rows[0].get(DataField::MobilePhone),
             &Cell::Text("+44 20 7946 0958".into())
