@@ -159,6 +159,19 @@ fn progress(
     })
 }
 
+/// The process's peak resident memory in MB (Linux; `None` elsewhere).
+fn peak_memory_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb.div_ceil(1024))
+}
+
 /// What an import did, for scripts.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -369,6 +382,9 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             results.len(),
             requests.map_or(String::new(), |n| format!(" ({n} HTTP requests)"))
         ));
+    }
+    if let Some(peak) = peak_memory_mb() {
+        ctx.printer.log(1, &format!("peak memory {peak} MB"));
     }
     if ctl.is_cancelled() {
         return Ok(Exit::Interrupted);

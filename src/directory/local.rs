@@ -164,6 +164,15 @@ impl LocalDirectory {
         insert(&self.conn, user, auth).map_err(|e| self.err(e))
     }
 
+    /// Adds many users in one transaction (fixtures and benchmarks).
+    pub fn insert_many(&self, users: &[(User, AuthDetails)]) -> Result<(), DirectoryError> {
+        let tx = self.write_tx()?;
+        for (u, a) in users {
+            insert(&tx, u, a).map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     fn write_tx(&self) -> Result<Transaction<'_>, DirectoryError> {
         Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))
@@ -171,24 +180,22 @@ impl LocalDirectory {
 }
 
 fn insert(conn: &Connection, user: &User, auth: &AuthDetails) -> rusqlite::Result<()> {
-    conn.execute(
-        &format!(
-            "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-        ),
-        params![
-            user.id,
-            user.user_principal_name,
-            user.display_name,
-            emails_to_json(&user.alternate_email_addresses),
-            user.mobile_phone,
-            user.office_phone,
-            user.on_premises_sync_enabled,
-            auth.authentication_phone,
-            auth.alternate_authentication_phone,
-            auth.authentication_office_phone,
-            auth.authentication_email,
-        ],
-    )?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?
+    .execute(params![
+        user.id,
+        user.user_principal_name,
+        user.display_name,
+        emails_to_json(&user.alternate_email_addresses),
+        user.mobile_phone,
+        user.office_phone,
+        user.on_premises_sync_enabled,
+        auth.authentication_phone,
+        auth.alternate_authentication_phone,
+        auth.authentication_office_phone,
+        auth.authentication_email,
+    ])?;
     Ok(())
 }
 
