@@ -250,7 +250,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let finished = Arc::new(AtomicBool::new(false));
     let bar = (ctx.settings.stderr_tty && !ctx.printer.quiet && std::io::stderr().is_terminal())
         .then(|| progress(ctl.clone(), total.clone(), finished.clone()));
-    let outcome = import::run(&dir, &parsed, &states, a.dry_run, &ctl, |n| {
+    let outcome = import::run(&dir, &parsed, states, a.dry_run, &ctl, |n| {
         total.store(n, Ordering::Relaxed)
     })
     .await;

@@ -404,6 +404,10 @@ impl Directory for LocalDirectory {
         Ok(user)
     }
 
+    fn bulk_chunk(&self) -> Option<usize> {
+        Some(10 * CHUNK)
+    }
+
     async fn read_many(
         &self,
         keys: &[String],

@@ -182,6 +182,11 @@ pub trait Directory {
     /// Deletes a user (local directory only) and returns it.
     async fn remove_user(&self, user: &str) -> Result<User, DirectoryError>;
 
+    /// How many rows a bulk run should read, plan and apply at a time, so that only one
+    /// chunk's working set is in memory; `None`: all at once (Graph reads the whole file's
+    /// users in one pass, possibly by listing the tenant).
+    fn bulk_chunk(&self) -> Option<usize>;
+
     /// Reads many users (with their authentication methods when `auth`) in as few requests
     /// as the backend allows; `None` for users that don't exist. One entry per key, in order.
     async fn read_many(
@@ -260,6 +265,10 @@ impl Directory for AnyDirectory {
 
     async fn remove_user(&self, user: &str) -> Result<User, DirectoryError> {
         forward!(self, d => d.remove_user(user).await)
+    }
+
+    fn bulk_chunk(&self) -> Option<usize> {
+        forward!(self, d => d.bulk_chunk())
     }
 
     async fn read_many(

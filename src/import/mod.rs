@@ -46,6 +46,9 @@ pub struct RowResult {
     /// The user, as resolved (or as given when unresolved).
     pub user: String,
     pub id: Option<String>,
+    /// The fields that change (or changed).
+    pub changed: Vec<&'static str>,
+    /// Old → new for each, kept in a dry run only (it prints them).
     pub changes: Vec<FieldChange>,
     pub error: Option<(&'static str, String)>,
     pub warnings: Vec<String>,
@@ -106,155 +109,221 @@ fn failure(e: DirectoryError) -> (&'static str, String) {
 }
 
 /// Phases 2 and 3: read, plan, and (unless `dry_run`) apply. One result per row, in order.
+///
+/// Rows go through in the chunks the backend asks for (the local directory: 10,000 at a
+/// time), and each row's update moves into its plan rather than being copied, which keeps a
+/// 100,000-row import within its memory budget. `on_total` learns how many rows will be
+/// processed; `ctl` counts them as they finish.
 pub async fn run<D: Directory>(
     dir: &D,
     parsed: &Parsed,
-    states: &[RowState],
+    states: Vec<RowState>,
     dry_run: bool,
     ctl: &BulkControl,
-    on_planned: impl FnOnce(usize),
+    on_total: impl FnOnce(usize),
 ) -> Result<Vec<RowResult>, DirectoryError> {
-    let valid: Vec<(usize, &ValidRow)> = states
+    let valid = states
         .iter()
-        .enumerate()
-        .filter_map(|(i, s)| match s {
-            RowState::Valid(v) => Some((i, v)),
+        .filter(|s| matches!(s, RowState::Valid(_)))
+        .count();
+    on_total(valid);
+    let auth = states
+        .iter()
+        .any(|s| matches!(s, RowState::Valid(v) if !v.auth.is_empty()));
+    let chunk = dir.bulk_chunk().unwrap_or(usize::MAX).max(1);
+    let mut results: Vec<RowResult> = Vec::with_capacity(states.len());
+    let mut states = states.into_iter().enumerate().peekable();
+    while states.peek().is_some() {
+        // Take rows until the chunk holds `chunk` valid ones.
+        let mut part = Vec::new();
+        let mut n = 0;
+        while n < chunk {
+            let Some((i, s)) = states.next() else { break };
+            n += usize::from(matches!(s, RowState::Valid(_)));
+            part.push((i, s));
+        }
+        if ctl.is_cancelled() {
+            results.extend(part.into_iter().map(|(i, s)| interrupted(parsed, i, s)));
+            continue;
+        }
+        results.extend(run_part(dir, parsed, part, auth, dry_run, ctl).await?);
+    }
+    Ok(results)
+}
+
+/// A row never reached because the run was interrupted.
+fn interrupted(parsed: &Parsed, i: usize, state: RowState) -> RowResult {
+    let mut r = settled(parsed, i, state);
+    if r.error.is_none() {
+        r.status = Status::Skipped;
+        r.error = Some((
+            "interrupted",
+            "not attempted: the import was interrupted".into(),
+        ));
+    }
+    r
+}
+
+/// The result of a row that needs no directory: invalid, a duplicate, or (as a placeholder)
+/// a valid one.
+fn settled(parsed: &Parsed, i: usize, state: RowState) -> RowResult {
+    let line = parsed.rows[i].line;
+    let mut r = RowResult {
+        line,
+        status: Status::Unchanged,
+        user: key_of(&parsed.rows[i]),
+        id: None,
+        changed: Vec::new(),
+        changes: Vec::new(),
+        error: None,
+        warnings: Vec::new(),
+    };
+    match state {
+        RowState::Invalid(problems) => {
+            r.status = Status::Skipped;
+            r.error = Some((
+                "invalid_row",
+                problems
+                    .iter()
+                    .map(|p| format!("{} \"{}\": {}", p.field, p.input, p.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ));
+        }
+        RowState::Duplicate(v, first) => {
+            r.user = v.key;
+            r.warnings = vec![format!("same user and values as line {first}")];
+        }
+        RowState::Valid(v) => r.user = v.key,
+    }
+    r
+}
+
+async fn run_part<D: Directory>(
+    dir: &D,
+    parsed: &Parsed,
+    part: Vec<(usize, RowState)>,
+    auth: bool,
+    dry_run: bool,
+    ctl: &BulkControl,
+) -> Result<Vec<RowResult>, DirectoryError> {
+    let keys: Vec<String> = part
+        .iter()
+        .filter_map(|(_, s)| match s {
+            RowState::Valid(v) => Some(v.key.clone()),
             _ => None,
         })
         .collect();
-    let keys: Vec<String> = valid.iter().map(|(_, v)| v.key.clone()).collect();
-    let auth = valid.iter().any(|(_, v)| !v.auth.is_empty());
-    let current = dir.read_many(&keys, auth, ctl).await?;
-
-    let mut results: Vec<Option<RowResult>> = states.iter().map(|_| None).collect();
-    let mut planned: Vec<(usize, Planned)> = Vec::new();
-    for ((i, v), cur) in valid.iter().zip(current) {
-        let line = parsed.rows[*i].line;
-        let base = RowResult {
-            line,
+    let mut current = dir.read_many(&keys, auth, ctl).await?.into_iter();
+    drop(keys);
+    let mut results: Vec<RowResult> = Vec::with_capacity(part.len());
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut planned_rows: Vec<usize> = Vec::new();
+    for (i, state) in part {
+        let RowState::Valid(v) = state else {
+            results.push(settled(parsed, i, state));
+            continue;
+        };
+        let cur = current.next().expect("one read per valid row");
+        let mut r = RowResult {
+            line: parsed.rows[i].line,
             status: Status::Unchanged,
             user: v.key.clone(),
             id: None,
+            changed: Vec::new(),
             changes: Vec::new(),
             error: None,
-            warnings: v.warnings.clone(),
+            warnings: v.warnings,
         };
-        let Some(Current { user, auth }) = cur else {
-            results[*i] = Some(RowResult {
-                status: Status::Failed,
-                error: Some(failure(DirectoryError::NotFound(v.key.clone()))),
-                ..base
-            });
-            continue;
-        };
-        let auth = auth.unwrap_or_default();
-        let plans = plan_user(&user, &v.update)
-            .and_then(|u| plan_auth(&user.user_principal_name, &auth, &v.auth).map(|a| (u, a)));
-        let base = RowResult {
-            user: user.user_principal_name.clone(),
-            id: Some(user.id.clone()),
-            ..base
+        let plans = match cur {
+            None => Err(DirectoryError::NotFound(v.key)),
+            Some(Current { user, auth }) => {
+                r.user = user.user_principal_name.clone();
+                r.id = Some(user.id.clone());
+                let auth = auth.unwrap_or_default();
+                plan_user(&user, &v.update)
+                    .and_then(|u| {
+                        plan_auth(&user.user_principal_name, &auth, &v.auth).map(|a| (u, a))
+                    })
+                    .map_err(DirectoryError::from)
+                    .map(|(u, a)| (user, auth, u, a))
+            }
         };
         match plans {
             Err(e) => {
-                results[*i] = Some(RowResult {
-                    status: Status::Failed,
-                    error: Some(failure(e.into())),
-                    ..base
-                });
+                let outcome = Outcome::Failed(e);
+                ctl.record(&outcome);
+                if let Outcome::Failed(e) = outcome {
+                    r.status = Status::Failed;
+                    r.error = Some(failure(e));
+                }
             }
-            Ok((u, a)) if u.patch.is_empty() && a.patch.is_empty() => {
-                results[*i] = Some(RowResult {
-                    warnings: [base.warnings.clone(), u.warnings].concat(),
-                    ..base
-                });
+            Ok((_, _, mut u, a)) if u.patch.is_empty() && a.patch.is_empty() => {
+                r.warnings.append(&mut u.warnings);
+                ctl.record(&Outcome::Unchanged);
             }
-            Ok((u, a)) => {
-                let changes = u.changes.iter().chain(&a.changes).cloned().collect();
-                results[*i] = Some(RowResult {
-                    status: Status::Planned,
-                    changes,
-                    warnings: [base.warnings.clone(), u.warnings.clone()].concat(),
-                    ..base
-                });
-                planned.push((
-                    *i,
-                    Planned {
-                        current: Current {
-                            user,
-                            auth: Some(auth),
-                        },
-                        update: v.update.clone(),
-                        auth_update: v.auth.clone(),
-                        user_plan: u,
-                        auth_plan: a,
+            Ok((user, auth, mut u, a)) => {
+                r.warnings.append(&mut u.warnings);
+                r.status = Status::Planned;
+                r.changed = u
+                    .changes
+                    .iter()
+                    .chain(&a.changes)
+                    .map(|c| c.field)
+                    .collect();
+                planned_rows.push(results.len());
+                planned.push(Planned {
+                    current: Current {
+                        user,
+                        auth: Some(auth),
                     },
+                    update: v.update,
+                    auth_update: v.auth,
+                    user_plan: u,
+                    auth_plan: a,
+                });
+            }
+        }
+        results.push(r);
+    }
+    if dry_run {
+        for (k, p) in planned_rows.into_iter().zip(planned) {
+            ctl.record(&Outcome::Unchanged);
+            results[k].changes = p
+                .user_plan
+                .changes
+                .into_iter()
+                .chain(p.auth_plan.changes)
+                .collect();
+        }
+        return Ok(results);
+    }
+    let outcomes = dir.apply_many(&planned, ctl).await;
+    drop(planned);
+    for (k, outcome) in planned_rows.into_iter().zip(outcomes) {
+        let r = &mut results[k];
+        match outcome {
+            Outcome::Updated(_) => r.status = Status::Updated,
+            Outcome::Unchanged => {
+                r.status = Status::Unchanged;
+                r.changed.clear();
+            }
+            Outcome::Failed(e) => {
+                r.status = Status::Failed;
+                r.changed.clear();
+                r.error = Some(failure(e));
+            }
+            Outcome::NotAttempted => {
+                r.status = Status::Skipped;
+                r.changed.clear();
+                r.error = Some((
+                    "interrupted",
+                    "not attempted: the import was interrupted".into(),
                 ));
             }
         }
     }
-    on_planned(planned.len());
-    if !dry_run {
-        let items: Vec<Planned> = planned.iter().map(|(_, p)| p.clone()).collect();
-        let outcomes = dir.apply_many(&items, ctl).await;
-        for ((i, _), outcome) in planned.iter().zip(outcomes) {
-            let r = results[*i].as_mut().expect("planned rows have results");
-            match outcome {
-                Outcome::Updated(_) => r.status = Status::Updated,
-                Outcome::Unchanged => {
-                    r.status = Status::Unchanged;
-                    r.changes.clear();
-                }
-                Outcome::Failed(e) => {
-                    r.status = Status::Failed;
-                    r.error = Some(failure(e));
-                }
-                Outcome::NotAttempted => {
-                    r.status = Status::Skipped;
-                    r.error = Some((
-                        "interrupted",
-                        "not attempted: the import was interrupted".into(),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(states
-        .iter()
-        .zip(results)
-        .enumerate()
-        .map(|(i, (state, r))| {
-            let line = parsed.rows[i].line;
-            r.unwrap_or_else(|| match state {
-                RowState::Invalid(problems) => RowResult {
-                    line,
-                    status: Status::Skipped,
-                    user: key_of(&parsed.rows[i]),
-                    id: None,
-                    changes: Vec::new(),
-                    error: Some((
-                        "invalid_row",
-                        problems
-                            .iter()
-                            .map(|p| format!("{} \"{}\": {}", p.field, p.input, p.message))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    )),
-                    warnings: Vec::new(),
-                },
-                RowState::Duplicate(v, first) => RowResult {
-                    line,
-                    status: Status::Unchanged,
-                    user: v.key.clone(),
-                    id: None,
-                    changes: Vec::new(),
-                    error: None,
-                    warnings: vec![format!("same user and values as line {first}")],
-                },
-                RowState::Valid(_) => unreachable!("valid rows have results"),
-            })
-        })
-        .collect())
+    Ok(results)
 }
 
 fn key_of(raw: &read::RawRow) -> String {

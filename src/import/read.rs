@@ -49,10 +49,6 @@ impl DataField {
             DataField::AuthenticationEmail => AuthField::AuthenticationEmail.name(),
         }
     }
-
-    fn index(self) -> usize {
-        self as usize
-    }
 }
 
 /// What a column header means.
@@ -131,14 +127,27 @@ pub enum Cell {
 pub struct RawRow {
     /// Line in the file where the row starts (1-based; the CSV header is line 1).
     pub line: u64,
-    pub cells: [Cell; 9],
+    /// Only the cells the row has: a 100,000-row file should not carry nine slots a row.
+    pub cells: Vec<(DataField, Cell)>,
     /// A problem with the row as a whole (e.g. a JSONL line that is not an object).
     pub broken: Option<String>,
 }
 
+static ABSENT: Cell = Cell::Absent;
+
 impl RawRow {
     pub fn get(&self, f: DataField) -> &Cell {
-        &self.cells[f.index()]
+        self.cells
+            .iter()
+            .find(|(g, _)| *g == f)
+            .map_or(&ABSENT, |(_, c)| c)
+    }
+
+    pub fn set(&mut self, f: DataField, cell: Cell) {
+        match self.cells.iter_mut().find(|(g, _)| *g == f) {
+            Some((_, c)) => *c = cell,
+            None => self.cells.push((f, cell)),
+        }
     }
 }
 
@@ -276,15 +285,19 @@ pub fn csv(bytes: &[u8]) -> Result<Parsed, FileError> {
         })?;
         let mut row = RawRow {
             line: record.position().map_or(0, |p| line_at(p.byte())),
-            ..Default::default()
+            cells: Vec::with_capacity(parsed.present.len()),
+            broken: None,
         };
         for (value, field) in record.iter().zip(&map) {
             if let Some(f) = field {
-                row.cells[f.index()] = if value.trim().is_empty() {
-                    Cell::Empty
-                } else {
-                    Cell::Text(value.to_string())
-                };
+                row.cells.push((
+                    *f,
+                    if value.trim().is_empty() {
+                        Cell::Empty
+                    } else {
+                        Cell::Text(value.to_string())
+                    },
+                ));
             }
         }
         parsed.rows.push(row);
@@ -322,7 +335,7 @@ pub fn jsonl(bytes: &[u8]) -> Result<Parsed, FileError> {
                     match column(&k) {
                         Column::Data(f) => {
                             present.insert(f);
-                            row.cells[f.index()] = match v {
+                            let cell = match v {
                                 serde_json::Value::Null => Cell::Null,
                                 serde_json::Value::String(s) if s.trim().is_empty() => Cell::Empty,
                                 serde_json::Value::String(s) => Cell::Text(s),
@@ -348,6 +361,7 @@ pub fn jsonl(bytes: &[u8]) -> Result<Parsed, FileError> {
                                     Cell::Absent
                                 }
                             };
+                            row.set(f, cell);
                         }
                         Column::Unknown(n) => {
                             unknown.insert(n);

@@ -65,13 +65,7 @@ pub fn write(
             for (raw, r) in parsed.rows.iter().zip(results) {
                 let mut rec = vec![r.line.to_string(), r.status.name().to_string()];
                 rec.extend(data.iter().map(|f| text(raw.get(*f))));
-                rec.push(
-                    r.changes
-                        .iter()
-                        .map(|c| c.field)
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                );
+                rec.push(r.changed.join(";"));
                 rec.push(r.error.as_ref().map_or("", |e| e.0).to_string());
                 rec.push(r.error.as_ref().map_or(String::new(), |e| e.1.clone()));
                 rec.push(r.warnings.join("; "));
@@ -89,10 +83,7 @@ pub fn write(
                         obj.insert(f.name().into(), v);
                     }
                 }
-                obj.insert(
-                    "changed".into(),
-                    json!(r.changes.iter().map(|c| c.field).collect::<Vec<_>>()),
-                );
+                obj.insert("changed".into(), json!(r.changed));
                 obj.insert("errorCode".into(), json!(r.error.as_ref().map(|e| e.0)));
                 obj.insert("errorMessage".into(), json!(r.error.as_ref().map(|e| &e.1)));
                 obj.insert("warnings".into(), json!(r.warnings));

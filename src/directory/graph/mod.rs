@@ -470,6 +470,10 @@ impl Directory for GraphDirectory {
         Ok((u, plan))
     }
 
+    fn bulk_chunk(&self) -> Option<usize> {
+        None
+    }
+
     async fn read_many(
         &self,
         keys: &[String],
