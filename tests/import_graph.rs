@@ -302,7 +302,7 @@ fn ctrl_c_stops_sending_writes_the_report_and_exits_130() {
         .unwrap();
     // Wait until writes have started, then interrupt.
     let started = std::time::Instant::now();
-    while g.emu.state().batch_item_counts.get("PATCH").is_none()
+    while !g.emu.state().batch_item_counts.contains_key("PATCH")
         && started.elapsed() < Duration::from_secs(20)
     {
         std::thread::sleep(Duration::from_millis(20));
