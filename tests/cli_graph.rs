@@ -5,71 +5,24 @@
 mod common;
 mod emulator;
 mod suite;
+mod tenant;
 
 use std::time::Duration;
 
 use common::{Env, json_error};
 use emulator::{Emulator, FaultKind};
 use serde_json::json;
+use tenant::Tenant;
 
-struct G {
-    env: Env,
-    emu: Emulator,
-    token: String,
-}
+type G = Tenant;
 
-impl G {
-    /// An emulator holding the suite's users, and a valid access token.
-    fn new() -> G {
-        let emu = Emulator::start();
-        for (u, a) in suite::users() {
-            emu.add_user(&u, &a);
-        }
-        let token = emu.issue_token();
-        G {
-            env: Env::new(),
-            emu,
-            token,
-        }
+/// An emulator holding the suite's users.
+fn tenant() -> G {
+    let emu = Emulator::start();
+    for (u, a) in suite::users() {
+        emu.add_user(&u, &a);
     }
-
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        let mut v = vec![
-            "--directory",
-            "graph",
-            "--graph-url",
-            &self.emu.url,
-            "--authority-host",
-            &self.emu.url,
-        ];
-        v.extend_from_slice(args);
-        v
-    }
-
-    /// Runs with the access token credential.
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        self.run_env(args, &[("SSPRCTL_ACCESS_TOKEN", &self.token)])
-    }
-
-    fn run_env(&self, args: &[&str], vars: &[(&str, &str)]) -> (i32, String, String) {
-        let mut c = self.env.cmd();
-        c.args(self.args(args));
-        for (k, v) in vars {
-            c.env(k, v);
-        }
-        let out = c.output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let (code, out, err) = self.run(args);
-        assert_eq!(code, 0, "{args:?}\n{out}\n{err}");
-        serde_json::from_str(&out).unwrap()
-    }
+    Tenant::new(emu)
 }
 
 fn status(status: u16, code: &str, message: &str, retry_after: Option<&str>) -> FaultKind {
@@ -83,7 +36,7 @@ fn status(status: u16, code: &str, message: &str, retry_after: Option<&str>) -> 
 
 #[test]
 fn get_user_and_get_auth_details_read_the_tenant() {
-    let g = G::new();
+    let g = tenant();
     let v = g.json(&["get-user", "KIM@contoso.com", "-o", "json"]);
     assert_eq!(
         v,
@@ -122,7 +75,7 @@ fn get_user_and_get_auth_details_read_the_tenant() {
 
 #[test]
 fn set_user_round_trip_sends_only_what_changes() {
-    let g = G::new();
+    let g = tenant();
     g.emu.clear_seen();
     let v = g.json(&[
         "set-user",
@@ -194,7 +147,7 @@ fn set_user_round_trip_sends_only_what_changes() {
 
 #[test]
 fn dry_run_sends_no_write() {
-    let g = G::new();
+    let g = tenant();
     g.emu.clear_seen();
     let v = g.json(&[
         "set-user",
@@ -210,7 +163,7 @@ fn dry_run_sends_no_write() {
 
 #[test]
 fn synced_users_are_refused_before_sending() {
-    let g = G::new();
+    let g = tenant();
     g.emu.clear_seen();
     let (code, out, err) = g.run(&[
         "set-user",
@@ -227,7 +180,7 @@ fn synced_users_are_refused_before_sending() {
 
 #[test]
 fn server_side_on_premises_refusal_gets_the_same_message() {
-    let g = G::new();
+    let g = tenant();
     g.emu.fault(Some("PATCH"), "/v1.0/users/", 1, status(400, "Request_BadRequest",
         "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.", None));
     let (code, _, err) = g.run(&[
@@ -243,7 +196,7 @@ fn server_side_on_premises_refusal_gets_the_same_message() {
 
 #[test]
 fn auth_methods_upsert_in_the_right_order() {
-    let g = G::new();
+    let g = tenant();
     g.emu.clear_seen();
     g.json(&[
         "set-auth-details",
@@ -358,7 +311,7 @@ fn auth_methods_upsert_in_the_right_order() {
 
 #[test]
 fn invalid_input_sends_no_request_at_all() {
-    let g = G::new();
+    let g = tenant();
     g.emu.clear_seen();
     let vars = [
         ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
@@ -389,7 +342,7 @@ fn invalid_input_sends_no_request_at_all() {
 
 #[test]
 fn no_credential_exits_4_listing_the_options() {
-    let g = G::new();
+    let g = tenant();
     let (code, out, err) = g.run_env(&["get-user", "kim@contoso.com", "-o", "json"], &[]);
     assert_eq!(code, 4);
     assert_eq!(out, "");
@@ -422,7 +375,7 @@ fn no_credential_exits_4_listing_the_options() {
 
 #[test]
 fn graph_errors_map_to_exit_codes_with_code_and_request_id() {
-    let g = G::new();
+    let g = tenant();
     // 404
     let (code, _, err) = g.run(&["get-user", "nobody@contoso.com", "-o", "json"]);
     assert_eq!(code, 3);
@@ -501,7 +454,7 @@ fn graph_errors_map_to_exit_codes_with_code_and_request_id() {
 
 #[test]
 fn throttling_is_retried_honouring_retry_after() {
-    let g = G::new();
+    let g = tenant();
     g.emu.fault(
         Some("GET"),
         "/v1.0/users/kim",
@@ -537,7 +490,7 @@ fn throttling_is_retried_honouring_retry_after() {
 
 #[test]
 fn exhausted_retries_exit_5_with_the_last_error() {
-    let g = G::new();
+    let g = tenant();
     g.emu.fault(
         Some("GET"),
         "/v1.0/users/kim",
@@ -567,7 +520,7 @@ fn exhausted_retries_exit_5_with_the_last_error() {
 
 #[test]
 fn backoff_without_retry_after() {
-    let g = G::new();
+    let g = tenant();
     g.emu.fault(
         Some("GET"),
         "/v1.0/users/kim",
@@ -588,7 +541,7 @@ fn backoff_without_retry_after() {
 
 #[test]
 fn dropped_connections_are_retried_for_reads_only() {
-    let g = G::new();
+    let g = tenant();
     g.emu
         .fault(Some("GET"), "/v1.0/users/kim", 1, FaultKind::Drop);
     let (code, _, err) = g.run(&["get-user", "kim@contoso.com"]);
@@ -618,7 +571,7 @@ fn dropped_connections_are_retried_for_reads_only() {
 
 #[test]
 fn slow_answers_hit_the_time_limit() {
-    let g = G::new();
+    let g = tenant();
     g.emu.fault(
         Some("GET"),
         "/v1.0/users/kim",
@@ -632,7 +585,7 @@ fn slow_answers_hit_the_time_limit() {
 
 #[test]
 fn local_only_commands_are_refused_without_credentials() {
-    let g = G::new();
+    let g = tenant();
     for args in [
         &["new-user", "x@contoso.com"][..],
         &["remove-user", "kim@contoso.com"],
@@ -664,7 +617,7 @@ fn plain_http_is_refused_except_to_loopback() {
 
 #[test]
 fn listing_2500_users_sends_3_page_requests() {
-    let g = G::new();
+    let g = tenant();
     g.emu.add_many(2497);
     g.emu.clear_seen();
     let v = g.json(&["get-user", "--all", "--select", "userPrincipalName"]);
@@ -674,7 +627,7 @@ fn listing_2500_users_sends_3_page_requests() {
 
 #[test]
 fn client_secret_token_is_cached_between_invocations() {
-    let g = G::new();
+    let g = tenant();
     g.emu
         .state()
         .client_secrets
@@ -729,7 +682,7 @@ fn client_secret_token_is_cached_between_invocations() {
 
 #[test]
 fn wrong_client_secret_shows_the_aadsts_error() {
-    let g = G::new();
+    let g = tenant();
     g.emu
         .state()
         .client_secrets
@@ -788,7 +741,7 @@ fn certificate(g: &G, client_id: &str, password: Option<&str>) -> TestCert {
 
 #[test]
 fn certificate_credential_signs_a_ps256_assertion() {
-    let g = G::new();
+    let g = tenant();
     let cert = certificate(&g, "app-cert", None);
     let path = cert.path.to_str().unwrap();
     let vars = [
@@ -834,7 +787,7 @@ fn certificate_credential_signs_a_ps256_assertion() {
 
 #[test]
 fn encrypted_certificate_key_needs_its_password() {
-    let g = G::new();
+    let g = tenant();
     let cert = certificate(&g, "app-enc", Some("pa55word"));
     let path = cert.path.to_str().unwrap();
     let base = [
@@ -871,7 +824,7 @@ fn device(g: &G, pending: u32, outcome: &str, slow_down_once: bool) {
 
 #[test]
 fn device_code_login_then_silent_use_then_logout() {
-    let g = G::new();
+    let g = tenant();
     device(&g, 2, "success", false);
     let (code, out, err) = g.run_env(
         &[
@@ -942,7 +895,7 @@ fn device_code_expiry_and_decline_stop_polling() {
         ("expired_token", "expired_token: AADSTS70020"),
         ("authorization_declined", "authorization_declined"),
     ] {
-        let g = G::new();
+        let g = tenant();
         device(&g, 1, outcome, false);
         let (code, _, err) = g.run_env(&["login", "--tenant", "t", "--client-id", "c"], &[]);
         assert_eq!(code, 4, "{err}");
@@ -957,7 +910,7 @@ fn device_code_expiry_and_decline_stop_polling() {
 
 #[test]
 fn device_code_slow_down_adds_five_seconds() {
-    let g = G::new();
+    let g = tenant();
     device(&g, 0, "success", true);
     let t = std::time::Instant::now();
     let (code, _, err) = g.run_env(&["login", "--tenant", "t", "--client-id", "c", "-v"], &[]);
@@ -968,7 +921,7 @@ fn device_code_slow_down_adds_five_seconds() {
 
 #[test]
 fn no_token_or_secret_in_any_output_even_with_vv() {
-    let g = G::new();
+    let g = tenant();
     g.emu
         .state()
         .client_secrets

@@ -3,65 +3,19 @@
 
 mod common;
 mod emulator;
+mod tenant;
 
 use std::time::Duration;
 
-use common::Env;
 use emulator::Emulator;
 use serde_json::{Value, json};
+use tenant::Tenant;
 
-struct G {
-    env: Env,
-    emu: Emulator,
-    token: String,
-}
-
-impl G {
-    fn new(users: usize) -> G {
-        let emu = Emulator::start();
-        emu.add_many(users);
-        let token = emu.issue_token();
-        G {
-            env: Env::new(),
-            emu,
-            token,
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut c = self.env.cmd();
-        c.args([
-            "--directory",
-            "graph",
-            "--graph-url",
-            &self.emu.url,
-            "--authority-host",
-            &self.emu.url,
-        ]);
-        c.args(args);
-        c.env("SSPRCTL_ACCESS_TOKEN", &self.token);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = self.cmd(args).output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        )
-    }
-
-    fn file(&self, name: &str, content: &str) -> String {
-        let p = self.env.home.path().join(name);
-        std::fs::write(&p, content).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-
-    /// Requests seen, as "METHOD path".
-    fn requests(&self) -> Vec<String> {
-        self.emu.graph_requests()
-    }
+/// An emulator with `users` users `user00000@contoso.com`….
+fn tenant(users: usize) -> Tenant {
+    let emu = Emulator::start();
+    emu.add_many(users);
+    Tenant::new(emu)
 }
 
 /// 2,000 rows: rows 0..1600 change the mobile phone, every 4th of those also the alternate
@@ -92,7 +46,7 @@ fn summary(out: &str) -> Value {
 
 #[test]
 fn a_2000_row_file_takes_few_requests_and_twice_writes_nothing() {
-    let g = G::new(2000);
+    let g = tenant(2000);
     let file = g.file("hr.csv", &mixed(2000, 1600));
     g.emu.clear_seen();
     let (code, out, err) = g.run(&["import", &file, "-o", "json"]);
@@ -106,7 +60,7 @@ fn a_2000_row_file_takes_few_requests_and_twice_writes_nothing() {
         ),
         (Some(1600), Some(400), Some(0))
     );
-    let reqs = g.requests();
+    let reqs = g.emu.graph_requests();
     // $count, 3 pages of 999 (fewer than 100 batches of 20 GETs), 1600/20 = 80 write batches.
     assert_eq!(
         reqs.iter().filter(|r| r.ends_with("/users/$count")).count(),
@@ -133,15 +87,18 @@ fn a_2000_row_file_takes_few_requests_and_twice_writes_nothing() {
     assert_eq!(code, 0);
     assert_eq!(summary(&out)["unchanged"], 2000);
     assert!(
-        g.requests().iter().all(|r| !r.ends_with("/$batch")),
+        g.emu
+            .graph_requests()
+            .iter()
+            .all(|r| !r.ends_with("/$batch")),
         "{:?}",
-        g.requests()
+        g.emu.graph_requests()
     );
 }
 
 #[test]
 fn throttled_batch_items_are_retried_until_every_row_is_updated() {
-    let g = G::new(300);
+    let g = tenant(300);
     g.emu.state().batch_throttle_every = Some(10);
     let file = g.file("hr.csv", &mixed(300, 300));
     let report = g.env.home.path().join("r.jsonl");
@@ -184,7 +141,7 @@ fn throttled_batch_items_are_retried_until_every_row_is_updated() {
 
 #[test]
 fn small_files_read_users_in_batches_and_unknown_users_fail() {
-    let g = G::new(2000);
+    let g = tenant(2000);
     let file = g.file("f.jsonl", "{\"userPrincipalName\":\"user00001@contoso.com\",\"mobilePhone\":\"+44 7400 123456\"}\n{\"userPrincipalName\":\"ghost@contoso.com\",\"mobilePhone\":\"+44 7400 123457\"}\n");
     g.emu.clear_seen();
     let (code, out, err) = g.run(&["import", &file, "-o", "json"]);
@@ -199,7 +156,7 @@ fn small_files_read_users_in_batches_and_unknown_users_fail() {
         "{err}"
     );
     // $count, one batch of 2 GETs, one batch with the PATCH.
-    let reqs = g.requests();
+    let reqs = g.emu.graph_requests();
     assert_eq!(
         reqs,
         [
@@ -213,7 +170,7 @@ fn small_files_read_users_in_batches_and_unknown_users_fail() {
 
 #[test]
 fn dry_run_reads_and_writes_nothing() {
-    let g = G::new(50);
+    let g = tenant(50);
     let file = g.file("hr.csv", &mixed(50, 10));
     g.emu.clear_seen();
     let (code, out, err) = g.run(&["import", &file, "--dry-run", "-o", "jsonl"]);
@@ -234,7 +191,7 @@ fn dry_run_reads_and_writes_nothing() {
 
 #[test]
 fn authentication_methods_are_imported_in_order() {
-    let g = G::new(5);
+    let g = tenant(5);
     let file = g.file("auth.csv", "userPrincipalName,AlternativePhoneNumber,authenticationPhone,Email\nuser00001@contoso.com,+44 20 7946 0958,+44 7400 123456,u1@fabrikam.com\n");
     g.emu.clear_seen();
     let (code, _, err) = g.run(&["import", &file]);
@@ -262,7 +219,7 @@ fn authentication_methods_are_imported_in_order() {
 
 #[test]
 fn an_export_from_graph_re_imports_as_unchanged() {
-    let g = G::new(40);
+    let g = tenant(40);
     let (code, out, err) = g.run(&["get-user", "--all", "-o", "csv"]);
     assert_eq!(code, 0, "{err}");
     let file = g.file("export.csv", &out);
@@ -273,7 +230,7 @@ fn an_export_from_graph_re_imports_as_unchanged() {
 
 #[test]
 fn ctrl_c_stops_sending_writes_the_report_and_exits_130() {
-    let g = G::new(400);
+    let g = tenant(400);
     g.emu.set_latency(Duration::from_millis(150));
     let file = g.file("hr.csv", &mixed(400, 400));
     let report = g.env.home.path().join("r.csv");
@@ -339,4 +296,63 @@ fn ctrl_c_stops_sending_writes_the_report_and_exits_130() {
         .copied()
         .unwrap_or(0) as u64;
     assert_eq!(patched, updated);
+}
+
+#[test]
+fn an_invalid_row_sends_no_request_at_all() {
+    let g = tenant(20);
+    let file = g.file("bad.csv", "userPrincipalName,mobilePhone\nuser00001@contoso.com,+1 206 555 0100\nuser00002@contoso.com,0100\n");
+    g.emu.clear_seen();
+    let vars = [
+        ("AZURE_TENANT_ID", "t"),
+        ("AZURE_CLIENT_ID", "c"),
+        ("AZURE_CLIENT_SECRET", "s"),
+    ];
+    let (code, out, err) = g.run_env(&["import", &file], &vars);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out, "");
+    assert!(
+        err.contains("line 3: mobilePhone \"0100\": no country code"),
+        "{err}"
+    );
+    assert!(
+        g.emu.seen().is_empty(),
+        "not even a token request: {:?}",
+        g.emu.seen()
+    );
+}
+
+#[test]
+fn skip_invalid_imports_the_valid_rows() {
+    let g = tenant(20);
+    let file = g.file("bad.csv", "userPrincipalName,mobilePhone\nuser00001@contoso.com,+1 206 555 0100\nuser00002@contoso.com,0100\n");
+    let report = g.env.home.path().join("r.jsonl");
+    let (code, out, err) = g.run(&[
+        "import",
+        &file,
+        "--skip-invalid",
+        "--report",
+        report.to_str().unwrap(),
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let s = summary(&out);
+    assert_eq!(
+        (s["updated"].as_u64(), s["skipped"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        g.emu.user("user00001@contoso.com").mobile_phone.as_deref(),
+        Some("+1 2065550100")
+    );
+    assert_eq!(g.emu.user("user00002@contoso.com").mobile_phone, None);
+    let rows: Vec<Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows[1]["status"], "skipped");
+    assert_eq!(rows[1]["errorCode"], "invalid_row");
+    assert_eq!(rows[1]["mobilePhone"], "0100");
 }

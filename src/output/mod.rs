@@ -58,32 +58,14 @@ impl Printer {
         }
     }
 
-    /// Writes a change report; warnings also go to stderr.
+    /// Writes a change report (one JSON object in JSON mode); warnings also go to stderr.
     pub fn changes(&self, w: &mut dyn Write, report: &ChangeReport) -> io::Result<()> {
         for warning in &report.warnings {
             self.warn(warning);
         }
-        const FIELDS: &[&str] = &["userPrincipalName", "field", "old", "new"];
-        let rows = || {
-            report
-                .changes
-                .iter()
-                .map(|c| {
-                    vec![
-                        Value::Text(report.user_principal_name.clone()),
-                        Value::Text(c.field.to_string()),
-                        c.old.clone(),
-                        c.new.clone(),
-                    ]
-                })
-                .collect::<Vec<_>>()
-        };
         match self.format {
             Format::Json => json::pretty(w, report),
-            Format::Jsonl => json::line(w, report),
-            Format::Csv => delimited::csv(w, FIELDS, &rows()),
-            Format::Tsv => delimited::tsv(w, FIELDS, &rows()),
-            Format::Table => table::changes(w, report),
+            _ => self.change_list(w, std::slice::from_ref(report)),
         }
     }
 
