@@ -154,3 +154,115 @@ async fn create_and_remove_are_local_only() {
     ));
     assert!(emu.graph_requests().is_empty());
 }
+
+/// The emulator must refuse what Graph refuses, or the tests above could pass against a
+/// client that sends bad requests.
+#[tokio::test]
+async fn the_emulator_is_as_strict_as_graph() {
+    let emu = Emulator::start();
+    for (u, a) in suite::users() {
+        emu.add_user(&u, &a);
+    }
+    let token = emu.issue_token();
+    let c = reqwest::Client::new();
+    let url = |p: &str| format!("{}/v1.0{p}", emu.url);
+    let send = |m: reqwest::Method, p: &str, body: serde_json::Value| {
+        c.request(m, url(p)).bearer_auth(&token).json(&body).send()
+    };
+    let ann = "/users/00000000-0000-4000-8000-000000000003";
+    let cases = [
+        (
+            reqwest::Method::PATCH,
+            ann.to_string(),
+            serde_json::json!({"mobilePhone": ""}),
+            400,
+        ),
+        (
+            reqwest::Method::PATCH,
+            ann.to_string(),
+            serde_json::json!({"department": "x"}),
+            400,
+        ),
+        (
+            reqwest::Method::PATCH,
+            ann.to_string(),
+            serde_json::json!({"businessPhones": ["+1 2065550100", "+1 2065550101"]}),
+            400,
+        ),
+        (
+            reqwest::Method::PATCH,
+            "/users/lee@contoso.com".to_string(),
+            serde_json::json!({"mobilePhone": "+1 2065550100"}),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{ann}/authentication/phoneMethods"),
+            serde_json::json!({"phoneNumber": "+12065550100", "phoneType": "mobile"}),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{ann}/authentication/phoneMethods"),
+            serde_json::json!({"phoneNumber": "+1 2065550100", "phoneType": "alternateMobile"}),
+            400,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{ann}/authentication/phoneMethods"),
+            serde_json::json!({"phoneNumber": "+1 2065550100", "phoneType": "mobile"}),
+            201,
+        ),
+        (
+            reqwest::Method::POST,
+            format!("{ann}/authentication/phoneMethods"),
+            serde_json::json!({"phoneNumber": "+1 2065550101", "phoneType": "mobile"}),
+            400,
+        ),
+        (
+            reqwest::Method::PATCH,
+            ann.to_string(),
+            serde_json::json!({"mobilePhone": null, "otherMails": []}),
+            204,
+        ),
+    ];
+    for (m, p, body, status) in cases {
+        let r = send(m.clone(), &p, body.clone()).await.unwrap();
+        assert_eq!(r.status().as_u16(), status, "{m} {p} {body}");
+    }
+    let r = c.get(url("/users/kim@contoso.com")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401, "no token");
+    let too_many: Vec<_> = (0..21).map(|i| serde_json::json!({"id": i.to_string(), "method": "GET", "url": "/users/kim@contoso.com"})).collect();
+    let r = send(
+        reqwest::Method::POST,
+        "/$batch",
+        serde_json::json!({"requests": too_many}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "more than 20 in a batch");
+    let r = send(reqwest::Method::POST, "/$batch", serde_json::json!({"requests": [{"id": "1", "method": "PATCH", "url": ann, "body": {"mobilePhone": null}}]})).await.unwrap();
+    assert_eq!(r.status().as_u16(), 400, "a body needs its Content-Type");
+    let r = c
+        .get(url("/users/$count"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        400,
+        "$count needs ConsistencyLevel: eventual"
+    );
+    let r = c
+        .get(url("/users/kim@contoso.com"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v.get("otherMails").is_none(),
+        "otherMails only when selected"
+    );
+}
