@@ -356,3 +356,42 @@ fn skip_invalid_imports_the_valid_rows() {
     assert_eq!(rows[1]["errorCode"], "invalid_row");
     assert_eq!(rows[1]["mobilePhone"], "0100");
 }
+
+#[test]
+fn only_rows_that_touch_authentication_methods_read_them() {
+    let g = tenant(30);
+    let mut file = String::from("userPrincipalName,mobilePhone,authenticationPhone\n");
+    for i in 0..30 {
+        let auth = if i == 7 { "+44 7400 123456" } else { "" };
+        file.push_str(&format!(
+            "user{i:05}@contoso.com,+1 206 555 {:04},{auth}\n",
+            100 + i
+        ));
+    }
+    let file = g.file("f.csv", &file);
+    let (code, out, err) = g.run(&["import", &file, "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary(&out)["updated"], 30);
+    let method_reads: Vec<String> = g
+        .emu
+        .state()
+        .batch_item_paths
+        .iter()
+        .filter(|p| p.starts_with("GET") && p.contains("/authentication/"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        method_reads,
+        [
+            "GET /v1.0/users/00000000-0000-4000-9000-000000000007/authentication/phoneMethods",
+            "GET /v1.0/users/00000000-0000-4000-9000-000000000007/authentication/emailMethods"
+        ]
+    );
+    assert_eq!(
+        g.emu
+            .auth("user00007@contoso.com")
+            .authentication_phone
+            .as_deref(),
+        Some("+44 7400123456")
+    );
+}

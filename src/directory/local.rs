@@ -411,7 +411,7 @@ impl Directory for LocalDirectory {
     async fn read_many(
         &self,
         keys: &[String],
-        _auth: bool,
+        _auth: &[bool],
         _ctl: &BulkControl,
     ) -> Result<Vec<Option<Current>>, DirectoryError> {
         // One read transaction: a consistent snapshot, and much faster than one per key.

@@ -187,12 +187,13 @@ pub trait Directory {
     /// users in one pass, possibly by listing the tenant).
     fn bulk_chunk(&self) -> Option<usize>;
 
-    /// Reads many users (with their authentication methods when `auth`) in as few requests
-    /// as the backend allows; `None` for users that don't exist. One entry per key, in order.
+    /// Reads many users in as few requests as the backend allows, with their authentication
+    /// methods where `auth[i]` is true (elsewhere `Current::auth` may be `None`); `None` for
+    /// users that don't exist. One entry per key, in order.
     async fn read_many(
         &self,
         keys: &[String],
-        auth: bool,
+        auth: &[bool],
         ctl: &BulkControl,
     ) -> Result<Vec<Option<Current>>, DirectoryError>;
 
@@ -274,7 +275,7 @@ impl Directory for AnyDirectory {
     async fn read_many(
         &self,
         keys: &[String],
-        auth: bool,
+        auth: &[bool],
         ctl: &BulkControl,
     ) -> Result<Vec<Option<Current>>, DirectoryError> {
         forward!(self, d => d.read_many(keys, auth, ctl).await)

@@ -127,9 +127,6 @@ pub async fn run<D: Directory>(
         .filter(|s| matches!(s, RowState::Valid(_)))
         .count();
     on_total(valid);
-    let auth = states
-        .iter()
-        .any(|s| matches!(s, RowState::Valid(v) if !v.auth.is_empty()));
     let chunk = dir.bulk_chunk().unwrap_or(usize::MAX).max(1);
     let mut results: Vec<RowResult> = Vec::with_capacity(states.len());
     let mut states = states.into_iter().enumerate().peekable();
@@ -146,7 +143,7 @@ pub async fn run<D: Directory>(
             results.extend(part.into_iter().map(|(i, s)| interrupted(parsed, i, s)));
             continue;
         }
-        results.extend(run_part(dir, parsed, part, auth, dry_run, ctl).await?);
+        results.extend(run_part(dir, parsed, part, dry_run, ctl).await?);
     }
     Ok(results)
 }
@@ -203,19 +200,18 @@ async fn run_part<D: Directory>(
     dir: &D,
     parsed: &Parsed,
     part: Vec<(usize, RowState)>,
-    auth: bool,
     dry_run: bool,
     ctl: &BulkControl,
 ) -> Result<Vec<RowResult>, DirectoryError> {
-    let keys: Vec<String> = part
+    let (keys, auth): (Vec<String>, Vec<bool>) = part
         .iter()
         .filter_map(|(_, s)| match s {
-            RowState::Valid(v) => Some(v.key.clone()),
+            RowState::Valid(v) => Some((v.key.clone(), !v.auth.is_empty())),
             _ => None,
         })
-        .collect();
-    let mut current = dir.read_many(&keys, auth, ctl).await?.into_iter();
-    drop(keys);
+        .unzip();
+    let mut current = dir.read_many(&keys, &auth, ctl).await?.into_iter();
+    drop((keys, auth));
     let mut results: Vec<RowResult> = Vec::with_capacity(part.len());
     let mut planned: Vec<Planned> = Vec::new();
     let mut planned_rows: Vec<usize> = Vec::new();

@@ -99,6 +99,8 @@ pub struct State {
     batch_items: u64,
     /// Items answered inside `$batch` envelopes, by method.
     pub batch_item_counts: HashMap<String, usize>,
+    /// Every `$batch` item as "METHOD path".
+    pub batch_item_paths: Vec<String>,
     device_polls: u32,
     slowed: bool,
     pub base_url: String,
@@ -590,6 +592,7 @@ fn batch(state: &Arc<Mutex<State>>, headers: &HeaderMap, body: &[u8], rid: &str)
             let mut s = state.lock().unwrap();
             s.batch_items += 1;
             *s.batch_item_counts.entry(method.to_string()).or_default() += 1;
+            s.batch_item_paths.push(format!("{method} {path}"));
             s.batch_throttle_every
                 .is_some_and(|k| s.batch_items.is_multiple_of(k))
         };

@@ -477,24 +477,22 @@ impl Directory for GraphDirectory {
     async fn read_many(
         &self,
         keys: &[String],
-        auth: bool,
+        auth: &[bool],
         ctl: &BulkControl,
     ) -> Result<Vec<Option<Current>>, DirectoryError> {
         let users = self.read_users(keys, ctl).await?;
-        if !auth {
-            return Ok(users
-                .into_iter()
-                .map(|u| u.map(|user| Current { user, auth: None }))
-                .collect());
-        }
-        // Two reads per user, in batches, at the lower authentication-method concurrency.
-        let found: Vec<&User> = users.iter().flatten().collect();
-        let items: Vec<batch::Item> = found
+        // Two reads per user whose row touches authentication methods, in batches, at the
+        // lower authentication-method concurrency.
+        let wanted: Vec<usize> = (0..users.len())
+            .filter(|&i| users[i].is_some() && auth.get(i).copied().unwrap_or(false))
+            .collect();
+        let items: Vec<batch::Item> = wanted
             .iter()
-            .flat_map(|u| {
+            .flat_map(|&i| {
+                let id = &users[i].as_ref().expect("filtered").id;
                 ["phoneMethods", "emailMethods"].map(|c| batch::Item {
                     method: Method::GET,
-                    url: self.user_url(&u.id, &["authentication", c]),
+                    url: self.user_url(id, &["authentication", c]),
                     body: None,
                 })
             })
@@ -508,26 +506,16 @@ impl Directory for GraphDirectory {
             |_, _| {},
         )
         .await;
-        let mut details = Vec::with_capacity(found.len());
-        for (pair, item) in results.chunks(2).zip(items.chunks(2)) {
-            let mut bodies = Vec::with_capacity(2);
-            for (r, it) in pair.iter().zip(item) {
-                bodies.push(self.answer(r, it, READ_METHODS)?);
-            }
-            details.push(methods_from(
-                &Some(bodies[0].clone()),
-                &Some(bodies[1].clone()),
-            ));
+        let mut details: Vec<Option<AuthDetails>> = users.iter().map(|_| None).collect();
+        for ((pair, item), &i) in results.chunks(2).zip(items.chunks(2)).zip(&wanted) {
+            let phones = self.answer(&pair[0], &item[0], READ_METHODS)?;
+            let emails = self.answer(&pair[1], &item[1], READ_METHODS)?;
+            details[i] = Some(methods_from(&Some(phones), &Some(emails)));
         }
-        let mut details = details.into_iter();
         Ok(users
             .into_iter()
-            .map(|u| {
-                u.map(|user| Current {
-                    user,
-                    auth: details.next(),
-                })
-            })
+            .zip(details)
+            .map(|(u, auth)| u.map(|user| Current { user, auth }))
             .collect())
     }
 
