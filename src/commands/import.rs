@@ -186,6 +186,48 @@ struct Summary {
     http_requests: Option<usize>,
 }
 
+impl Summary {
+    /// On stdout: numbers in JSON (stable key order), a one-row table or CSV/TSV otherwise.
+    fn print(&self, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+        match ctx.printer.format {
+            Format::Json => serde_json::to_writer_pretty(&mut *ctx.out, self),
+            Format::Jsonl => serde_json::to_writer(&mut *ctx.out, self),
+            _ => {
+                let mut fields = vec![
+                    "rows",
+                    "updated",
+                    "unchanged",
+                    "skipped",
+                    "failed",
+                    "seconds",
+                ];
+                let counts = [
+                    self.rows,
+                    self.updated,
+                    self.unchanged,
+                    self.skipped,
+                    self.failed,
+                ];
+                let mut row: Vec<Value> =
+                    counts.iter().map(|n| Value::Text(n.to_string())).collect();
+                row.push(Value::Text(format!("{:.2}", self.seconds)));
+                if let Some(n) = self.http_requests {
+                    fields.push("httpRequests");
+                    row.push(Value::Text(n.to_string()));
+                }
+                let records = Records {
+                    fields: &fields,
+                    rows: vec![row],
+                };
+                return Ok(ctx.printer.records(ctx.out, &records, Shape::Object)?);
+            }
+        }
+        .map_err(std::io::Error::from)?;
+        writeln!(ctx.out)?;
+        Ok(())
+    }
+}
+
 fn count(results: &[RowResult], s: Status) -> usize {
     results.iter().filter(|r| r.status == s).count()
 }
@@ -332,51 +374,16 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             results.len()
         ));
     } else {
-        let mut fields = vec![
-            "rows",
-            "updated",
-            "unchanged",
-            "skipped",
-            "failed",
-            "seconds",
-        ];
-        let mut row = vec![
-            Value::Text(results.len().to_string()),
-            Value::Text(updated.to_string()),
-            Value::Text(unchanged.to_string()),
-            Value::Text(skipped.to_string()),
-            Value::Text(failed.to_string()),
-            Value::Text(format!("{secs:.2}")),
-        ];
-        if let Some(n) = requests {
-            fields.push("httpRequests");
-            row.push(Value::Text(n.to_string()));
+        Summary {
+            rows: results.len(),
+            updated,
+            unchanged,
+            skipped,
+            failed,
+            seconds: (secs * 100.0).round() / 100.0,
+            http_requests: requests,
         }
-        if matches!(ctx.printer.format, Format::Json | Format::Jsonl) {
-            // Numbers in JSON, with a stable key order.
-            let summary = Summary {
-                rows: results.len(),
-                updated,
-                unchanged,
-                skipped,
-                failed,
-                seconds: (secs * 100.0).round() / 100.0,
-                http_requests: requests,
-            };
-            if ctx.printer.format == Format::Json {
-                serde_json::to_writer_pretty(&mut *ctx.out, &summary)
-            } else {
-                serde_json::to_writer(&mut *ctx.out, &summary)
-            }
-            .map_err(std::io::Error::from)?;
-            writeln!(ctx.out)?;
-        } else {
-            let records = Records {
-                fields: &fields,
-                rows: vec![row],
-            };
-            ctx.printer.records(ctx.out, &records, Shape::Object)?;
-        }
+        .print(ctx)?;
         ctx.printer.note(&format!(
             "import: {} rows: {updated} updated, {unchanged} unchanged, {skipped} skipped, {failed} failed in {secs:.1} s{}",
             results.len(),
