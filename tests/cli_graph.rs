@@ -983,3 +983,57 @@ fn no_token_or_secret_in_any_output_even_with_vv() {
     assert!(!all.contains("s3cr3t-value-XYZ"), "secret leaked");
     assert!(all.contains("debug: GET "), "the log ran: {all}");
 }
+
+#[test]
+fn the_china_cloud_has_no_email_methods() {
+    let g = tenant();
+    g.emu.clear_seen();
+    let v = g.json(&["--cloud", "china", "get-auth-details", "kim@contoso.com"]);
+    assert_eq!(v["authenticationPhone"], "+1 2065550123");
+    assert_eq!(v["authenticationEmail"], serde_json::Value::Null);
+    assert!(
+        g.emu
+            .graph_requests()
+            .iter()
+            .all(|r| !r.contains("emailMethods")),
+        "{:?}",
+        g.emu.graph_requests()
+    );
+    // A change that includes the email is refused whole, before any write.
+    g.emu.clear_seen();
+    let (code, out, err) = g.run(&[
+        "--cloud",
+        "china",
+        "set-auth-details",
+        "ann@contoso.com",
+        "--phone",
+        "+44 7400 123456",
+        "--email",
+        "ann@fabrikam.com",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("email authentication methods are not available in the China cloud (21Vianet); nothing was written"), "{err}");
+    assert!(
+        g.emu.graph_requests().iter().all(|r| r.starts_with("GET")),
+        "{:?}",
+        g.emu.graph_requests()
+    );
+    assert_eq!(g.emu.auth("ann@contoso.com").authentication_phone, None);
+    // In an import, such a row fails and the others go through.
+    let file = g.file("f.csv", "userPrincipalName,authenticationPhone,authenticationEmail\nann@contoso.com,+44 7400 123456,ann@fabrikam.com\nlee@contoso.com,+44 7400 123457,\n");
+    let (code, _, err) = g.run(&["--cloud", "china", "import", &file]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("line 2: ann@contoso.com failed (unsupported)"),
+        "{err}"
+    );
+    assert_eq!(g.emu.auth("ann@contoso.com").authentication_phone, None);
+    assert_eq!(
+        g.emu
+            .auth("lee@contoso.com")
+            .authentication_phone
+            .as_deref(),
+        Some("+44 7400123457")
+    );
+}

@@ -139,12 +139,8 @@ impl Ctx<'_> {
         let token =
             auth::access_token(&credential, &g.endpoints, &g.store, &http, &self.printer).await?;
         let cache = token.cache_key.map(|k| (g.store.clone(), k));
-        Ok(GraphDirectory::new(GraphClient::new(
-            http,
-            &g.endpoints.graph,
-            token.secret,
-            cache,
-        )))
+        let client = GraphClient::new(http, &g.endpoints.graph, token.secret, cache);
+        Ok(GraphDirectory::new(client).for_cloud(g.endpoints.cloud))
     }
 }
 

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinSet;
 
 use super::{BulkControl, Current, Directory, DirectoryError, Outcome, Planned};
+use crate::auth::endpoints::Cloud;
 use crate::model::{AuthDetails, User};
 use crate::plan::{AuthMethod, AuthPatch, AuthPlan, PlanError, UserPatch, UserPlan};
 use client::{GraphClient, Purpose};
@@ -120,11 +121,34 @@ pub fn patch_body(p: &UserPatch) -> Value {
 /// A user directory in a tenant, reached through Microsoft Graph.
 pub struct GraphDirectory {
     client: GraphClient,
+    /// False in the China cloud, where email authentication methods don't exist.
+    email_methods: bool,
 }
 
 impl GraphDirectory {
     pub fn new(client: GraphClient) -> Self {
-        GraphDirectory { client }
+        GraphDirectory {
+            client,
+            email_methods: true,
+        }
+    }
+
+    /// Adapts to the cloud's features (the China cloud has no email authentication methods).
+    pub fn for_cloud(mut self, cloud: Cloud) -> Self {
+        self.email_methods = cloud != Cloud::China;
+        self
+    }
+
+    /// Refuses a change the cloud can't make, before anything is written.
+    fn check_cloud(&self, patch: &AuthPatch) -> Result<(), DirectoryError> {
+        if !self.email_methods && patch.ops.iter().any(|(m, _)| *m == AuthMethod::Email) {
+            return Err(DirectoryError::Unsupported(
+                "email authentication methods are not available in the China cloud (21Vianet); \
+                 nothing was written"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     fn user_url(&self, user: &str, rest: &[&str]) -> reqwest::Url {
@@ -249,6 +273,9 @@ impl GraphDirectory {
                 READ_METHODS,
             )
             .await?;
+        if !self.email_methods {
+            return Ok(methods_from(&phones.body, &None));
+        }
         let emails = self
             .client
             .send(
@@ -466,6 +493,7 @@ impl Directory for GraphDirectory {
         if dry_run {
             return Ok((u, plan));
         }
+        self.check_cloud(&plan.patch)?;
         write_methods(&self.client, &u.id, &current, &plan.patch).await?;
         Ok((u, plan))
     }
@@ -486,11 +514,16 @@ impl Directory for GraphDirectory {
         let wanted: Vec<usize> = (0..users.len())
             .filter(|&i| users[i].is_some() && auth.get(i).copied().unwrap_or(false))
             .collect();
+        let collections: &[&str] = if self.email_methods {
+            &["phoneMethods", "emailMethods"]
+        } else {
+            &["phoneMethods"]
+        };
         let items: Vec<batch::Item> = wanted
             .iter()
             .flat_map(|&i| {
                 let id = &users[i].as_ref().expect("filtered").id;
-                ["phoneMethods", "emailMethods"].map(|c| batch::Item {
+                collections.iter().map(|c| batch::Item {
                     method: Method::GET,
                     url: self.user_url(id, &["authentication", c]),
                     body: None,
@@ -507,10 +540,14 @@ impl Directory for GraphDirectory {
         )
         .await;
         let mut details: Vec<Option<AuthDetails>> = users.iter().map(|_| None).collect();
-        for ((pair, item), &i) in results.chunks(2).zip(items.chunks(2)).zip(&wanted) {
-            let phones = self.answer(&pair[0], &item[0], READ_METHODS)?;
-            let emails = self.answer(&pair[1], &item[1], READ_METHODS)?;
-            details[i] = Some(methods_from(&Some(phones), &Some(emails)));
+        let per = collections.len();
+        for ((answers, asked), &i) in results.chunks(per).zip(items.chunks(per)).zip(&wanted) {
+            let phones = self.answer(&answers[0], &asked[0], READ_METHODS)?;
+            let emails = match (answers.get(1), asked.get(1)) {
+                (Some(a), Some(q)) => Some(self.answer(a, q, READ_METHODS)?),
+                _ => None,
+            };
+            details[i] = Some(methods_from(&Some(phones), &emails));
         }
         Ok(users
             .into_iter()
@@ -522,9 +559,17 @@ impl Directory for GraphDirectory {
     async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
         let mut outcomes: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
         let has_auth = |p: &Planned| !p.auth_plan.patch.is_empty();
+        // 0. Rows the cloud can't apply fail before any of their writes.
+        for (i, p) in items.iter().enumerate() {
+            if let Err(e) = self.check_cloud(&p.auth_plan.patch) {
+                let o = Outcome::Failed(e);
+                ctl.record(&o);
+                outcomes[i] = Some(o);
+            }
+        }
         // 1. User PATCHes, batched.
         let patched: Vec<usize> = (0..items.len())
-            .filter(|&i| !items[i].user_plan.patch.is_empty())
+            .filter(|&i| outcomes[i].is_none() && !items[i].user_plan.patch.is_empty())
             .collect();
         let requests: Vec<batch::Item> = patched
             .iter()
@@ -584,7 +629,7 @@ impl Directory for GraphDirectory {
         let mut tasks: JoinSet<(usize, Result<(), DirectoryError>)> = JoinSet::new();
         let mut next = 0;
         let auth_items: Vec<usize> = (0..items.len())
-            .filter(|&i| has_auth(&items[i]))
+            .filter(|&i| outcomes[i].is_none() && has_auth(&items[i]))
             .filter(|&i| matches!(user_results[i], None | Some(Outcome::Updated(_))))
             .collect();
         loop {
