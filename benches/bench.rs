@@ -451,7 +451,7 @@ fn bench_import_graph() {
         .enable_all()
         .build()
         .unwrap();
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let t = Instant::now();
     rt.block_on(async {
         for i in 0..baseline {
@@ -566,7 +566,7 @@ fn bench_graph() {
     let own: Vec<Duration> = (0..200)
         .map(|_| {
             rt.block_on(async {
-                let client = reqwest::Client::new();
+                let client = reqwest::Client::builder().no_proxy().build().unwrap();
                 let t = Instant::now();
                 let r = client.get(&url).bearer_auth(&token).send().await.unwrap();
                 assert!(r.status().is_success());

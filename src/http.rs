@@ -119,11 +119,15 @@ fn show(url: &Url) -> String {
 }
 
 impl Http {
-    pub fn new(policy: RetryPolicy, log: Printer) -> Self {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("ssprctl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+    /// A client; `direct` skips the proxies named by `HTTPS_PROXY` and the like (used when
+    /// every endpoint is on this machine, where a proxy can only get in the way).
+    pub fn new(policy: RetryPolicy, log: Printer, direct: bool) -> Self {
+        let mut builder =
+            reqwest::Client::builder().user_agent(concat!("ssprctl/", env!("CARGO_PKG_VERSION")));
+        if direct {
+            builder = builder.no_proxy();
+        }
+        let client = builder.build().expect("the HTTP client builds");
         Http {
             client,
             policy,
@@ -327,6 +331,7 @@ mod tests {
                 quiet: true,
                 verbose: 0,
             },
+            true,
         );
         for attempt in 1..=4 {
             let full = 3.0 * f64::from(1u32 << (attempt - 1));

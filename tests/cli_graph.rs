@@ -1037,3 +1037,21 @@ fn the_china_cloud_has_no_email_methods() {
         Some("+44 7400123457")
     );
 }
+
+#[test]
+fn proxies_are_not_used_for_loopback_endpoints() {
+    let g = tenant();
+    let dead = "http://127.0.0.1:9";
+    let token = g.token.clone();
+    let (code, out, err) = g.run_env(
+        &["get-user", "kim@contoso.com"],
+        &[
+            ("HTTP_PROXY", dead),
+            ("http_proxy", dead),
+            ("ALL_PROXY", dead),
+            ("SSPRCTL_ACCESS_TOKEN", &token),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Kim Akers"));
+}

@@ -73,7 +73,8 @@ pub struct UrlError {
     pub reason: String,
 }
 
-fn is_loopback(url: &Url) -> bool {
+/// True for 127.0.0.0/8, ::1 and localhost.
+pub fn is_loopback(url: &Url) -> bool {
     match url.host_str() {
         Some("localhost") => true,
         Some(h) => h
@@ -138,6 +139,11 @@ impl Endpoints {
             }
         }
         url
+    }
+
+    /// True when both hosts are on this machine (an emulator): no proxy is used for them.
+    pub fn all_loopback(&self) -> bool {
+        is_loopback(&self.graph) && is_loopback(&self.login)
     }
 
     pub fn token_url(&self, tenant: &str) -> Url {

@@ -123,7 +123,10 @@ impl Ctx<'_> {
     /// The HTTP client for Graph and the login endpoint (one per run, so requests add up).
     pub fn http(&self) -> Http {
         self.http
-            .get_or_init(|| Http::new(self.settings.graph.policy, self.printer))
+            .get_or_init(|| {
+                let g = &self.settings.graph;
+                Http::new(g.policy, self.printer, g.endpoints.all_loopback())
+            })
             .clone()
     }
 

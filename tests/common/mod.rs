@@ -33,7 +33,8 @@ impl Env {
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("ssprctl"));
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().to_string();
-            if k.starts_with("SSPRCTL_") || k.starts_with("AZURE_") {
+            let proxy = k.to_ascii_lowercase().ends_with("_proxy");
+            if k.starts_with("SSPRCTL_") || k.starts_with("AZURE_") || proxy {
                 c.env_remove(&k);
             }
         }
