@@ -136,6 +136,11 @@ impl Http {
         }
     }
 
+    /// A log line at `-v` (1) or `-vv` (2).
+    pub fn log(&self, level: u8, msg: &str) {
+        self.log.log(level, msg);
+    }
+
     /// HTTP requests sent so far by this client and its clones, retries included.
     pub fn requests(&self) -> usize {
         self.sent.load(std::sync::atomic::Ordering::Relaxed)

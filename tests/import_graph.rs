@@ -113,6 +113,11 @@ fn throttled_batch_items_are_retried_until_every_row_is_updated() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(summary(&out)["updated"], 300);
+    // The run slowed down when throttled.
+    assert!(
+        err.contains("throttled: down to 2 batches in flight, nothing sent for 0.05 s"),
+        "{err}"
+    );
     let rows: Vec<Value> = std::fs::read_to_string(&report)
         .unwrap()
         .lines()
@@ -394,4 +399,26 @@ fn only_rows_that_touch_authentication_methods_read_them() {
             .as_deref(),
         Some("+44 7400123456")
     );
+}
+
+#[test]
+fn the_run_speeds_up_again_after_a_quiet_period() {
+    let g = tenant(2000);
+    {
+        let mut s = g.emu.state();
+        s.batch_throttle_every = Some(5);
+        s.batch_throttle_max = Some(8);
+    }
+    g.emu.set_latency(Duration::from_millis(40));
+    let file = g.file("hr.csv", &mixed(2000, 2000));
+    let (code, out, err) = g.run(&["import", &file, "-o", "json", "-v"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(summary(&out)["updated"], 2000);
+    let down = err
+        .find("throttled: down to 1 batches in flight")
+        .expect(&err);
+    let up = err
+        .find("no throttling for 2 s: up to 2 batches in flight")
+        .expect(&err);
+    assert!(up > down, "{err}");
 }

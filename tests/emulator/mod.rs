@@ -94,8 +94,11 @@ pub struct State {
     /// client id → (x5t#S256, PKCS#8 DER of the public key's private key is not needed: the public key)
     pub certificates: HashMap<String, (String, rsa::PublicKey)>,
     pub device: Option<DeviceScript>,
-    /// Throttle every Nth `$batch` item with 429 and its own `Retry-After`.
+    /// Throttle every Nth `$batch` item with 429 and its own `Retry-After`…
     pub batch_throttle_every: Option<u64>,
+    /// …but only this many items in all, when set.
+    pub batch_throttle_max: Option<u64>,
+    batch_throttled: u64,
     batch_items: u64,
     /// Items answered inside `$batch` envelopes, by method.
     pub batch_item_counts: HashMap<String, usize>,
@@ -593,8 +596,12 @@ fn batch(state: &Arc<Mutex<State>>, headers: &HeaderMap, body: &[u8], rid: &str)
             s.batch_items += 1;
             *s.batch_item_counts.entry(method.to_string()).or_default() += 1;
             s.batch_item_paths.push(format!("{method} {path}"));
-            s.batch_throttle_every
+            let due = s
+                .batch_throttle_every
                 .is_some_and(|k| s.batch_items.is_multiple_of(k))
+                && s.batch_throttle_max.is_none_or(|m| s.batch_throttled < m);
+            s.batch_throttled += u64::from(due);
+            due
         };
         if throttled {
             responses.push(json!({"id": id, "status": 429,

@@ -121,6 +121,13 @@ pub async fn execute(
         if limit < max_limit && last_throttle.is_none_or(|t| now.duration_since(t) >= QUIET) {
             limit += 1;
             last_throttle = Some(now);
+            client.http.log(
+                1,
+                &format!(
+                    "no throttling for {} s: up to {limit} batches in flight",
+                    QUIET.as_secs()
+                ),
+            );
         }
         // Dispatch as many envelopes as the limit allows.
         while !ctl.is_cancelled() && in_flight.len() < limit && now >= pause_until {
@@ -278,6 +285,13 @@ pub async fn execute(
             limit = (limit / 2).max(1);
             pause_until = pause_until.max(now + wait);
             last_throttle = Some(now);
+            client.http.log(
+                1,
+                &format!(
+                    "throttled: down to {limit} batches in flight, nothing sent for {:.2} s",
+                    wait.as_secs_f64()
+                ),
+            );
         }
     }
     for p in queue {
