@@ -96,9 +96,14 @@ fn jitter_fraction() -> f64 {
     (r % 1_000_000) as f64 / 1_000_000.0
 }
 
-/// Parses `Retry-After`: seconds (decimals allowed) or an HTTP date.
+/// Parses the `Retry-After` header.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// Parses a `Retry-After` value: seconds (decimals allowed) or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
     }

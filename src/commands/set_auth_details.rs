@@ -76,14 +76,7 @@ pub async fn run(a: SetAuthArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             plan_auth(&u.user_principal_name, current, &update)
         })
         .await?;
-    let report = ChangeReport {
-        id: user.id,
-        user_principal_name: user.user_principal_name,
-        dry_run: a.dry_run,
-        changed: !plan.changes.is_empty() && !a.dry_run,
-        changes: plan.changes,
-        warnings,
-    };
+    let report = ChangeReport::new(user, a.dry_run, plan.changes, warnings);
     ctx.printer.changes(ctx.out, &report)?;
     Ok(Exit::Success)
 }

@@ -125,14 +125,7 @@ pub async fn run(a: SetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         .update_user(a.user.value(), a.dry_run, |u| plan_user(u, &update))
         .await?;
     warnings.extend(plan.warnings);
-    let report = ChangeReport {
-        id: user.id,
-        user_principal_name: user.user_principal_name,
-        dry_run: a.dry_run,
-        changed: !plan.changes.is_empty() && !a.dry_run,
-        changes: plan.changes,
-        warnings,
-    };
+    let report = ChangeReport::new(user, a.dry_run, plan.changes, warnings);
     ctx.printer.changes(ctx.out, &report)?;
     Ok(Exit::Success)
 }

@@ -32,6 +32,20 @@ pub enum DirectoryError {
     Service(ServiceError),
 }
 
+impl DirectoryError {
+    /// A copy for each of several items that one failure struck (a whole `$batch`, say):
+    /// service errors keep every detail, others keep their message.
+    pub fn duplicate(&self) -> DirectoryError {
+        match self {
+            DirectoryError::Service(s) => DirectoryError::Service(s.clone()),
+            other => DirectoryError::Storage {
+                message: other.to_string(),
+                hint: "run the command again: what was written is unchanged by a rerun".into(),
+            },
+        }
+    }
+}
+
 /// What kind of failure a remote service reported; decides the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ServiceKind {

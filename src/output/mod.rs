@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::cli::Format;
-use crate::model::Value;
+use crate::model::{User, Value};
 use crate::plan::FieldChange;
 
 /// Rows of named values, the shape of `get-user`, `get-auth-details` and `phone` output.
@@ -36,6 +36,25 @@ pub struct ChangeReport {
     pub changed: bool,
     pub changes: Vec<FieldChange>,
     pub warnings: Vec<String>,
+}
+
+impl ChangeReport {
+    /// The report of a `set-*` command on `user`.
+    pub fn new(
+        user: User,
+        dry_run: bool,
+        changes: Vec<FieldChange>,
+        warnings: Vec<String>,
+    ) -> Self {
+        ChangeReport {
+            id: user.id,
+            user_principal_name: user.user_principal_name,
+            dry_run,
+            changed: !changes.is_empty() && !dry_run,
+            changes,
+            warnings,
+        }
+    }
 }
 
 /// Writes data to stdout and messages to stderr according to the settings.

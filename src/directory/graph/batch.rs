@@ -61,27 +61,17 @@ fn item_backoff(attempts: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempts.min(8)))
 }
 
+/// An item's own `Retry-After`, parsed like a response header's.
 fn retry_after(headers: &Value) -> Option<Duration> {
     let v = headers
         .as_object()?
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))?
         .1;
-    let secs = match v {
-        Value::String(s) => s.trim().parse::<f64>().ok()?,
-        Value::Number(n) => n.as_f64()?,
-        _ => return None,
-    };
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
-}
-
-fn clone_error(e: &DirectoryError) -> DirectoryError {
-    match e {
-        DirectoryError::Service(s) => DirectoryError::Service(s.clone()),
-        other => DirectoryError::Storage {
-            message: other.to_string(),
-            hint: "run the import again: rows already written are unchanged".into(),
-        },
+    match v {
+        Value::String(s) => crate::http::parse_retry_after(s),
+        Value::Number(n) => crate::http::parse_retry_after(&n.to_string()),
+        _ => None,
     }
 }
 
@@ -209,7 +199,7 @@ pub async fn execute(
             Ok(body) => body,
             Err(e) => {
                 for p in batch {
-                    finish(&mut results, p.idx, ItemResult::Failed(clone_error(&e)));
+                    finish(&mut results, p.idx, ItemResult::Failed(e.duplicate()));
                 }
                 continue;
             }

@@ -172,7 +172,7 @@ impl GraphDirectory {
                 a.request_id.clone(),
                 purpose,
             )),
-            batch::ItemResult::Failed(e) => Err(batch_error(e)),
+            batch::ItemResult::Failed(e) => Err(e.duplicate()),
             batch::ItemResult::NotAttempted => Err(DirectoryError::Unsupported(
                 "interrupted before every user was read".into(),
             )),
@@ -355,16 +355,6 @@ fn fields(p: &Planned) -> Vec<&'static str> {
         .chain(&p.auth_plan.changes)
         .map(|c| c.field)
         .collect()
-}
-
-fn batch_error(e: &DirectoryError) -> DirectoryError {
-    match e {
-        DirectoryError::Service(s) => DirectoryError::Service(s.clone()),
-        other => DirectoryError::Storage {
-            message: other.to_string(),
-            hint: "run the import again".into(),
-        },
-    }
 }
 
 /// Authentication details from `phoneMethods` and `emailMethods` answers.
@@ -615,7 +605,7 @@ impl Directory for GraphDirectory {
                         };
                         Outcome::Failed(e)
                     }
-                    batch::ItemResult::Failed(e) => Outcome::Failed(batch_error(e)),
+                    batch::ItemResult::Failed(e) => Outcome::Failed(e.duplicate()),
                     batch::ItemResult::NotAttempted => Outcome::NotAttempted,
                 };
                 if !has_auth(&items[i]) || !matches!(outcome, Outcome::Updated(_)) {
