@@ -263,29 +263,21 @@ impl GraphDirectory {
         parse_user(resp.body)
     }
 
+    /// Reads the phone and (where the cloud has them) email methods, at the same time.
     async fn fetch_methods(&self, user: &User) -> Result<AuthDetails, DirectoryError> {
-        let phones = self
-            .client
-            .send(
-                Method::GET,
-                &self.user_url(&user.id, &["authentication", "phoneMethods"]),
-                None,
-                READ_METHODS,
-            )
-            .await?;
+        let read = |collection: &'static str| {
+            let url = self.user_url(&user.id, &["authentication", collection]);
+            async move {
+                self.client
+                    .send(Method::GET, &url, None, READ_METHODS)
+                    .await
+            }
+        };
         if !self.email_methods {
-            return Ok(methods_from(&phones.body, &None));
+            return Ok(methods_from(&read("phoneMethods").await?.body, &None));
         }
-        let emails = self
-            .client
-            .send(
-                Method::GET,
-                &self.user_url(&user.id, &["authentication", "emailMethods"]),
-                None,
-                READ_METHODS,
-            )
-            .await?;
-        Ok(methods_from(&phones.body, &emails.body))
+        let (phones, emails) = tokio::join!(read("phoneMethods"), read("emailMethods"));
+        Ok(methods_from(&phones?.body, &emails?.body))
     }
 }
 
