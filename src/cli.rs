@@ -49,10 +49,10 @@ pub struct GlobalArgs {
     /// Say more on stderr (repeat for more); with graph: credential, requests, status, timing.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Microsoft cloud for --directory graph: picks the login and Graph hosts.
-    #[arg(long, global = true, env = "SSPRCTL_CLOUD", value_enum, default_value_t = Cloud::Global,
-          help_heading = "Microsoft Graph")]
-    pub cloud: Cloud,
+    /// Microsoft cloud for --directory graph: picks the login and Graph hosts [default: the
+    /// saved login's cloud, else global].
+    #[arg(long, global = true, env = "SSPRCTL_CLOUD", value_enum, help_heading = "Microsoft Graph")]
+    pub cloud: Option<Cloud>,
     /// Replace the Graph host (https://, or http:// to a loopback address); /v1.0/... is appended.
     #[arg(
         long,
@@ -75,10 +75,16 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Microsoft Graph")]
     pub max_retries: u32,
-    /// Time limit in seconds for one request and all its retries.
+    /// Time limit in seconds for one request and all its retries; for get-user and
+    /// get-auth-details, for the whole command (every page included).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 180.0,
           value_parser = parse_seconds, help_heading = "Microsoft Graph")]
     pub timeout: f64,
+}
+
+/// A user argument, checked before it can reach a URL (see [`crate::model::check_user_key`]).
+fn user_key(s: &str) -> Result<String, String> {
+    crate::model::check_user_key(s).map(|()| s.to_string())
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {
@@ -114,6 +120,9 @@ pub enum Command {
     /// Show users' contact information (Get-MsolUser, Get-AzureADUser).
     GetUser(GetUserArgs),
     /// Set a user's authentication phone(s) and email (what users register for SSPR).
+    ///
+    /// SSPR uses the authentication phone (SMS or call), the office phone (call) and the email;
+    /// the alternate authentication phone is used for MFA only, never for password reset.
     SetAuthDetails(SetAuthArgs),
     /// Make the directory match a CSV or JSONL file of contact information.
     ///
@@ -121,6 +130,10 @@ pub enum Command {
     /// requests as possible, writes only what changes, and reports every row.
     Import(ImportArgs),
     /// Show a user's authentication phones and email (MSOnline's StrongAuthenticationUserDetails).
+    ///
+    /// SSPR uses the authentication phone, the office phone and the email; the alternate
+    /// authentication phone is used for MFA only. Phones that Graph shows masked (to an
+    /// Authentication Administrator) are marked "(masked)".
     ///
     /// Security questions and answers are never shown: administrators can't see or set them.
     GetAuthDetails(UserArg),
@@ -206,13 +219,13 @@ pub struct NewUserArgs {
 #[group(required = true, multiple = false)]
 pub struct UserArg {
     /// The user: a user principal name (case-insensitive) or an object id.
-    #[arg(value_name = "USER")]
+    #[arg(value_name = "USER", value_parser = user_key)]
     pub user: Option<String>,
     /// The user, as MSOnline's -UserPrincipalName.
-    #[arg(long = "user-principal-name", value_name = "UPN")]
+    #[arg(long = "user-principal-name", value_name = "UPN", value_parser = user_key)]
     pub upn: Option<String>,
     /// The user, as AzureAD's -ObjectId.
-    #[arg(long = "object-id", value_name = "ID")]
+    #[arg(long = "object-id", value_name = "ID", value_parser = user_key)]
     pub object_id: Option<String>,
 }
 
@@ -297,7 +310,8 @@ pub struct GetUserArgs {
     #[arg(
         value_name = "USER",
         required_unless_present = "all",
-        conflicts_with = "all"
+        conflicts_with = "all",
+        value_parser = user_key
     )]
     pub users: Vec<String>,
     /// Every user, sorted by user principal name.
@@ -312,7 +326,8 @@ pub struct SetAuthArgs {
     /// Authentication phone (used for SMS and voice calls).
     #[arg(long, value_name = "PHONE")]
     pub phone: Option<String>,
-    /// Alternate authentication phone (needs an authentication phone).
+    /// Alternate authentication phone (needs an authentication phone). Used for MFA only:
+    /// SSPR can't use it.
     #[arg(long, value_name = "PHONE")]
     pub alternate_phone: Option<String>,
     /// Office authentication phone.
@@ -427,7 +442,7 @@ mod tests {
             "2.5",
         ])
         .unwrap();
-        assert_eq!(c.global.cloud, Cloud::UsgovDod);
+        assert_eq!(c.global.cloud, Some(Cloud::UsgovDod));
         assert_eq!((c.global.max_retries, c.global.timeout), (0, 2.5));
         assert!(parse(&["get-user", "--all", "--max-retries", "11"]).is_err());
         assert!(parse(&["get-user", "--all", "--timeout", "0"]).is_err());

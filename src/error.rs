@@ -146,6 +146,21 @@ impl From<DirectoryError> for CliError {
             ),
             DirectoryError::Refused(p) => p.into(),
             DirectoryError::Unsupported(m) => CliError::usage("unsupported", m),
+            DirectoryError::NotAttempted => CliError::new(
+                Exit::Interrupted,
+                "interrupted",
+                "not attempted: the run was interrupted",
+            ),
+            e @ DirectoryError::TokenExpired { .. } => CliError::new(
+                Exit::Auth,
+                "token_expired",
+                e.to_string(),
+            )
+            .with_hint(
+                "get a new token (e.g. `az account get-access-token --resource https://graph.microsoft.com`) \
+                 and run again; rows not attempted are in the report. A client secret, certificate or \
+                 `ssprctl login` is renewed automatically during long runs",
+            ),
             DirectoryError::Storage { message, hint } => {
                 CliError::new(Exit::Failed, "storage", message).with_hint(hint)
             }

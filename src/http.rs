@@ -3,9 +3,16 @@
 //! 429, 503 and 504 are retried, honouring `Retry-After` (seconds, decimals allowed, or an HTTP
 //! date), else exponential backoff with jitter from [`RetryPolicy::base_delay`]. Transport
 //! failures are retried for reads; a write is retried only when the connection failed before
-//! the request was sent (the server can't have acted on it). Every request has a timeout, and
-//! the whole exchange has a deadline. `-v` logs method, URL, status, time and request id —
-//! never a header or a form, where tokens and secrets travel.
+//! the request was sent (the server can't have acted on it), and a [`Replay::Unsafe`] write (a
+//! POST that creates something) is not replayed after a 503/504 either: its caller re-reads the
+//! state and continues from it. Every request has a timeout, the whole exchange has a deadline,
+//! and a read command's whole run has one too ([`Http::with_run_deadline`]). `-v` logs method,
+//! URL, status, time and request id — never a header or a form, where tokens and secrets travel.
+//!
+//! What a server can make the tool do is bounded: no redirect is ever followed (a 3xx is an
+//! error naming the status and target, so a form or a token can't be re-sent elsewhere), a body
+//! over [`MAX_BODY`] is refused, and a `Retry-After` longer than what is left of the time budget
+//! stops at once, naming the wait — no server number can overflow a clock or panic.
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant, SystemTime};
@@ -38,6 +45,24 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_secs(3),
         }
     }
+}
+
+/// Largest response body read (64 MiB): more is an error, never an allocation.
+pub const MAX_BODY: usize = 64 << 20;
+
+/// Longest wait a `Retry-After` can ask for; longer values are capped to this (and then stop
+/// the run, being beyond any time budget `--timeout` allows).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// Whether a request may be sent again after a 503/504 answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Reads, and writes that set a state (PATCH, DELETE, a token request): sending twice is
+    /// the same as once.
+    Safe,
+    /// A POST that creates something: a 503/504 or a timeout may hide a success, so it is not
+    /// replayed; the caller re-reads and decides.
+    Unsafe,
 }
 
 /// A request body.
@@ -75,8 +100,64 @@ impl Response {
 pub enum Failure {
     /// Still throttled or unavailable after every retry; the last response.
     Exhausted { last: Response, attempts: u32 },
+    /// The server asked for a wait longer than the time left; the last response.
+    WaitTooLong {
+        last: Response,
+        wait: Duration,
+        left: Duration,
+    },
     /// No response: connection failure or timeout.
     Transport { message: String, attempts: u32 },
+    /// The server answered with a redirect, which is never followed.
+    Redirect { status: u16, location: String },
+    /// The answer was larger than [`MAX_BODY`].
+    TooLarge { status: u16 },
+}
+
+impl Failure {
+    /// True for failures worth retrying later (the service was busy or unreachable).
+    pub fn unavailable(&self) -> bool {
+        matches!(
+            self,
+            Failure::Exhausted { .. } | Failure::WaitTooLong { .. } | Failure::Transport { .. }
+        )
+    }
+
+    /// What went wrong, in words, for `what` (e.g. "Microsoft Graph GET /v1.0/users").
+    pub fn describe(&self, what: &str) -> String {
+        match self {
+            Failure::Exhausted { last, attempts } => format!(
+                "{what}: still HTTP {} after {attempts} attempts",
+                last.status.as_u16()
+            ),
+            Failure::WaitTooLong { last, wait, left } => format!(
+                "{what}: HTTP {} asked to wait {} before retrying, more than the {} left of --timeout",
+                last.status.as_u16(),
+                show_wait(*wait),
+                show_wait(*left)
+            ),
+            Failure::Transport { message, attempts } => {
+                format!("{what}: {message} ({attempts} attempts)")
+            }
+            Failure::Redirect { status, location } => format!(
+                "{what}: the server answered with a redirect (HTTP {status} to {}), which ssprctl never follows",
+                crate::output::sanitize(location)
+            ),
+            Failure::TooLarge { status } => format!(
+                "{what}: the answer (HTTP {status}) is larger than {} MiB; refused",
+                MAX_BODY >> 20
+            ),
+        }
+    }
+}
+
+/// A wait in words: seconds, or "over 24 h" for a capped one.
+pub fn show_wait(d: Duration) -> String {
+    if d >= MAX_RETRY_AFTER {
+        "over 24 h".into()
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
 }
 
 /// A client with a retry policy and a logger.
@@ -87,6 +168,8 @@ pub struct Http {
     log: Printer,
     /// HTTP requests sent, retries included (shared by clones).
     sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// When set, no request runs past this instant (a read command's whole `--timeout`).
+    run_deadline: Option<Instant>,
 }
 
 fn jitter_fraction() -> f64 {
@@ -101,17 +184,41 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?)
 }
 
-/// Parses a `Retry-After` value: seconds (decimals allowed) or an HTTP date.
+/// Parses a `Retry-After` value: seconds (decimals allowed) or an HTTP date, capped at
+/// [`MAX_RETRY_AFTER`] (so `1e20` is a long wait, not an overflow).
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        if !(secs >= 0.0) {
+            return None; // negative or NaN
+        }
+        return Some(
+            Duration::try_from_secs_f64(secs)
+                .unwrap_or(MAX_RETRY_AFTER)
+                .min(MAX_RETRY_AFTER),
+        );
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(
         when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
     )
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes; `Ok(None)` when it is larger.
+async fn read_body(resp: &mut reqwest::Response) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if resp.content_length().is_some_and(|n| n > MAX_BODY as u64) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 fn retryable(status: StatusCode) -> bool {
@@ -127,8 +234,11 @@ impl Http {
     /// A client; `direct` skips the proxies named by `HTTPS_PROXY` and the like (used when
     /// every endpoint is on this machine, where a proxy can only get in the way).
     pub fn new(policy: RetryPolicy, log: Printer, direct: bool) -> Self {
-        let mut builder =
-            reqwest::Client::builder().user_agent(concat!("ssprctl/", env!("CARGO_PKG_VERSION")));
+        // Never follow a redirect: it would re-send a form (a client secret) or a bearer token
+        // to wherever the server points.
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("ssprctl/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none());
         if direct {
             builder = builder.no_proxy();
         }
@@ -138,7 +248,14 @@ impl Http {
             policy,
             log,
             sent: Default::default(),
+            run_deadline: None,
         }
+    }
+
+    /// The same client, with no request running past `deadline` (retries and paging included).
+    pub fn with_run_deadline(mut self, deadline: Instant) -> Self {
+        self.run_deadline = Some(deadline);
+        self
     }
 
     /// A log line at `-v` (1) or `-vv` (2).
@@ -152,7 +269,8 @@ impl Http {
     }
 
     /// Sends with retries. `write` requests are retried only when the server can't have
-    /// acted on them.
+    /// acted on them; [`Replay::Unsafe`] ones are not replayed after a 503/504 either.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         method: Method,
@@ -161,13 +279,26 @@ impl Http {
         headers: &[(&str, &str)],
         body: Body<'_>,
         write: bool,
+        replay: Replay,
     ) -> Result<Response, Failure> {
         let start = Instant::now();
-        let deadline = start + self.policy.total;
+        let own = start
+            .checked_add(self.policy.total)
+            .unwrap_or(start + MAX_RETRY_AFTER);
+        let deadline = self.run_deadline.map_or(own, |d| d.min(own));
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(Failure::Transport {
+                    message: format!(
+                        "timed out: the --timeout of {:.1} s is used up",
+                        self.policy.total.as_secs_f64()
+                    ),
+                    attempts: attempt - 1,
+                });
+            }
             let mut req = self
                 .client
                 .request(method.clone(), url.clone())
@@ -187,15 +318,35 @@ impl Http {
             self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent = req.send().await;
             let result = match sent {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     let status = resp.status();
+                    if status.is_redirection() {
+                        let location = resp
+                            .headers()
+                            .get(reqwest::header::LOCATION)
+                            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                            .unwrap_or_else(|| "(no Location)".into());
+                        self.log.log(
+                            1,
+                            &format!("{method} {} → {} (not followed)", show(url), status.as_u16()),
+                        );
+                        return Err(Failure::Redirect {
+                            status: status.as_u16(),
+                            location,
+                        });
+                    }
                     let headers = resp.headers().clone();
-                    match resp.bytes().await {
-                        Ok(b) => Ok(Response {
+                    match read_body(&mut resp).await {
+                        Ok(Some(body)) => Ok(Response {
                             status,
                             headers,
-                            body: b.to_vec(),
+                            body,
                         }),
+                        Ok(None) => {
+                            return Err(Failure::TooLarge {
+                                status: status.as_u16(),
+                            });
+                        }
                         Err(e) => Err((e, true)),
                     }
                 }
@@ -220,8 +371,24 @@ impl Http {
                     if !retryable(resp.status) {
                         return Ok(resp);
                     }
-                    let delay = retry_after(&resp.headers).unwrap_or_else(|| self.backoff(attempt));
-                    if attempt > self.policy.max_retries || Instant::now() + delay > deadline {
+                    // A 503/504 may hide a success: an unsafe write is not sent twice.
+                    if replay == Replay::Unsafe && resp.status != StatusCode::TOO_MANY_REQUESTS {
+                        return Err(Failure::Exhausted {
+                            last: resp,
+                            attempts: attempt,
+                        });
+                    }
+                    let asked = retry_after(&resp.headers);
+                    let delay = asked.unwrap_or_else(|| self.backoff(attempt));
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if asked.is_some() && delay > left && attempt <= self.policy.max_retries {
+                        return Err(Failure::WaitTooLong {
+                            last: resp,
+                            wait: delay,
+                            left,
+                        });
+                    }
+                    if attempt > self.policy.max_retries || delay > left {
                         return Err(Failure::Exhausted {
                             last: resp,
                             attempts: attempt,
@@ -244,7 +411,7 @@ impl Http {
                     let delay = self.backoff(attempt);
                     if !safe
                         || attempt > self.policy.max_retries
-                        || Instant::now() + delay >= deadline
+                        || delay >= deadline.saturating_duration_since(Instant::now())
                     {
                         return Err(Failure::Transport {
                             message,

@@ -146,16 +146,35 @@ impl User {
     }
 }
 
+/// A phone as shown: masked ones are marked ` (masked)`.
+fn phone_value(v: &Option<String>) -> Value {
+    match v {
+        Some(p) if crate::phone::is_masked(p) => Value::Text(crate::phone::show_masked(p)),
+        other => other.into(),
+    }
+}
+
 impl AuthDetails {
+    /// True when Graph showed any phone masked.
+    pub fn any_masked(&self) -> bool {
+        [
+            &self.authentication_phone,
+            &self.alternate_authentication_phone,
+            &self.authentication_office_phone,
+        ]
+        .iter()
+        .any(|p| p.as_deref().is_some_and(crate::phone::is_masked))
+    }
+
     /// The value of one field; the user's name comes from `upn`.
     pub fn get(&self, field: AuthField, upn: &str) -> Value {
         match field {
             AuthField::UserPrincipalName => Value::Text(upn.to_string()),
-            AuthField::AuthenticationPhone => (&self.authentication_phone).into(),
+            AuthField::AuthenticationPhone => phone_value(&self.authentication_phone),
             AuthField::AlternateAuthenticationPhone => {
-                (&self.alternate_authentication_phone).into()
+                phone_value(&self.alternate_authentication_phone)
             }
-            AuthField::AuthenticationOfficePhone => (&self.authentication_office_phone).into(),
+            AuthField::AuthenticationOfficePhone => phone_value(&self.authentication_office_phone),
             AuthField::AuthenticationEmail => (&self.authentication_email).into(),
         }
     }
@@ -208,5 +227,59 @@ mod tests {
             AuthField::parse("email"),
             Some(AuthField::AuthenticationEmail)
         );
+    }
+}
+
+/// Checks a user named on the command line or in a file (a user principal name or an object
+/// id) before it goes anywhere near a URL or a query: no control characters or spaces (a tab
+/// would otherwise vanish and name a different user), not `.` or `..`, no `/`, `\\`, `?` or
+/// `%` (which would address another path). Returns why not.
+pub fn check_user_key(s: &str) -> Result<(), String> {
+    if s.trim().is_empty() {
+        return Err("the user is empty".into());
+    }
+    if let Some(c) = s.chars().find(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "a user principal name or object id has no spaces or control characters (found {})",
+            c.escape_default()
+        ));
+    }
+    if s == "." || s == ".." {
+        return Err(format!("\"{s}\" is not a user"));
+    }
+    if let Some(c) = s.chars().find(|c| matches!(c, '/' | '\\' | '?' | '%')) {
+        return Err(format!(
+            "a user principal name or object id can't contain '{c}'"
+        ));
+    }
+    Ok(())
+}
+
+/// True for a GUID in its usual form (`8-4-4-4-12` hex digits), as Graph and AD object ids are.
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod user_key_tests {
+    use super::*;
+
+    #[test]
+    fn user_keys_that_would_name_another_path_are_refused() {
+        for bad in ["a\tb@x", "a\nb@x", "a b@x", ".", "..", "a/b@x", "a\\b", "x?y", "%2e%2e", ""] {
+            assert!(check_user_key(bad).is_err(), "{bad:?}");
+        }
+        for good in ["kim@contoso.com", "kim_f.com#EXT#@c.onmicrosoft.com", "$kim@c.com", "o'brien@c.com",
+                     "87D349ED-44D7-43E1-9A83-5F2406DEE5BD"] {
+            assert!(check_user_key(good).is_ok(), "{good:?}");
+        }
+        assert!(is_guid("87d349ed-44d7-43e1-9a83-5f2406dee5bd"));
+        assert!(!is_guid("../../me"));
+        assert!(!is_guid("87d349ed44d743e19a835f2406dee5bd"));
     }
 }

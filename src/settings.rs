@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::EnvCredentials;
-use crate::auth::endpoints::Endpoints;
+use crate::auth::endpoints::{Cloud, Endpoints};
 use crate::auth::store::Store;
 use crate::cli::{Format, GlobalArgs, PhoneArgs, PhoneCheckArg};
 use crate::error::CliError;
@@ -34,6 +34,12 @@ pub enum DirectorySpec {
 #[derive(Debug, Clone)]
 pub struct GraphSettings {
     pub endpoints: Endpoints,
+    /// True when `--cloud` (or `SSPRCTL_CLOUD`) was given: a saved login in another cloud is
+    /// then an error rather than followed.
+    pub cloud_explicit: bool,
+    /// The host overrides, to rebuild the endpoints for a saved login's cloud.
+    pub graph_url: Option<String>,
+    pub authority_host: Option<String>,
     pub policy: RetryPolicy,
     pub credentials: EnvCredentials,
     pub store: Store,
@@ -62,7 +68,12 @@ impl Settings {
             .filter(|h| !h.is_empty())
             .map(PathBuf::from);
         let endpoints =
-            Endpoints::new(g.cloud, g.graph_url.as_deref(), g.authority_host.as_deref()).map_err(
+            Endpoints::new(
+                g.cloud.unwrap_or(Cloud::Global),
+                g.graph_url.as_deref(),
+                g.authority_host.as_deref(),
+            )
+            .map_err(
                 |e| {
                     CliError::usage("invalid_url", e.to_string()).with_hint(
                         "give an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)",
@@ -72,6 +83,9 @@ impl Settings {
         let total = Duration::from_secs_f64(g.timeout);
         let graph = GraphSettings {
             endpoints,
+            cloud_explicit: g.cloud.is_some(),
+            graph_url: g.graph_url.clone(),
+            authority_host: g.authority_host.clone(),
             policy: RetryPolicy {
                 max_retries: g.max_retries,
                 total,

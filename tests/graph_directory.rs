@@ -7,6 +7,7 @@ mod suite;
 use std::cell::RefCell;
 
 use emulator::Emulator;
+use ssprctl::auth::TokenSource;
 use ssprctl::cli::Format;
 use ssprctl::directory::graph::GraphDirectory;
 use ssprctl::directory::graph::client::GraphClient;
@@ -25,11 +26,12 @@ fn connect(emu: &Emulator) -> GraphDirectory {
     };
     let base = reqwest::Url::parse(&emu.url).unwrap();
     let http = Http::new(RetryPolicy::default(), printer, true);
+    let tokens = TokenSource::fixed(Secret::new(emu.issue_token()), http.clone(), printer);
     GraphDirectory::new(GraphClient::new(
         http,
         &base,
-        Secret::new(emu.issue_token()),
-        None,
+        std::sync::Arc::new(tokens),
+        printer,
     ))
 }
 

@@ -270,7 +270,7 @@ fn skip_invalid_applies_the_rest_and_reports_the_skipped() {
     assert_eq!(
         rep,
         "line,status,userPrincipalName,mobilePhone,changed,errorCode,errorMessage,warnings\n\
-         2,updated,u0001@contoso.com,+1 206 555 0199,mobilePhone,,,\n\
+         2,updated,u0001@contoso.com,'+1 206 555 0199,mobilePhone,,,\n\
          3,skipped,u0002@contoso.com,555-0100,,invalid_row,\"mobilePhone \"\"555-0100\"\": no country code (it does not start with +)\",\n"
     );
     assert_eq!(all_users(&env, &spec)[1]["mobilePhone"], "+1 2065550199");

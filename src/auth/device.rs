@@ -13,7 +13,7 @@ use super::endpoints::Endpoints;
 use super::store::{Login, Store};
 use super::token::{self, TokenFailure};
 use crate::directory::DirectoryError;
-use crate::http::{Body, Http};
+use crate::http::{Body, Http, Replay};
 use crate::output::Printer;
 
 #[derive(Deserialize)]
@@ -52,7 +52,15 @@ pub async fn login(
     let form = [("client_id", client_id), ("scope", scope.as_str())];
     let url = endpoints.device_code_url(tenant);
     let resp = http
-        .send(Method::POST, &url, None, &[], Body::Form(&form), true)
+        .send(
+            Method::POST,
+            &url,
+            None,
+            &[],
+            Body::Form(&form),
+            true,
+            Replay::Safe,
+        )
         .await
         .map_err(|f| token::unavailable("login endpoint", f))?;
     if !resp.status.is_success() {
@@ -88,8 +96,10 @@ pub async fn login(
         )
     });
     eprintln!("{message}");
-    let deadline = Instant::now() + Duration::from_secs(dc.expires_in);
-    let mut interval = Duration::from_secs(dc.interval);
+    // Server numbers are bounded before any clock arithmetic: at most an hour to sign in,
+    // at most a minute between polls.
+    let deadline = Instant::now() + Duration::from_secs(dc.expires_in.min(3600));
+    let mut interval = Duration::from_secs(dc.interval.min(60));
     let token_url = endpoints.token_url(tenant);
     loop {
         if Instant::now() + interval > deadline {
@@ -104,7 +114,7 @@ pub async fn login(
             ("client_id", client_id),
             ("device_code", dc.device_code.as_str()),
         ];
-        match token::post(http, &token_url, &form).await {
+        match token::post(http, &token_url, &form, printer).await {
             Ok(tokens) => {
                 let refresh = tokens.refresh_token.ok_or_else(|| {
                     auth_error(
@@ -137,7 +147,7 @@ pub async fn login(
                     printer.log(2, "authorization pending");
                 }
                 "slow_down" => {
-                    interval += Duration::from_secs(5);
+                    interval = (interval + Duration::from_secs(5)).min(Duration::from_secs(60));
                     printer.log(1, "the server asked to slow down: polling 5 s less often");
                 }
                 "authorization_declined" | "expired_token" | "bad_verification_code" => {

@@ -10,12 +10,14 @@
 //! Secrets are never taken from the command line.
 
 pub mod assertion;
+pub mod claims;
 pub mod device;
 pub mod endpoints;
 pub mod store;
 pub mod token;
 
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use crate::directory::{DirectoryError, ServiceError, ServiceKind};
 use crate::http::Http;
@@ -166,38 +168,210 @@ impl Credential {
     }
 }
 
-/// A bearer token and the cache entry it came from (to forget it if Graph rejects it).
-pub struct Token {
-    pub secret: Secret,
-    pub cache_key: Option<String>,
+/// The token in hand, and what is known of its lifetime.
+struct Held {
+    token: Secret,
+    /// `None`: unknown (an opaque passthrough token).
+    expires_at: Option<SystemTime>,
+    /// How long it lived when issued; renewal starts in its last quarter (at most 5 minutes).
+    lifetime: Duration,
 }
 
-/// Gets an access token for `credential`, from the cache when possible.
-pub async fn access_token(
+/// Hands out a valid access token for the whole run: renewed before it expires for every
+/// credential that can be renewed (secret, certificate, saved login), and once more when Graph
+/// rejects it. A passthrough token (`SSPRCTL_ACCESS_TOKEN`) can't be renewed: once it has
+/// expired, [`TokenSource::token`] says so ([`DirectoryError::TokenExpired`]) rather than send it.
+pub struct TokenSource {
+    credential: Credential,
+    endpoints: Endpoints,
+    store: Store,
+    http: Http,
+    log: Printer,
+    held: tokio::sync::Mutex<Option<Held>>,
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("credential", &self.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The renewal margin for a token that lived `lifetime`: its last quarter, at most 5 minutes.
+fn margin(lifetime: Duration) -> Duration {
+    (lifetime / 4).min(store::EXPIRY_MARGIN)
+}
+
+impl TokenSource {
+    /// A source for `credential`; the first token is fetched by [`TokenSource::token`].
+    pub fn new(
+        credential: Credential,
+        endpoints: Endpoints,
+        store: Store,
+        http: Http,
+        log: Printer,
+    ) -> Self {
+        log.log(1, &format!("credential: {}", credential.describe()));
+        TokenSource {
+            credential,
+            endpoints,
+            store,
+            http,
+            log,
+            held: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// A source that only hands out `token` (a passthrough token, as from
+    /// `SSPRCTL_ACCESS_TOKEN`): for library users and tests.
+    pub fn fixed(token: Secret, http: Http, log: Printer) -> Self {
+        let endpoints = Endpoints::new(endpoints::Cloud::Global, None, None)
+            .expect("the built-in hosts parse");
+        let store = Store {
+            token_cache: PathBuf::new(),
+            login: PathBuf::new(),
+        };
+        Self::new(Credential::AccessToken(token), endpoints, store, http, log)
+    }
+
+    /// True for a passthrough token, which can't be renewed.
+    pub fn passthrough(&self) -> bool {
+        matches!(self.credential, Credential::AccessToken(_))
+    }
+
+    /// When the passthrough token expires, when it says (a JWT's `exp`).
+    pub fn passthrough_expiry(&self) -> Option<SystemTime> {
+        match &self.credential {
+            Credential::AccessToken(t) => claims::Claims::of(t.expose())?.expires_at(),
+            _ => None,
+        }
+    }
+
+    /// The claims of the token in hand (after [`TokenSource::token`]), when it is a JWT.
+    pub async fn claims(&self) -> Option<claims::Claims> {
+        let held = self.held.lock().await;
+        claims::Claims::of(held.as_ref()?.token.expose())
+    }
+
+    /// A token valid for a while yet: the one in hand, a cached one, or a new one.
+    pub async fn token(&self) -> Result<Secret, DirectoryError> {
+        let mut held = self.held.lock().await;
+        let now = SystemTime::now();
+        if let Some(h) = held.as_ref() {
+            let fresh = h
+                .expires_at
+                .is_none_or(|at| at.duration_since(now).is_ok_and(|left| left > margin(h.lifetime)));
+            if fresh || self.passthrough() {
+                self.check_passthrough(h)?;
+                return Ok(h.token.clone());
+            }
+            self.log
+                .log(1, "the access token expires soon: renewing it");
+        }
+        let h = self.acquire(held.is_none()).await?;
+        let token = h.token.clone();
+        *held = Some(h);
+        Ok(token)
+    }
+
+    /// After Graph rejected `rejected` (401): forgets it and gets a new one, once per token.
+    /// `Ok(None)` when the credential can't be renewed (a passthrough token).
+    pub async fn renew(&self, rejected: &Secret) -> Result<Option<Secret>, DirectoryError> {
+        if self.passthrough() {
+            return Ok(None);
+        }
+        let mut held = self.held.lock().await;
+        if let Some(h) = held.as_ref()
+            && h.token != *rejected
+        {
+            // Someone else renewed it meanwhile.
+            return Ok(Some(h.token.clone()));
+        }
+        if let Some(key) = self.credential.cache_key(&self.endpoints) {
+            let _ = self.store.remove_token(&key);
+        }
+        self.log
+            .log(1, "Microsoft Graph rejected the access token: getting a new one");
+        let h = self.acquire(false).await?;
+        let token = h.token.clone();
+        *held = Some(h);
+        Ok(Some(token))
+    }
+
+    /// Refuses a passthrough token past its expiry.
+    fn check_passthrough(&self, h: &Held) -> Result<(), DirectoryError> {
+        match h.expires_at {
+            Some(at) if self.passthrough() && at <= SystemTime::now() => {
+                Err(DirectoryError::TokenExpired {
+                    at: claims::show_time(at),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A token from the credential: the passthrough one, a cached one (`from_cache`), or a
+    /// new one from the login endpoint (then cached).
+    async fn acquire(&self, from_cache: bool) -> Result<Held, DirectoryError> {
+        let now = SystemTime::now();
+        if let Credential::AccessToken(t) = &self.credential {
+            let expires_at = claims::Claims::of(t.expose()).and_then(|c| c.expires_at());
+            let h = Held {
+                token: t.clone(),
+                expires_at,
+                lifetime: Duration::from_secs(3600),
+            };
+            self.check_passthrough(&h)?;
+            return Ok(h);
+        }
+        let key = self
+            .credential
+            .cache_key(&self.endpoints)
+            .expect("cacheable credential");
+        if from_cache && let Some((token, expires_at)) = self.store.cached_token(&key) {
+            self.log.log(1, "using a cached access token");
+            let left = expires_at.duration_since(now).unwrap_or_default();
+            return Ok(Held {
+                token,
+                expires_at: Some(expires_at),
+                lifetime: left.max(store::EXPIRY_MARGIN * 4),
+            });
+        }
+        let tokens = fetch(
+            &self.credential,
+            &self.endpoints,
+            &self.store,
+            &self.http,
+            &self.log,
+        )
+        .await?;
+        let lifetime = Duration::from_secs(tokens.expires_in);
+        if let Err(e) = self
+            .store
+            .save_token(&key, &tokens.access_token, tokens.expires_in)
+        {
+            self.log
+                .log(1, &format!("could not cache the access token: {e}"));
+        }
+        Ok(Held {
+            token: tokens.access_token,
+            expires_at: now.checked_add(lifetime),
+            lifetime,
+        })
+    }
+}
+
+/// Asks the login endpoint for a new access token with `credential` (not a passthrough one).
+async fn fetch(
     credential: &Credential,
     endpoints: &Endpoints,
     store: &Store,
     http: &Http,
     log: &Printer,
-) -> Result<Token, DirectoryError> {
-    log.log(1, &format!("credential: {}", credential.describe()));
-    let key = credential.cache_key(endpoints);
-    if let Credential::AccessToken(t) = credential {
-        return Ok(Token {
-            secret: t.clone(),
-            cache_key: None,
-        });
-    }
-    let key = key.expect("cacheable credential");
-    if let Some(t) = store.cached_token(&key) {
-        log.log(1, "using a cached access token");
-        return Ok(Token {
-            secret: t,
-            cache_key: Some(key),
-        });
-    }
+) -> Result<token::Tokens, DirectoryError> {
     let tokens = match credential {
-        Credential::AccessToken(_) => unreachable!("returned above"),
+        Credential::AccessToken(_) => unreachable!("passthrough tokens are not fetched"),
         Credential::ClientSecret {
             tenant,
             client_id,
@@ -210,7 +384,7 @@ pub async fn access_token(
                 ("grant_type", "client_credentials"),
                 ("scope", endpoints.scope.as_str()),
             ];
-            token::post(http, &url, &form).await.map_err(|e| {
+            token::post(http, &url, &form, log).await.map_err(|e| {
                 e.into_error("check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (secrets expire; create a new one in the app registration)")
             })?
         }
@@ -240,11 +414,16 @@ pub async fn access_token(
                 ("grant_type", "client_credentials"),
                 ("scope", endpoints.scope.as_str()),
             ];
-            token::post(http, &url, &form).await.map_err(|e| {
+            token::post(http, &url, &form, log).await.map_err(|e| {
                 e.into_error("check that the certificate is uploaded to the app registration named by AZURE_CLIENT_ID")
             })?
         }
-        Credential::Login(login) => {
+        Credential::Login(saved) => {
+            // The refresh token rotates: a renewal later in the run uses the newest one.
+            let newest = store.load_login().filter(|l| {
+                l.tenant == saved.tenant && l.client_id == saved.client_id && l.cloud == saved.cloud
+            });
+            let login = newest.as_ref().unwrap_or(saved);
             let url = token::url(endpoints, &login.tenant);
             let scope = format!("{} offline_access", endpoints.scope);
             let form = [
@@ -253,7 +432,7 @@ pub async fn access_token(
                 ("refresh_token", login.refresh_token.as_str()),
                 ("scope", scope.as_str()),
             ];
-            let tokens = token::post(http, &url, &form).await.map_err(|e| {
+            let tokens = token::post(http, &url, &form, log).await.map_err(|e| {
                 e.into_error(
                     "the saved login has expired or was revoked: run `ssprctl login` again",
                 )
@@ -272,11 +451,5 @@ pub async fn access_token(
             tokens
         }
     };
-    if let Err(e) = store.save_token(&key, &tokens.access_token, tokens.expires_in) {
-        log.log(1, &format!("could not cache the access token: {e}"));
-    }
-    Ok(Token {
-        secret: tokens.access_token,
-        cache_key: Some(key),
-    })
+    Ok(tokens)
 }

@@ -5,7 +5,9 @@ use serde::Deserialize;
 
 use super::endpoints::Endpoints;
 use crate::directory::{DirectoryError, ServiceError, ServiceKind};
-use crate::http::{Body, Failure, Http};
+use super::store::{MAX_LIFETIME, MIN_LIFETIME, usable_token};
+use crate::http::{Body, Failure, Http, Replay};
+use crate::output::Printer;
 use crate::secret::Secret;
 
 /// A successful token response.
@@ -86,32 +88,35 @@ struct TokenBody {
     refresh_token: Option<String>,
 }
 
-/// Turns a transport failure into an "unavailable" error naming the host.
+/// Turns a failed exchange into an error naming `what`: unavailable (exit 5) when the service
+/// was busy or unreachable; a failure (exit 1) for a redirect or an oversized answer.
 pub fn unavailable(what: &str, failure: Failure) -> DirectoryError {
-    let (message, status, request_id) = match failure {
-        Failure::Exhausted { last, attempts } => (
-            format!(
-                "{what}: still HTTP {} after {attempts} attempts",
-                last.status.as_u16()
-            ),
-            Some(last.status.as_u16()),
-            last.request_id(),
-        ),
-        Failure::Transport { message, attempts } => (
-            format!("{what}: {message} ({attempts} attempts)"),
-            None,
-            None,
-        ),
+    let message = failure.describe(what);
+    let (kind, hint) = if failure.unavailable() {
+        (
+            ServiceKind::Unavailable,
+            "try again later; raise --timeout or --max-retries for slow or busy services",
+        )
+    } else {
+        (
+            ServiceKind::Failed,
+            "check --graph-url and --authority-host: Microsoft's endpoints don't redirect these calls",
+        )
+    };
+    let (status, request_id) = match &failure {
+        Failure::Exhausted { last, .. } | Failure::WaitTooLong { last, .. } => {
+            (Some(last.status.as_u16()), last.request_id())
+        }
+        Failure::Redirect { status, .. } | Failure::TooLarge { status } => (Some(*status), None),
+        Failure::Transport { .. } => (None, None),
     };
     DirectoryError::Service(ServiceError {
-        kind: ServiceKind::Unavailable,
+        kind,
         status,
         code: None,
         message,
         request_id,
-        hint: Some(
-            "try again later; raise --timeout or --max-retries for slow or busy services".into(),
-        ),
+        hint: Some(hint.into()),
     })
 }
 
@@ -120,9 +125,18 @@ pub async fn post(
     http: &Http,
     url: &reqwest::Url,
     form: &[(&str, &str)],
+    log: &Printer,
 ) -> Result<Tokens, TokenFailure> {
     let resp = http
-        .send(Method::POST, url, None, &[], Body::Form(form), true)
+        .send(
+            Method::POST,
+            url,
+            None,
+            &[],
+            Body::Form(form),
+            true,
+            Replay::Safe,
+        )
         .await
         .map_err(|f| TokenFailure::Other(unavailable("login endpoint", f)))?;
     let request_id = resp
@@ -142,11 +156,44 @@ pub async fn post(
                 hint: Some("check --authority-host".into()),
             }))
         })?;
-        let expires_in = match body.expires_in {
-            Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(3599),
-            Some(serde_json::Value::String(s)) => s.parse().unwrap_or(3599),
+        let unusable = |what: &str| {
+            TokenFailure::Other(DirectoryError::Service(ServiceError {
+                kind: ServiceKind::Auth,
+                status: Some(resp.status.as_u16()),
+                code: None,
+                message: format!(
+                    "the login endpoint returned an unusable {what} (empty, or with control characters); it was not used or saved"
+                ),
+                request_id: request_id.clone(),
+                hint: Some("check --authority-host".into()),
+            }))
+        };
+        if !usable_token(&body.access_token) {
+            return Err(unusable("access token"));
+        }
+        if body.refresh_token.as_deref().is_some_and(|t| !usable_token(t)) {
+            return Err(unusable("refresh token"));
+        }
+        let asked = match &body.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        let expires_in = match asked {
+            Some(v) if v.is_finite() => (v.max(0.0).min(u64::MAX as f64)) as u64,
             _ => 3599,
         };
+        let clamped = expires_in.clamp(MIN_LIFETIME, MAX_LIFETIME);
+        if clamped != expires_in || asked.is_some_and(|v| !v.is_finite()) {
+            log.log(
+                1,
+                &format!(
+                    "the login endpoint's expires_in {} is outside 1 s – 24 h: using {clamped} s",
+                    asked.map_or("?".into(), |v| v.to_string())
+                ),
+            );
+        }
+        let expires_in = clamped;
         return Ok(Tokens {
             access_token: Secret::new(body.access_token),
             expires_in,

@@ -13,6 +13,12 @@ pub async fn run(a: UserArg, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let fields: Vec<AuthField> = select(ctx.settings.select.as_deref())?;
     let dir = ctx.open_directory().await?;
     let (user, auth) = dir.get_auth(a.value()).await?;
+    if auth.any_masked() {
+        ctx.printer.warn(
+            "Microsoft Graph showed phone numbers masked (the caller is an Authentication \
+             Administrator); a Privileged Authentication Administrator or Global Reader sees them whole",
+        );
+    }
     let header = names(&fields);
     let records = Records {
         fields: &header,

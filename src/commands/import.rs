@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use crate::cli::{Format, ImportArgs, ImportFormat};
-use crate::directory::{BulkControl, DirectoryError};
+use crate::auth::claims::show_time;
+use crate::directory::graph::pace::QUOTA_WRITES_PER_SECOND;
+use crate::directory::{AnyDirectory, BulkControl, DirectoryError};
 use crate::error::CliError;
 use crate::exit::Exit;
 use crate::import::report::{self, ReportFormat};
@@ -21,6 +23,8 @@ use crate::settings::phone_options;
 
 /// Row warnings printed before the rest are left to the report.
 const MAX_WARNINGS: usize = 20;
+/// Problems printed in full; the rest are counted by field (all of them are in `--report`).
+const MAX_PROBLEMS: usize = 100;
 
 fn input_format(a: &ImportArgs) -> Result<ImportFormat, CliError> {
     if let Some(f) = a.format {
@@ -55,7 +59,32 @@ fn read_input(file: &str) -> Result<Vec<u8>, CliError> {
     Ok(bytes)
 }
 
-fn report_target(path: &Path) -> Result<ReportFormat, CliError> {
+/// True when `a` and `b` name the same file (both exist and are one inode, or the same path).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return x.dev() == y.dev() && x.ino() == y.ino();
+        }
+    }
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn report_target(path: &Path, input: &str) -> Result<ReportFormat, CliError> {
+    if input != "-" && same_file(path, Path::new(input)) {
+        return Err(CliError::usage(
+            "report_is_input",
+            format!(
+                "--report {} is the input file: the report would overwrite it",
+                path.display()
+            ),
+        )
+        .with_hint("give the report another name, e.g. --report import-report.csv"));
+    }
     let format = report::format_of(path).ok_or_else(|| {
         CliError::usage(
             "unknown_format",
@@ -81,10 +110,11 @@ fn report_target(path: &Path) -> Result<ReportFormat, CliError> {
     Ok(format)
 }
 
-/// Prints every problem; in JSON error mode each is also a JSON line.
-fn print_problems(problems: &[Problem], json: bool) {
+/// Prints the first [`MAX_PROBLEMS`] problems, then counts the rest by field; in JSON error
+/// mode each printed one is also a JSON line.
+fn print_problems(problems: &[Problem], json: bool, report: bool) {
     let mut err = std::io::stderr().lock();
-    for p in problems {
+    for p in problems.iter().take(MAX_PROBLEMS) {
         let _ = writeln!(
             err,
             "line {}: {} \"{}\": {}",
@@ -94,9 +124,30 @@ fn print_problems(problems: &[Problem], json: bool) {
             let _ = writeln!(err, "{}", serde_json::json!({ "problem": p }));
         }
     }
-    let mut hints: Vec<&str> = problems.iter().filter_map(|p| p.hint.as_deref()).collect();
-    hints.sort_unstable();
-    hints.dedup();
+    if problems.len() > MAX_PROBLEMS {
+        let mut by_field: std::collections::BTreeMap<&str, usize> = Default::default();
+        for p in &problems[MAX_PROBLEMS..] {
+            *by_field.entry(p.field).or_default() += 1;
+        }
+        let counts: Vec<String> = by_field.iter().map(|(f, n)| format!("{n} in {f}")).collect();
+        let _ = writeln!(
+            err,
+            "… and {} more problems: {}{}",
+            problems.len() - MAX_PROBLEMS,
+            counts.join(", "),
+            if report {
+                " (every one is in the report)"
+            } else {
+                " (write them all with --report)"
+            }
+        );
+    }
+    let hints: Vec<&str> = problems
+        .iter()
+        .filter_map(|p| p.hint.as_deref())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     for h in hints.iter().take(5) {
         let _ = writeln!(err, "hint: {h}");
     }
@@ -228,6 +279,57 @@ impl Summary {
     }
 }
 
+/// Writes the report to a temp file beside `path`, then renames it into place: a reader never
+/// sees half a report, and a failed write leaves the old one.
+fn write_report(
+    path: &Path,
+    format: ReportFormat,
+    parsed: &read::Parsed,
+    results: &[RowResult],
+) -> Result<(), CliError> {
+    let name = path.file_name().map_or("report".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            report::write(&mut w, format, parsed, results)?;
+            w.flush()?;
+            w.get_ref().sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::new(
+            Exit::Failed,
+            "unwritable_report",
+            format!("can't write the report {}: {e}", path.display()),
+        )
+    })
+}
+
+/// Warns before a bulk run when a passthrough token expires before the run can end (estimated
+/// at the documented write quota, every valid row one write).
+fn warn_short_token(dir: &AnyDirectory, states: &[RowState], ctx: &Ctx<'_>) {
+    let AnyDirectory::Graph(g) = dir else { return };
+    let Some(at) = g.passthrough_expiry() else { return };
+    let rows = states.iter().filter(|s| matches!(s, RowState::Valid(_))).count();
+    let needed = Duration::from_secs_f64(rows as f64 / QUOTA_WRITES_PER_SECOND);
+    let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    if left < needed {
+        ctx.printer.warn(&format!(
+            "the access token in SSPRCTL_ACCESS_TOKEN expires at {} ({:.0} s from now), but {rows} rows \
+             may take about {:.0} s at Graph's write quota; rows not reached by then are reported \
+             as not attempted (a client secret, certificate or `ssprctl login` is renewed automatically)",
+            show_time(at),
+            left.as_secs_f64(),
+            needed.as_secs_f64()
+        ));
+    }
+}
+
 fn count(results: &[RowResult], s: Status) -> usize {
     results.iter().filter(|r| r.status == s).count()
 }
@@ -236,7 +338,11 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let started = Instant::now();
     // Everything about the input is settled before the directory is touched.
     let format = input_format(&a)?;
-    let report_format = a.report.as_deref().map(report_target).transpose()?;
+    let report_format = a
+        .report
+        .as_deref()
+        .map(|p| report_target(p, &a.file))
+        .transpose()?;
     let rules = Rules {
         phone: phone_options(&a.phone)?,
         clear_empty: a.clear_empty,
@@ -266,7 +372,11 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             .filter(|s| matches!(s, RowState::Invalid(_)))
             .count();
         if !a.skip_invalid {
-            print_problems(&problems, ctx.settings.json_errors());
+            print_problems(&problems, ctx.settings.json_errors(), a.report.is_some());
+            if let (Some(path), Some(format)) = (&a.report, report_format) {
+                let results = import::unattempted(&parsed, states);
+                write_report(path, format, &parsed, &results)?;
+            }
             return Err(CliError::usage(
                 "invalid_rows",
                 format!("{bad_rows} of {} rows have problems; nothing was written", parsed.rows.len()),
@@ -274,7 +384,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             .with_hint("fix them, or use --skip-invalid to import the valid rows and report these as skipped"));
         }
         if !ctx.printer.quiet {
-            print_problems(&problems, false);
+            print_problems(&problems, false, a.report.is_some());
         }
         ctx.printer.warn(&format!(
             "{bad_rows} invalid rows will be skipped (--skip-invalid)"
@@ -282,6 +392,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     }
 
     let dir = ctx.open_directory().await?;
+    warn_short_token(&dir, &states, ctx);
     let ctl = BulkControl {
         concurrency: usize::from(a.concurrency),
         auth_concurrency: usize::from(a.auth_concurrency),
@@ -325,18 +436,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         ));
     }
     if let (Some(path), Some(format)) = (&a.report, report_format) {
-        let written = std::fs::File::create(path).and_then(|f| {
-            let mut w = std::io::BufWriter::new(f);
-            report::write(&mut w, format, &parsed, &results)?;
-            w.flush()
-        });
-        written.map_err(|e| {
-            CliError::new(
-                Exit::Failed,
-                "unwritable_report",
-                format!("can't write the report {}: {e}", path.display()),
-            )
-        })?;
+        write_report(path, format, &parsed, &results)?;
     }
     for r in results.iter().filter(|r| r.status == Status::Failed) {
         if let Some((code, message)) = &r.error
@@ -392,6 +492,9 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     }
     if let Some(peak) = peak_memory_mb() {
         ctx.printer.log(1, &format!("peak memory {peak} MB"));
+    }
+    if let Some(reason) = ctl.stop_reason() {
+        return Err(reason.into());
     }
     if ctl.is_cancelled() {
         return Ok(Exit::Interrupted);

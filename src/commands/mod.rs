@@ -13,6 +13,11 @@ mod set_user;
 
 use std::io::Write;
 
+use std::sync::Arc;
+
+use clap::ValueEnum;
+
+use crate::auth::endpoints::{Cloud, Endpoints};
 use crate::auth::{self, Credential};
 use crate::cli::{Cli, Command};
 use crate::directory::AnyDirectory;
@@ -34,6 +39,8 @@ pub struct Ctx<'a> {
     pub out: &'a mut dyn Write,
     /// Made on first use: local commands never pay for an HTTP client.
     http: std::cell::OnceCell<Http>,
+    /// For read commands, `--timeout` bounds the whole run (paging and retries included).
+    run_deadline: Option<std::time::Instant>,
 }
 
 /// Runs the parsed command.
@@ -47,11 +54,15 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         },
         out,
         http: std::cell::OnceCell::new(),
+        run_deadline: None,
     };
     let takes_select = matches!(
         cli.command,
         Command::GetUser(_) | Command::GetAuthDetails(_)
     );
+    if takes_select {
+        ctx.run_deadline = std::time::Instant::now().checked_add(settings.graph.policy.total);
+    }
     if settings.select.is_some() && !takes_select {
         return Err(CliError::usage(
             "select_not_supported",
@@ -125,7 +136,11 @@ impl Ctx<'_> {
         self.http
             .get_or_init(|| {
                 let g = &self.settings.graph;
-                Http::new(g.policy, self.printer, g.endpoints.all_loopback())
+                let http = Http::new(g.policy, self.printer, g.endpoints.all_loopback());
+                match self.run_deadline {
+                    Some(d) => http.with_run_deadline(d),
+                    None => http,
+                }
             })
             .clone()
     }
@@ -138,12 +153,61 @@ impl Ctx<'_> {
     async fn connect_graph(&self) -> Result<GraphDirectory, CliError> {
         let g = &self.settings.graph;
         let credential = Credential::choose(&g.credentials, &g.store)?;
+        let endpoints = self.endpoints_for(&credential)?;
         let http = self.http();
-        let token =
-            auth::access_token(&credential, &g.endpoints, &g.store, &http, &self.printer).await?;
-        let cache = token.cache_key.map(|k| (g.store.clone(), k));
-        let client = GraphClient::new(http, &g.endpoints.graph, token.secret, cache);
-        Ok(GraphDirectory::new(client).for_cloud(g.endpoints.cloud))
+        let tokens = Arc::new(auth::TokenSource::new(
+            credential,
+            endpoints.clone(),
+            g.store.clone(),
+            http.clone(),
+            self.printer,
+        ));
+        // The first token now: a credential problem is reported before any other work.
+        tokens.token().await?;
+        let client = GraphClient::new(http, &endpoints.graph, tokens, self.printer);
+        Ok(GraphDirectory::new(client).for_cloud(endpoints.cloud))
+    }
+
+    /// The endpoints for `credential`: a saved login keeps the cloud it was made in (its
+    /// refresh token is only valid there); an explicit `--cloud` that differs is an error.
+    fn endpoints_for(&self, credential: &Credential) -> Result<Endpoints, CliError> {
+        let g = &self.settings.graph;
+        let Credential::Login(login) = credential else {
+            return Ok(g.endpoints.clone());
+        };
+        let saved = Cloud::from_str(&login.cloud, true).map_err(|_| {
+            CliError::new(
+                Exit::Auth,
+                "auth",
+                format!("the saved login names an unknown cloud \"{}\"", login.cloud),
+            )
+            .with_hint("run `ssprctl login` again")
+        })?;
+        if saved == g.endpoints.cloud {
+            return Ok(g.endpoints.clone());
+        }
+        if g.cloud_explicit {
+            return Err(CliError::new(
+                Exit::Auth,
+                "cloud_mismatch",
+                format!(
+                    "--cloud {} differs from the cloud of the saved login ({}): its tokens are only valid there",
+                    g.endpoints.cloud.name(),
+                    saved.name()
+                ),
+            )
+            .with_hint(format!(
+                "drop --cloud to use the saved login in {}, or run `ssprctl login --cloud {}`",
+                saved.name(),
+                g.endpoints.cloud.name()
+            )));
+        }
+        self.printer.log(
+            1,
+            &format!("using the saved login's cloud, {}", saved.name()),
+        );
+        Endpoints::new(saved, g.graph_url.as_deref(), g.authority_host.as_deref())
+            .map_err(|e| CliError::usage("invalid_url", e.to_string()))
     }
 }
 

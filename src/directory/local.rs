@@ -106,12 +106,47 @@ impl LocalDirectory {
         storage(&self.path, e)
     }
 
+    /// Refuses a database that is neither new nor ssprctl's, before anything is written to it
+    /// (not even the journal mode): `--directory local:some-other.db` must not change that file.
+    fn check_ours(&self, version: usize) -> Result<(), DirectoryError> {
+        let tables: Vec<String> = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .map_err(|e| self.err(e))?;
+        let empty = tables.is_empty() && version == 0;
+        let ours = version >= 1 && tables.iter().any(|t| t == "users");
+        if empty || ours {
+            return Ok(());
+        }
+        Err(DirectoryError::Storage {
+            message: format!(
+                "{} is not an ssprctl directory (it holds other tables: {}); it was not changed",
+                self.path.display(),
+                if tables.is_empty() {
+                    "none, but a schema version".to_string()
+                } else {
+                    tables
+                        .iter()
+                        .take(5)
+                        .map(|t| crate::output::sanitize(t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+            hint: "give --directory local:PATH a new file or one ssprctl created".into(),
+        })
+    }
+
     fn migrate(&mut self, sample: bool) -> Result<Opened, DirectoryError> {
         let version: i64 = self
             .conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(|e| self.err(e))?;
         let version = usize::try_from(version).unwrap_or(usize::MAX);
+        if version <= MIGRATIONS.len() {
+            self.check_ours(version)?;
+        }
         if version == MIGRATIONS.len() {
             return Ok(Opened::Existing);
         }
@@ -413,17 +448,17 @@ impl Directory for LocalDirectory {
         keys: &[String],
         _auth: &[bool],
         _ctl: &BulkControl,
-    ) -> Result<Vec<Option<Current>>, DirectoryError> {
+    ) -> Result<Vec<super::Read>, DirectoryError> {
         // One read transaction: a consistent snapshot, and much faster than one per key.
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
             .map_err(|e| self.err(e))?;
         let mut out = Vec::with_capacity(keys.len());
         for key in keys {
             let found = find(&tx, key).map_err(|e| self.err(e))?;
-            out.push(found.map(|(user, auth)| Current {
+            out.push(Ok(found.map(|(user, auth)| Current {
                 user,
                 auth: Some(auth),
-            }));
+            })));
         }
         tx.commit().map_err(|e| self.err(e))?;
         Ok(out)

@@ -30,6 +30,12 @@ pub enum DirectoryError {
     Storage { message: String, hint: String },
     #[error("{}", .0.message)]
     Service(ServiceError),
+    /// Not attempted: the run was interrupted or stopped first.
+    #[error("not attempted: the run was interrupted")]
+    NotAttempted,
+    /// The passthrough access token expired; it can't be renewed.
+    #[error("the access token in SSPRCTL_ACCESS_TOKEN expired at {at}")]
+    TokenExpired { at: String },
 }
 
 impl DirectoryError {
@@ -38,6 +44,8 @@ impl DirectoryError {
     pub fn duplicate(&self) -> DirectoryError {
         match self {
             DirectoryError::Service(s) => DirectoryError::Service(s.clone()),
+            DirectoryError::TokenExpired { at } => DirectoryError::TokenExpired { at: at.clone() },
+            DirectoryError::NotAttempted => DirectoryError::NotAttempted,
             other => DirectoryError::Storage {
                 message: other.to_string(),
                 hint: "run the command again: what was written is unchanged by a rerun".into(),
@@ -82,6 +90,10 @@ pub struct Current {
     pub auth: Option<AuthDetails>,
 }
 
+/// One user as a bulk read found it: `Ok(None)` when it doesn't exist, `Err` when this user's
+/// answer was unusable (the other users' reads stand).
+pub type Read = Result<Option<Current>, DirectoryError>;
+
 /// One user's change in a bulk run: what was asked, and the plan made from the current state.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -115,6 +127,9 @@ pub struct BulkControl {
     pub concurrency: usize,
     /// Authentication-method requests in flight at most (Graph; lower limits apply).
     pub auth_concurrency: usize,
+    /// Why the run stopped early other than by Ctrl-C (e.g. the access token expired): the
+    /// rest is not attempted, and the run ends with this error after its report.
+    pub stopped: Arc<std::sync::Mutex<Option<DirectoryError>>>,
 }
 
 impl Default for BulkControl {
@@ -126,6 +141,7 @@ impl Default for BulkControl {
             failed: Arc::default(),
             concurrency: 4,
             auth_concurrency: 1,
+            stopped: Arc::default(),
         }
     }
 }
@@ -133,6 +149,34 @@ impl Default for BulkControl {
 impl BulkControl {
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Stops the run for `reason`: nothing new starts; the first reason is kept.
+    pub fn stop(&self, reason: DirectoryError) {
+        let mut stopped = self.stopped.lock().unwrap_or_else(|e| e.into_inner());
+        if stopped.is_none() {
+            *stopped = Some(reason);
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    /// Why the run stopped, if it stopped for a reason other than Ctrl-C.
+    pub fn stop_reason(&self) -> Option<DirectoryError> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(DirectoryError::duplicate)
+    }
+
+    /// True for an error that ends the whole run rather than one row: an expired token that
+    /// can't be renewed. Stops the run when it is one.
+    pub fn stops_run(&self, e: &DirectoryError) -> bool {
+        let stops = matches!(e, DirectoryError::TokenExpired { .. });
+        if stops {
+            self.stop(e.duplicate());
+        }
+        stops
     }
 
     /// Counts a finished item.
@@ -209,7 +253,7 @@ pub trait Directory {
         keys: &[String],
         auth: &[bool],
         ctl: &BulkControl,
-    ) -> Result<Vec<Option<Current>>, DirectoryError>;
+    ) -> Result<Vec<Read>, DirectoryError>;
 
     /// Applies planned changes; one outcome per item, in order. Stops starting new work when
     /// `ctl` is cancelled (the rest are `NotAttempted`).
@@ -291,7 +335,7 @@ impl Directory for AnyDirectory {
         keys: &[String],
         auth: &[bool],
         ctl: &BulkControl,
-    ) -> Result<Vec<Option<Current>>, DirectoryError> {
+    ) -> Result<Vec<Read>, DirectoryError> {
         forward!(self, d => d.read_many(keys, auth, ctl).await)
     }
 

@@ -148,6 +148,35 @@ pub async fn run<D: Directory>(
     Ok(results)
 }
 
+/// Every row's result when nothing was attempted (the file had problems): invalid rows with
+/// their problems, valid ones as not attempted — for the report.
+pub fn unattempted(parsed: &Parsed, states: Vec<RowState>) -> Vec<RowResult> {
+    states
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let valid = !matches!(s, RowState::Invalid(_));
+            let mut r = settled(parsed, i, s);
+            if valid {
+                r.status = Status::Skipped;
+                r.error = Some((
+                    "not_attempted",
+                    "not attempted: other rows have problems, so nothing was written".into(),
+                ));
+            }
+            r
+        })
+        .collect()
+}
+
+/// The error of a row that was not attempted.
+fn not_attempted() -> (&'static str, String) {
+    (
+        "interrupted",
+        "not attempted: the import was interrupted".into(),
+    )
+}
+
 /// A row never reached because the run was interrupted.
 fn interrupted(parsed: &Parsed, i: usize, state: RowState) -> RowResult {
     let mut r = settled(parsed, i, state);
@@ -210,7 +239,16 @@ async fn run_part<D: Directory>(
             _ => None,
         })
         .unzip();
-    let mut current = dir.read_many(&keys, &auth, ctl).await?.into_iter();
+    // A read that fails as a whole fails each of its rows (the report is still written); an
+    // expired token stops the run.
+    let reads = match dir.read_many(&keys, &auth, ctl).await {
+        Ok(reads) => reads,
+        Err(e) => {
+            ctl.stops_run(&e);
+            keys.iter().map(|_| Err(e.duplicate())).collect()
+        }
+    };
+    let mut current = reads.into_iter();
     drop((keys, auth));
     let mut results: Vec<RowResult> = Vec::with_capacity(part.len());
     let mut planned: Vec<Planned> = Vec::new();
@@ -232,8 +270,15 @@ async fn run_part<D: Directory>(
             warnings: v.warnings,
         };
         let plans = match cur {
-            None => Err(DirectoryError::NotFound(v.key)),
-            Some(Current { user, auth }) => {
+            Err(e) if matches!(e, DirectoryError::NotAttempted) || ctl.stops_run(&e) => {
+                r.status = Status::Skipped;
+                r.error = Some(not_attempted());
+                results.push(r);
+                continue;
+            }
+            Err(e) => Err(e),
+            Ok(None) => Err(DirectoryError::NotFound(v.key)),
+            Ok(Some(Current { user, auth })) => {
                 r.user = user.user_principal_name.clone();
                 r.id = Some(user.id.clone());
                 let auth = auth.unwrap_or_default();
@@ -304,12 +349,12 @@ async fn run_part<D: Directory>(
                 r.status = Status::Unchanged;
                 r.changed.clear();
             }
-            Outcome::Failed(e) => {
+            Outcome::Failed(e) if !ctl.stops_run(&e) => {
                 r.status = Status::Failed;
                 r.changed.clear();
                 r.error = Some(failure(e));
             }
-            Outcome::NotAttempted => {
+            Outcome::Failed(_) | Outcome::NotAttempted => {
                 r.status = Status::Skipped;
                 r.changed.clear();
                 r.error = Some((

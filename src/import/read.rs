@@ -295,7 +295,7 @@ pub fn csv(bytes: &[u8]) -> Result<Parsed, FileError> {
                     if value.trim().is_empty() {
                         Cell::Empty
                     } else {
-                        Cell::Text(value.to_string())
+                        Cell::Text(crate::output::unneutralise(value).to_string())
                     },
                 ));
             }

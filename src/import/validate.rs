@@ -71,7 +71,7 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
     let problem = |field: DataField, message: String, hint: Option<String>| Problem {
         line: raw.line,
         field: field.name(),
-        input: cell_text(raw.get(field)),
+        input: shorten(cell_text(raw.get(field))),
         message,
         hint,
     };
@@ -91,12 +91,9 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
             _ => None,
         });
     let key = match key {
-        Some(k) if k.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-            problems.push(problem(
-                DataField::UserPrincipalName,
-                "a user principal name or id has no spaces".into(),
-                None,
-            ));
+        Some(k) if crate::model::check_user_key(&k).is_err() => {
+            let why = crate::model::check_user_key(&k).unwrap_err();
+            problems.push(problem(DataField::UserPrincipalName, why, None));
             k
         }
         Some(k) => k,
@@ -144,8 +141,10 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
     let auth_alternate = phone(DataField::AlternateAuthenticationPhone);
     let auth_office = phone(DataField::AuthenticationOfficePhone);
     let emails_field = DataField::AlternateEmailAddresses;
-    let list = |items: Vec<String>, problems: &mut Vec<Problem>, warnings: &mut Vec<String>| {
-        match email::normalize_list(&items, None) {
+    let list = |items: &mut dyn Iterator<Item = &str>,
+                problems: &mut Vec<Problem>,
+                warnings: &mut Vec<String>| {
+        match email::normalize_list(items, None) {
             Ok((l, w)) => {
                 warnings.extend(w);
                 Some(EmailEdit::Replace(l))
@@ -164,15 +163,11 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
         Action::Leave => None,
         Action::Clear => Some(EmailEdit::Replace(Vec::new())),
         Action::Set(s) => list(
-            s.split(';')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .map(str::to_string)
-                .collect(),
+            &mut s.split(';').map(str::trim).filter(|x| !x.is_empty()),
             &mut problems,
             &mut warnings,
         ),
-        Action::SetList(l) => list(l.to_vec(), &mut problems, &mut warnings),
+        Action::SetList(l) => list(&mut l.iter().map(String::as_str), &mut problems, &mut warnings),
     };
     let auth_email = match action(raw.get(DataField::AuthenticationEmail), rules) {
         Action::Leave => None,
@@ -406,4 +401,16 @@ mod tests {
         assert_eq!(problems[0].line, 4);
         assert!(problems[0].message.contains("also on line 2"));
     }
+}
+
+/// Longest input quoted in a problem; longer cells are cut (the report has the row's line).
+const MAX_QUOTED: usize = 200;
+
+fn shorten(s: String) -> String {
+    if s.chars().count() <= MAX_QUOTED {
+        return s;
+    }
+    let mut cut: String = s.chars().take(MAX_QUOTED).collect();
+    cut.push('…');
+    cut
 }

@@ -1,15 +1,75 @@
 //! CSV (RFC 4180, via the csv crate) and TSV output. Lists are joined with `;`; absent values
 //! are empty. TSV escapes tab, newline, carriage return and backslash as `\t \n \r \\`.
+//!
+//! Both are safe to open in a spreadsheet: control characters from the directory are escaped
+//! as in tables, and a cell that a spreadsheet would run as a formula — starting with `=`, `+`,
+//! `-`, `@`, tab or CR — gets a leading `'` as OWASP recommends for CSV injection, except a
+//! phone in the canonical `+CC number` form ssprctl writes (a number, never a formula: kept as
+//! is so exports stay importable). A cell that already starts with `'` followed by one of those
+//! characters or another `'` gets one more `'`. `import` removes exactly one such `'`
+//! ([`unneutralise`]), so an export re-imports unchanged.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use crate::model::Value;
+
+/// Characters that make a spreadsheet read a cell as a formula.
+fn trigger(c: char) -> bool {
+    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
+}
+
+/// True for `+CC number` with an optional `xEXT`: what ssprctl's phone engine writes.
+fn canonical_phone(s: &str) -> bool {
+    let Some((cc, rest)) = s.strip_prefix('+').and_then(|r| r.split_once(' ')) else {
+        return false;
+    };
+    let number = rest.split_once('x').map_or(rest, |(n, _)| n);
+    let ext_ok = rest
+        .split_once('x')
+        .is_none_or(|(_, e)| !e.is_empty() && e.chars().all(|c| c.is_ascii_digit()));
+    (1..=3).contains(&cc.len())
+        && cc.chars().all(|c| c.is_ascii_digit())
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+        && ext_ok
+}
+
+/// The cell as written to CSV/TSV: a formula trigger neutralised with a leading `'`.
+pub fn neutralise(s: &str) -> Cow<'_, str> {
+    let mut chars = s.chars();
+    let needs = match (chars.next(), chars.next()) {
+        (Some(c), _) if trigger(c) => !canonical_phone(s),
+        (Some('\''), Some(c)) => trigger(c) || c == '\'',
+        _ => false,
+    };
+    if needs {
+        Cow::Owned(format!("'{s}"))
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// The inverse of [`neutralise`], for cells read from CSV: drops one leading `'` before a
+/// formula trigger or another `'`.
+pub fn unneutralise(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(|c: char| trigger(c) || c == '\'') => rest,
+        _ => s,
+    }
+}
+
+/// A value as a safe CSV/TSV cell: control characters escaped, formulas neutralised.
+fn cell(v: &Value) -> String {
+    let text = super::sanitize(&v.to_text());
+    neutralise(&text).into_owned()
+}
 
 pub fn csv(w: &mut dyn Write, fields: &[&str], rows: &[Vec<Value>]) -> io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     out.write_record(fields)?;
     for row in rows {
-        out.write_record(row.iter().map(Value::to_text))?;
+        out.write_record(row.iter().map(cell))?;
     }
     out.flush()
 }
@@ -31,7 +91,10 @@ fn escape(s: &str) -> String {
 pub fn tsv(w: &mut dyn Write, fields: &[&str], rows: &[Vec<Value>]) -> io::Result<()> {
     writeln!(w, "{}", fields.join("\t"))?;
     for row in rows {
-        let cells: Vec<String> = row.iter().map(|v| escape(&v.to_text())).collect();
+        let cells: Vec<String> = row
+            .iter()
+            .map(|v| neutralise(&super::sanitize(&escape(&v.to_text()))).into_owned())
+            .collect();
         writeln!(w, "{}", cells.join("\t"))?;
     }
     Ok(())
@@ -54,6 +117,29 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "f1,f2,f3\n\"a,b\",x@y.com;z@y.com,\n"
         );
+    }
+
+    #[test]
+    fn formulas_are_neutralised_and_come_back_unchanged() {
+        for (raw, shown) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1 (206) 555", "'+1 (206) 555"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("'=x", "''=x"),
+            ("''", "'''"),
+            ("'a", "'a"),
+            ("'", "'"),
+            ("+1 2065550123", "+1 2065550123"),
+            ("+44 2079460958x12", "+44 2079460958x12"),
+            ("kim@contoso.com", "kim@contoso.com"),
+        ] {
+            assert_eq!(neutralise(raw), shown, "{raw}");
+            assert_eq!(unneutralise(shown), raw, "{shown}");
+        }
+        let mut out = Vec::new();
+        csv(&mut out, &["f"], &[vec![Value::Text("=1+1\u{1b}[2J".into())]]).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "f\n'=1+1\\u{1b}[2J\n");
     }
 
     #[test]

@@ -5,6 +5,9 @@ mod delimited;
 mod json;
 mod table;
 
+pub use delimited::{neutralise, unneutralise};
+pub use table::sanitize;
+
 use std::io::{self, Write};
 
 use serde::Serialize;

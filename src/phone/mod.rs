@@ -228,6 +228,20 @@ pub fn normalize(input: &str, opts: &PhoneOptions) -> Result<Phone, PhoneError> 
 
 /// The region of a number, or the main region of its country code when the number itself
 /// matches no region's ranges (so errors can still say "for US").
+/// True for a number Graph shows masked (an Authentication Administrator reading another
+/// user's phone methods sees e.g. `+1 XXXXXXXX67`): it holds a run of `X`, or `*` or `•`.
+/// Such a value is never compared as a number.
+pub fn is_masked(s: &str) -> bool {
+    s.contains('*')
+        || s.contains('\u{2022}')
+        || s.to_ascii_uppercase().contains("XX")
+}
+
+/// How a masked value is shown.
+pub fn show_masked(s: &str) -> String {
+    format!("{s} (masked)")
+}
+
 fn region_of(number: &PhoneNumber) -> Option<String> {
     number
         .get_region_code()

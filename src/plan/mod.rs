@@ -317,7 +317,8 @@ pub fn plan_auth(
 ) -> Result<AuthPlan, PlanError> {
     let mut changed: Vec<(AuthMethod, Option<String>)> = update
         .requested()
-        .filter(|(m, v)| m.get(current) != *v)
+        // A masked current value can't be compared: the write is planned.
+        .filter(|(m, v)| m.get(current) != *v || m.get(current).as_deref().is_some_and(crate::phone::is_masked))
         .map(|(m, v)| (m, v.clone()))
         .collect();
     let mut after = current.clone();
@@ -346,7 +347,12 @@ pub fn plan_auth(
         .iter()
         .map(|(m, v)| FieldChange {
             field: m.field().name(),
-            old: m.get(current).into(),
+            old: match m.get(current) {
+                Some(c) if crate::phone::is_masked(c) => {
+                    crate::model::Value::Text(crate::phone::show_masked(c))
+                }
+                c => c.into(),
+            },
             new: v.into(),
         })
         .collect();

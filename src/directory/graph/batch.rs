@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use super::client::{GraphClient, Purpose};
-use crate::directory::{BulkControl, DirectoryError, ServiceError, ServiceKind};
+use crate::directory::{BulkControl, DirectoryError};
 
 /// Most requests Graph accepts in one `$batch`.
 pub const MAX_BATCH: usize = 20;
@@ -75,6 +75,61 @@ fn retry_after(headers: &Value) -> Option<Duration> {
     }
 }
 
+/// One item's answer, taken out of the envelope.
+struct ItemAnswer {
+    status: u16,
+    headers: Value,
+    body: Value,
+}
+
+/// Pairs each request of `batch` with its answer in `body`, checking what Graph promises:
+/// a `responses` list, each request answered exactly once by its id, a numeric status, and a
+/// body on a successful read. A request that fails a check gets why.
+fn match_answers(body: &Value, batch: &[Pending]) -> Vec<Result<ItemAnswer, String>> {
+    let Some(responses) = body.get("responses").and_then(Value::as_array) else {
+        return batch
+            .iter()
+            .map(|_| Err("the $batch answer has no \"responses\" list".into()))
+            .collect();
+    };
+    let mut found: Vec<Vec<&Value>> = batch.iter().map(|_| Vec::new()).collect();
+    for resp in responses {
+        let pos = resp
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| batch.iter().position(|p| p.idx.to_string() == id));
+        // An answer to a request not in this envelope is ignored (its own request, if any,
+        // is then found unanswered).
+        if let Some(pos) = pos {
+            found[pos].push(resp);
+        }
+    }
+    found
+        .into_iter()
+        .map(|answers| {
+            let resp = match answers.as_slice() {
+                [] => return Err("the $batch answer left this request out".into()),
+                [one] => *one,
+                _ => return Err("the $batch answer has this request's id more than once".into()),
+            };
+            let status = match resp.get("status") {
+                Some(Value::Number(n)) => n
+                    .as_u64()
+                    .filter(|s| (100..=599).contains(s))
+                    .ok_or_else(|| format!("its status {n} is not an HTTP status"))?,
+                Some(other) => return Err(format!("its status is not a number ({other})")),
+                None => return Err("it has no status".into()),
+            } as u16;
+            let body = resp.get("body").cloned().unwrap_or(Value::Null);
+            Ok(ItemAnswer {
+                status,
+                headers: resp.get("headers").cloned().unwrap_or(Value::Null),
+                body,
+            })
+        })
+        .collect()
+}
+
 /// Sends `items` in batches; `on_final` sees each item once, when its result is final.
 pub async fn execute(
     client: &GraphClient,
@@ -101,6 +156,7 @@ pub async fn execute(
     let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
     let mut in_flight: JoinSet<(Vec<Pending>, Result<Value, DirectoryError>)> = JoinSet::new();
     let batch_url = client.url(&["$batch"]);
+    let writes = items.iter().any(|i| i.method != Method::GET);
     let mut finish = |results: &mut Vec<Option<ItemResult>>, idx: usize, r: ItemResult| {
         on_final(idx, &r);
         results[idx] = Some(r);
@@ -119,12 +175,25 @@ pub async fn execute(
                 ),
             );
         }
-        // Dispatch as many envelopes as the limit allows.
+        // Dispatch as many envelopes as the limit (and, for writes, the pacer) allows.
+        let mut paced_until = None;
         while !ctl.is_cancelled() && in_flight.len() < limit && now >= pause_until {
+            let room = if writes {
+                let ready = queue.iter().filter(|p| p.not_before <= now).count();
+                match client.pacer.admit(ready.min(MAX_BATCH), now) {
+                    Ok(n) => n,
+                    Err(until) => {
+                        paced_until = Some(until);
+                        break;
+                    }
+                }
+            } else {
+                MAX_BATCH
+            };
             let mut batch = Vec::new();
             let mut rest = VecDeque::with_capacity(queue.len());
             while let Some(p) = queue.pop_front() {
-                if batch.len() < MAX_BATCH && p.not_before <= now {
+                if batch.len() < room && p.not_before <= now {
                     batch.push(Pending {
                         since: p.since.or(Some(now)),
                         ..p
@@ -132,13 +201,19 @@ pub async fn execute(
                 } else {
                     rest.push_back(p);
                 }
-                if batch.len() == MAX_BATCH {
+                if batch.len() == room {
                     rest.extend(queue.drain(..));
                 }
             }
             queue = rest;
             if batch.is_empty() {
+                if writes {
+                    client.pacer.unadmit(room);
+                }
                 break;
+            }
+            if writes && batch.len() < room {
+                client.pacer.unadmit(room - batch.len());
             }
             let requests: Vec<Value> = batch
                 .iter()
@@ -172,7 +247,8 @@ pub async fn execute(
                 .map(|p| p.not_before)
                 .min()
                 .unwrap_or(now)
-                .max(pause_until);
+                .max(pause_until)
+                .max(paced_until.unwrap_or(now));
             tokio::time::sleep_until(next.into()).await;
             continue;
         }
@@ -181,7 +257,7 @@ pub async fn execute(
             .iter()
             .map(|p| p.not_before)
             .min()
-            .map(|t| t.max(pause_until));
+            .map(|t| t.max(pause_until).max(paced_until.unwrap_or(t)));
         let joined = match wake {
             Some(t) if in_flight.len() < limit => {
                 tokio::select! {
@@ -198,31 +274,47 @@ pub async fn execute(
         let body = match result {
             Ok(body) => body,
             Err(e) => {
+                // An expired token that can't be renewed stops the run: nothing of this
+                // envelope was applied, so its items are not attempted, like the rest.
+                let stop = ctl.stops_run(&e);
                 for p in batch {
-                    finish(&mut results, p.idx, ItemResult::Failed(e.duplicate()));
+                    let r = if stop {
+                        ItemResult::NotAttempted
+                    } else {
+                        ItemResult::Failed(e.duplicate())
+                    };
+                    finish(&mut results, p.idx, r);
                 }
                 continue;
             }
         };
-        let mut answered = vec![false; batch.len()];
         let mut throttled_for: Option<Duration> = None;
-        for resp in body["responses"].as_array().cloned().unwrap_or_default() {
-            let Some(pos) = resp["id"]
-                .as_str()
-                .and_then(|id| id.parse::<usize>().ok())
-                .and_then(|idx| batch.iter().position(|p| p.idx == idx))
-            else {
-                continue;
+        for (p, answer) in batch.iter().zip(match_answers(&body, &batch)) {
+            let resp = match answer {
+                Ok(resp) => resp,
+                Err(why) => {
+                    let item = &items[p.idx];
+                    let e = super::client::malformed(
+                        &Method::POST,
+                        &batch_url,
+                        &format!("for {} {}: {why}", item.method, client.relative(&item.url)),
+                        None,
+                    );
+                    finish(&mut results, p.idx, ItemResult::Failed(e));
+                    continue;
+                }
             };
-            answered[pos] = true;
-            let p = &batch[pos];
-            let status = resp["status"].as_u64().unwrap_or(0) as u16;
+            let status = resp.status;
             if matches!(status, 429 | 503 | 504) {
                 let wait =
-                    retry_after(&resp["headers"]).unwrap_or_else(|| item_backoff(p.attempts));
+                    retry_after(&resp.headers).unwrap_or_else(|| item_backoff(p.attempts));
+                if status == 429 {
+                    client.pacer.throttled(now, wait);
+                }
                 throttled_for = Some(throttled_for.map_or(wait, |w| w.max(wait)));
                 let since = p.since.unwrap_or(now);
-                if p.attempts < ITEM_RETRIES && now + wait < since + budget {
+                let left = (since + budget).saturating_duration_since(now);
+                if p.attempts < ITEM_RETRIES && wait < left {
                     queue.push_back(Pending {
                         idx: p.idx,
                         attempts: p.attempts + 1,
@@ -236,14 +328,15 @@ pub async fn execute(
                     &item.method,
                     &item.url,
                     status,
-                    resp["body"].to_string().as_bytes(),
+                    resp.body.to_string().as_bytes(),
                     None,
                     purpose,
                 );
                 finish(&mut results, p.idx, ItemResult::Failed(e));
                 continue;
             }
-            let request_id = resp["headers"]
+            let request_id = resp
+                .headers
                 .as_object()
                 .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("request-id")))
                 .and_then(|(_, v)| v.as_str())
@@ -253,23 +346,10 @@ pub async fn execute(
                 p.idx,
                 ItemResult::Answered(Answer {
                     status,
-                    body: resp["body"].clone(),
+                    body: resp.body,
                     request_id,
                 }),
             );
-        }
-        for (p, seen) in batch.into_iter().zip(answered) {
-            if !seen {
-                let e = DirectoryError::Service(ServiceError {
-                    kind: ServiceKind::Failed,
-                    status: None,
-                    code: None,
-                    message: "Microsoft Graph's batch answer left this request out".into(),
-                    request_id: None,
-                    hint: Some("run the import again".into()),
-                });
-                finish(&mut results, p.idx, ItemResult::Failed(e));
-            }
         }
         if let Some(wait) = throttled_for {
             limit = (limit / 2).max(1);

@@ -1,14 +1,21 @@
 //! Authenticated Graph requests and the mapping of Graph's errors to what a user can act on:
 //! every error keeps Graph's `code`, `message` and `request-id`.
+//!
+//! The bearer token goes to the Graph origin in use and nowhere else: a URL the server hands
+//! back (`@odata.nextLink`) is used only when its scheme, host and port are that origin's
+//! ([`GraphClient::same_origin`]). A 401 renews the token once and sends the same request again.
+
+use std::sync::Arc;
 
 use reqwest::{Method, Url};
 use serde_json::Value;
 
+use crate::auth::TokenSource;
 use crate::auth::endpoints::Endpoints;
-use crate::auth::store::Store;
 use crate::directory::{DirectoryError, ServiceError, ServiceKind};
-use crate::http::{Body, Failure, Http};
-use crate::secret::Secret;
+use crate::http::{Body, Failure, Http, Replay};
+use crate::output::Printer;
+use super::pace::Pacer;
 
 /// Graph's error body: `{"error":{"code","message","innerError":{"request-id"}}}`.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +27,10 @@ pub struct GraphErrorBody {
 
 fn parse_error(body: &[u8]) -> GraphErrorBody {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    parse_error_value(&v)
+}
+
+fn parse_error_value(v: &Value) -> GraphErrorBody {
     let e = &v["error"];
     let s = |v: &Value| v.as_str().map(str::to_string);
     GraphErrorBody {
@@ -33,6 +44,8 @@ fn parse_error(body: &[u8]) -> GraphErrorBody {
 #[derive(Debug, Clone, Copy)]
 pub struct Purpose {
     pub permission: &'static str,
+    /// A write of an authentication method (a delegated admin can't change their own).
+    pub auth_method_write: bool,
 }
 
 /// A successful answer.
@@ -42,34 +55,73 @@ pub struct GraphResponse {
     pub body: Option<Value>,
 }
 
-/// Graph at one base URL with one token.
+/// Graph at one base URL, with tokens from one source.
 #[derive(Clone)]
 pub struct GraphClient {
     pub http: Http,
     pub base: Url,
-    token: Secret,
-    /// Where the token came from, to forget it when Graph rejects it.
-    cache: Option<(Store, String)>,
+    pub tokens: Arc<TokenSource>,
+    /// Paces writes at the tenant's write quota (shared by every request of the run).
+    pub pacer: Arc<Pacer>,
+    /// The signed-in user's object id, for a delegated token (set after the first token).
+    caller: Arc<std::sync::OnceLock<Option<String>>>,
 }
 
 impl GraphClient {
-    pub fn new(
-        http: Http,
-        graph_host: &Url,
-        token: Secret,
-        cache: Option<(Store, String)>,
-    ) -> Self {
+    pub fn new(http: Http, graph_host: &Url, tokens: Arc<TokenSource>, log: Printer) -> Self {
         GraphClient {
             http,
             base: Endpoints::join(graph_host, &["v1.0"]),
-            token,
-            cache,
+            tokens,
+            pacer: Arc::new(Pacer::new(log)),
+            caller: Arc::default(),
         }
     }
 
     /// `{graph}/v1.0/{segments}`.
     pub fn url(&self, segments: &[&str]) -> Url {
         Endpoints::join(&self.base, segments)
+    }
+
+    /// A URL the server handed back, if it points at the Graph origin in use (same scheme,
+    /// host and port); anything else is refused before any request is sent.
+    pub fn same_origin(&self, raw: &str, what: &str) -> Result<Url, DirectoryError> {
+        let refuse = |why: String| DirectoryError::Service(ServiceError {
+            kind: ServiceKind::Failed,
+            status: None,
+            code: None,
+            message: format!("Microsoft Graph sent {what} {why}; nothing was sent there"),
+            request_id: None,
+            hint: Some(
+                "the access token only goes to the Graph host in use (--graph-url / --cloud); \
+                 report this answer to whoever runs that endpoint"
+                    .into(),
+            ),
+        });
+        let url = Url::parse(raw).map_err(|e| {
+            refuse(format!(
+                "that is not a URL ({e}): \"{}\"",
+                crate::output::sanitize(&raw.chars().take(200).collect::<String>())
+            ))
+        })?;
+        if url.origin() != self.base.origin() {
+            let host = format!(
+                "{}://{}{}",
+                url.scheme(),
+                url.host_str().unwrap_or("(no host)"),
+                url.port().map_or(String::new(), |p| format!(":{p}"))
+            );
+            return Err(refuse(format!(
+                "pointing at another host, {}",
+                crate::output::sanitize(&host)
+            )));
+        }
+        Ok(url)
+    }
+
+    /// The signed-in user's object id when the token is delegated.
+    fn caller(&self) -> Option<&str> {
+        self.caller.get().and_then(Option::as_deref)
     }
 
     pub async fn send(
@@ -92,44 +144,143 @@ impl GraphClient {
         purpose: Purpose,
     ) -> Result<GraphResponse, DirectoryError> {
         let write = method != Method::GET;
-        let body = body.map_or(Body::None, Body::Json);
-        let resp = match self
-            .http
-            .send(method.clone(), url, Some(&self.token), headers, body, write)
-            .await
-        {
-            Ok(r) => r,
-            Err(Failure::Exhausted { last, attempts }) => {
+        let is_batch = url.path().ends_with("/$batch");
+        // A POST creates something, unless it is a `$batch` (of reads and PATCHes).
+        let replay = if method == Method::POST && !is_batch {
+            Replay::Unsafe
+        } else {
+            Replay::Safe
+        };
+        // Write items this request carries, for the pacer: a `$batch` was admitted by its
+        // sender item by item; a single write is admitted here.
+        let writes = if is_batch {
+            body.and_then(|b| b["requests"].as_array()).map_or(0, |r| {
+                r.iter().filter(|i| i["method"].as_str() != Some("GET")).count()
+            })
+        } else {
+            usize::from(write)
+        };
+        if write && !is_batch {
+            self.pacer.one().await;
+        }
+        let mut token = self.tokens.token().await?;
+        if self.caller.get().is_none() {
+            let claims = self.tokens.claims().await;
+            let _ = self.caller.set(
+                claims
+                    .filter(|c| c.delegated())
+                    .and_then(|c| c.oid),
+            );
+        }
+        let mut renewed = false;
+        let resp = loop {
+            let json = body.map_or(Body::None, Body::Json);
+            let sent = self
+                .http
+                .send(
+                    method.clone(),
+                    url,
+                    Some(&token),
+                    headers,
+                    json,
+                    write,
+                    replay,
+                )
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(f) => {
+                    self.pacer.answered(writes, None);
+                    return Err(self.failure(&method, url, f));
+                }
+            };
+            let percentage = resp
+                .headers
+                .get("x-ms-throttle-limit-percentage")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok());
+            self.pacer.answered(writes, percentage);
+            if resp.status.as_u16() == 429 && writes > 0 {
+                let wait = crate::http::retry_after(&resp.headers).unwrap_or(super::pace::PROBE);
+                self.pacer.throttled(std::time::Instant::now(), wait);
+            }
+            if resp.status.as_u16() == 401 && !renewed {
+                renewed = true;
+                if let Some(t) = self.tokens.renew(&token).await? {
+                    token = t;
+                    continue;
+                }
+            }
+            break resp;
+        };
+        let status = resp.status.as_u16();
+        if resp.status.is_success() {
+            if resp.body.is_empty() {
+                return Ok(GraphResponse { status, body: None });
+            }
+            return match serde_json::from_slice(&resp.body) {
+                Ok(v) => Ok(GraphResponse {
+                    status,
+                    body: Some(v),
+                }),
+                Err(e) => Err(malformed(
+                    &method,
+                    url,
+                    &format!("its body is not JSON ({e})"),
+                    resp.request_id(),
+                )),
+            };
+        }
+        if status == 401 && self.tokens.passthrough() {
+            // A token that can't be renewed and was refused: say when it expired, if it says.
+            if let Some(at) = self.tokens.passthrough_expiry()
+                && at <= std::time::SystemTime::now()
+            {
+                return Err(DirectoryError::TokenExpired {
+                    at: crate::auth::claims::show_time(at),
+                });
+            }
+        }
+        Err(self.error_for(&method, url, status, &resp.body, resp.request_id(), purpose))
+    }
+
+    /// A request that got no usable answer.
+    fn failure(&self, method: &Method, url: &Url, f: Failure) -> DirectoryError {
+        match f {
+            Failure::Exhausted { last, attempts } => {
                 let e = parse_error(&last.body);
-                return Err(DirectoryError::Service(ServiceError {
+                DirectoryError::Service(ServiceError {
                     kind: ServiceKind::Unavailable,
                     status: Some(last.status.as_u16()),
                     message: format!(
-                        "Microsoft Graph still answered HTTP {} after {attempts} attempts{}",
+                        "Microsoft Graph still answered {method} {} with HTTP {} after {attempts} attempts{}",
+                        url.path(),
                         last.status.as_u16(),
                         describe(&e, last.request_id())
                     ),
                     code: e.code,
                     request_id: e.request_id.or_else(|| last.request_id()),
-                    hint: Some("Graph is throttling or unavailable: try again later, or raise --max-retries / --timeout".into()),
-                }));
+                    hint: Some(if *method == Method::POST && !url.path().ends_with("/$batch") {
+                        "the change may or may not have been made: check with get-auth-details before retrying".into()
+                    } else {
+                        "Graph is throttling or unavailable: try again later, or raise --max-retries / --timeout".into()
+                    }),
+                })
             }
-            Err(Failure::Transport { message, attempts }) => {
-                return Err(transport_error(&method, url.path(), &message, attempts));
+            Failure::Transport { message, attempts } => {
+                transport_error(method, url.path(), &message, attempts)
             }
-        };
-        let status = resp.status.as_u16();
-        if resp.status.is_success() {
-            return Ok(GraphResponse {
-                status,
-                body: if resp.body.is_empty() {
-                    None
-                } else {
-                    resp.json()
-                },
-            });
+            other => {
+                let what = format!("Microsoft Graph {method} {}", url.path());
+                let mut e = crate::auth::token::unavailable(&what, other);
+                if let DirectoryError::Service(s) = &mut e
+                    && s.kind == ServiceKind::Unavailable
+                {
+                    s.hint = Some("Graph asked for a longer wait than --timeout leaves: try again later, or raise --timeout".into());
+                }
+                e
+            }
         }
-        Err(self.error_for(&method, url, status, &resp.body, resp.request_id(), purpose))
     }
 
     /// Maps a Graph error answer (a whole response or one `$batch` item) to what the user
@@ -143,31 +294,43 @@ impl GraphClient {
         header_request_id: Option<String>,
         purpose: Purpose,
     ) -> DirectoryError {
-        let e = parse_error(body);
+        let parsed: Option<Value> = serde_json::from_slice(body).ok();
+        let e = parsed.as_ref().map(parse_error_value).unwrap_or_default();
         let request_id = e.request_id.clone().or(header_request_id);
         let detail = describe(&e, request_id.clone());
+        let self_service = purpose.auth_method_write
+            && self
+                .caller()
+                .is_some_and(|me| user_from_path(url).eq_ignore_ascii_case(me));
         let (kind, hint) = match status {
-            401 => {
-                if let Some((store, key)) = &self.cache {
-                    let _ = store.remove_token(key);
-                }
-                (
-                    ServiceKind::Auth,
-                    "the access token was rejected or has expired: refresh SSPRCTL_ACCESS_TOKEN, \
-                     check the AZURE_* credentials, or run `ssprctl login` again"
-                        .to_string(),
-                )
-            }
+            _ if self_service && matches!(status, 400 | 403) => (
+                ServiceKind::Auth,
+                "self-service operations are not supported: an admin can't add or change their own \
+                 phone or email authentication methods through Graph; sign in as another admin, or \
+                 register your own methods at https://aka.ms/mysecurityinfo"
+                    .to_string(),
+            ),
+            401 => (
+                ServiceKind::Auth,
+                "the access token was rejected or has expired: refresh SSPRCTL_ACCESS_TOKEN, \
+                 check the AZURE_* credentials, or run `ssprctl login` again"
+                    .to_string(),
+            ),
             403 => (
                 ServiceKind::Auth,
                 format!(
-                    "the caller needs the Microsoft Graph permission {} (admin-consented); for target \
-                     users who hold admin roles it also needs a directory role such as Privileged \
-                     Authentication Administrator",
+                    "the caller needs the Microsoft Graph permission {} (admin-consented); when the \
+                     target user holds an admin role the caller also needs a role allowed to act on \
+                     that role (Privileged Authentication Administrator for any admin)",
                     purpose.permission
                 ),
             ),
-            404 => return DirectoryError::NotFound(user_from_path(url)),
+            // Only a 404 on the user resource itself means the user doesn't exist.
+            404 if is_user_resource(url) => return DirectoryError::NotFound(user_from_path(url)),
+            500..=599 if parsed.is_none() => (
+                ServiceKind::Unavailable,
+                "Graph answered with a server error and no error body: try again later".to_string(),
+            ),
             400 | 409 | 422 => (
                 ServiceKind::Failed,
                 "Graph refused the request; the message above says why".to_string(),
@@ -203,6 +366,31 @@ impl GraphClient {
             .unwrap_or(url.path())
             .to_string()
     }
+}
+
+/// True for `/v1.0/users/{user}` (or `/users('{user}')`) with nothing after it.
+fn is_user_resource(url: &Url) -> bool {
+    let segs: Vec<&str> = url.path_segments().map(Iterator::collect).unwrap_or_default();
+    match segs.iter().position(|s| *s == "users") {
+        Some(i) => segs.len() == i + 2,
+        None => segs.last().is_some_and(|s| s.starts_with("users('")),
+    }
+}
+
+/// An answer ssprctl can't read: names the request and what was wrong (exit 1).
+pub fn malformed(method: &Method, url: &Url, what: &str, request_id: Option<String>) -> DirectoryError {
+    DirectoryError::Service(ServiceError {
+        kind: ServiceKind::Failed,
+        status: None,
+        code: None,
+        message: format!(
+            "Microsoft Graph's answer to {method} {} can't be used: {}",
+            url.path(),
+            crate::output::sanitize(what)
+        ),
+        request_id,
+        hint: Some("check --graph-url points at Microsoft Graph; run the command again".into()),
+    })
 }
 
 /// No answer: a connection failure or a timeout.
@@ -294,6 +482,15 @@ mod tests {
             describe(&e, e.request_id.clone()),
             ": Request_ResourceNotFound: Resource 'x' does not exist (request-id abc)"
         );
+    }
+
+    #[test]
+    fn only_the_user_resource_itself_is_a_user() {
+        let u = |p: &str| Url::parse(&format!("https://g/v1.0/{p}")).unwrap();
+        assert!(is_user_resource(&u("users/kim@c.com")));
+        assert!(is_user_resource(&u("users('$kim@c.com')")));
+        assert!(!is_user_resource(&u("users/kim@c.com/authentication/phoneMethods/x")));
+        assert!(!is_user_resource(&u("users('$kim@c.com')/authentication/emailMethods")));
     }
 
     #[test]

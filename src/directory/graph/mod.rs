@@ -8,6 +8,7 @@
 
 pub mod batch;
 pub mod client;
+pub mod pace;
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -35,13 +36,31 @@ pub const EMAIL_ID: &str = "3ddfcfc8-9383-446f-83cc-3ab9be4be18f";
 
 const READ_USERS: Purpose = Purpose {
     permission: "User.Read.All",
+    auth_method_write: false,
 };
-const READ_METHODS: Purpose = Purpose {
-    permission: "UserAuthenticationMethod.Read.All (or UserAuthenticationMethod.ReadWrite.All)",
-};
-const WRITE_METHODS: Purpose = Purpose {
-    permission: "UserAuthenticationMethod.ReadWrite.All",
-};
+
+/// Most pages a list may take (999 users each: ten million users); more is a server loop.
+pub const MAX_PAGES: usize = 10_000;
+
+/// The least-privileged permission for reading or writing one method collection.
+fn methods_purpose(collection: &str, write: bool) -> Purpose {
+    let permission = match (collection, write) {
+        ("emailMethods", false) => {
+            "UserAuthMethod-Email.Read.All (or UserAuthenticationMethod.Read.All)"
+        }
+        ("emailMethods", true) => {
+            "UserAuthMethod-Email.ReadWrite.All (or UserAuthenticationMethod.ReadWrite.All)"
+        }
+        (_, false) => "UserAuthMethod-Phone.Read.All (or UserAuthenticationMethod.Read.All)",
+        (_, true) => {
+            "UserAuthMethod-Phone.ReadWrite.All (or UserAuthenticationMethod.ReadWrite.All)"
+        }
+    };
+    Purpose {
+        permission,
+        auth_method_write: write,
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,6 +119,7 @@ fn patch_purpose(p: &UserPatch) -> Purpose {
             (false, true) => "User-Mail.ReadWrite.All (or User.ReadWrite.All)",
             _ => "User-Phone.ReadWrite.All (or User.ReadWrite.All)",
         },
+        auth_method_write: false,
     }
 }
 
@@ -133,6 +153,11 @@ impl GraphDirectory {
         }
     }
 
+    /// When a passthrough token (`SSPRCTL_ACCESS_TOKEN`) expires, when it says.
+    pub fn passthrough_expiry(&self) -> Option<std::time::SystemTime> {
+        self.client.tokens.passthrough_expiry()
+    }
+
     /// Adapts to the cloud's features (the China cloud has no email authentication methods).
     pub fn for_cloud(mut self, cloud: Cloud) -> Self {
         self.email_methods = cloud != Cloud::China;
@@ -163,7 +188,28 @@ impl GraphDirectory {
         purpose: Purpose,
     ) -> Result<Value, DirectoryError> {
         match r {
-            batch::ItemResult::Answered(a) if (200..300).contains(&a.status) => Ok(a.body.clone()),
+            batch::ItemResult::Answered(a) if (200..300).contains(&a.status) => {
+                // A successful read must carry what was read.
+                let list = item.url.path().ends_with("Methods");
+                let usable = if list {
+                    a.body.get("value").is_some_and(Value::is_array)
+                } else {
+                    a.body.is_object()
+                };
+                if item.method == Method::GET && !usable {
+                    return Err(client::malformed(
+                        &Method::POST,
+                        &self.client.url(&["$batch"]),
+                        &format!(
+                            "for GET {}: {}",
+                            self.client.relative(&item.url),
+                            if list { "no \"value\" list in its body" } else { "it has no body" }
+                        ),
+                        a.request_id.clone(),
+                    ));
+                }
+                Ok(a.body.clone())
+            }
             batch::ItemResult::Answered(a) => Err(self.client.error_for(
                 &item.method,
                 &item.url,
@@ -173,9 +219,7 @@ impl GraphDirectory {
                 purpose,
             )),
             batch::ItemResult::Failed(e) => Err(e.duplicate()),
-            batch::ItemResult::NotAttempted => Err(DirectoryError::Unsupported(
-                "interrupted before every user was read".into(),
-            )),
+            batch::ItemResult::NotAttempted => Err(DirectoryError::NotAttempted),
         }
     }
 
@@ -202,7 +246,8 @@ impl GraphDirectory {
         &self,
         keys: &[String],
         ctl: &BulkControl,
-    ) -> Result<Vec<Option<User>>, DirectoryError> {
+    ) -> Result<Vec<super::Read>, DirectoryError> {
+        let current = |u: User| Current { user: u, auth: None };
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -217,7 +262,7 @@ impl GraphDirectory {
             }
             return Ok(keys
                 .iter()
-                .map(|k| index.get(&k.to_lowercase()).map(|&i| all[i].clone()))
+                .map(|k| Ok(index.get(&k.to_lowercase()).map(|&i| current(all[i].clone()))))
                 .collect());
         }
         let items: Vec<batch::Item> = keys
@@ -241,16 +286,16 @@ impl GraphDirectory {
             |_, _| {},
         )
         .await;
-        results
+        Ok(results
             .iter()
             .zip(&items)
             .map(|(r, item)| match r {
                 batch::ItemResult::Answered(a) if a.status == 404 => Ok(None),
                 _ => self
                     .answer(r, item, READ_USERS)
-                    .and_then(|b| parse_user(Some(b)).map(Some)),
+                    .and_then(|b| parse_user(Some(b)).map(|u| Some(current(u)))),
             })
-            .collect()
+            .collect())
     }
 
     async fn fetch_user(&self, user: &str) -> Result<User, DirectoryError> {
@@ -269,7 +314,7 @@ impl GraphDirectory {
             let url = self.user_url(&user.id, &["authentication", collection]);
             async move {
                 self.client
-                    .send(Method::GET, &url, None, READ_METHODS)
+                    .send(Method::GET, &url, None, methods_purpose(collection, false))
                     .await
             }
         };
@@ -291,6 +336,10 @@ fn user_url(client: &GraphClient, user: &str, rest: &[&str]) -> reqwest::Url {
 
 /// Writes authentication-method changes for one user, in the plan's order: PATCH a type that
 /// exists, POST one that doesn't, DELETE a removed one (all by the fixed method ids).
+///
+/// PATCH and DELETE of a fixed id are idempotent (a DELETE that finds nothing has done its
+/// job). A POST is not: when it gets no clear answer (503/504, timeout) it may have happened,
+/// so the collection is read again and the write continues from what is there.
 async fn write_methods(
     client: &GraphClient,
     user_id: &str,
@@ -298,7 +347,7 @@ async fn write_methods(
     patch: &AuthPatch,
 ) -> Result<(), DirectoryError> {
     for (method, value) in &patch.ops {
-        let exists = match method {
+        let mut exists = match method {
             AuthMethod::Phone => current.authentication_phone.is_some(),
             AuthMethod::AlternatePhone => current.alternate_authentication_phone.is_some(),
             AuthMethod::OfficePhone => current.authentication_office_phone.is_some(),
@@ -318,25 +367,77 @@ async fn write_methods(
                 value.as_ref().map(|v| json!({"emailAddress": v})),
             ),
         };
-        let (verb, url) = match (&body, exists) {
-            (Some(_), true) => (
-                Method::PATCH,
-                user_url(client, user_id, &["authentication", collection, id]),
-            ),
-            (Some(_), false) => (
-                Method::POST,
-                user_url(client, user_id, &["authentication", collection]),
-            ),
-            (None, _) => (
-                Method::DELETE,
-                user_url(client, user_id, &["authentication", collection, id]),
-            ),
-        };
-        client
-            .send(verb, &url, body.as_ref(), WRITE_METHODS)
-            .await?;
+        let purpose = methods_purpose(collection, true);
+        let mut rereads = 0;
+        loop {
+            let (verb, url) = match (&body, exists) {
+                (Some(_), true) => (
+                    Method::PATCH,
+                    user_url(client, user_id, &["authentication", collection, id]),
+                ),
+                (Some(_), false) => (
+                    Method::POST,
+                    user_url(client, user_id, &["authentication", collection]),
+                ),
+                (None, _) => (
+                    Method::DELETE,
+                    user_url(client, user_id, &["authentication", collection, id]),
+                ),
+            };
+            match client.send(verb.clone(), &url, body.as_ref(), purpose).await {
+                Ok(_) => break,
+                Err(DirectoryError::Service(s))
+                    if verb == Method::DELETE && s.status == Some(404) =>
+                {
+                    break;
+                }
+                Err(e) if verb == Method::POST && uncertain(&e) && rereads < 2 => {
+                    rereads += 1;
+                    let list = user_url(client, user_id, &["authentication", collection]);
+                    let now = client
+                        .send(Method::GET, &list, None, methods_purpose(collection, false))
+                        .await?;
+                    let after = if collection == "phoneMethods" {
+                        methods_from(&now.body, &None)
+                    } else {
+                        methods_from(&None, &now.body)
+                    };
+                    let there = method_value(*method, &after);
+                    client.http.log(
+                        1,
+                        &format!(
+                            "POST {} got no clear answer; read again: the method {}",
+                            url.path(),
+                            if there.is_some() { "exists" } else { "is absent" }
+                        ),
+                    );
+                    if there.is_some() && there == value.as_ref() {
+                        break;
+                    }
+                    exists = there.is_some();
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
     Ok(())
+}
+
+/// The value of one method in `d`.
+fn method_value(m: AuthMethod, d: &AuthDetails) -> Option<&String> {
+    match m {
+        AuthMethod::Phone => d.authentication_phone.as_ref(),
+        AuthMethod::AlternatePhone => d.alternate_authentication_phone.as_ref(),
+        AuthMethod::OfficePhone => d.authentication_office_phone.as_ref(),
+        AuthMethod::Email => d.authentication_email.as_ref(),
+    }
+}
+
+/// True for a failure after which a write may or may not have happened.
+fn uncertain(e: &DirectoryError) -> bool {
+    matches!(e, DirectoryError::Service(s)
+        if s.kind == crate::directory::ServiceKind::Unavailable
+            && s.status.is_none_or(|c| c == 503 || c == 504))
 }
 
 /// The fields a planned item changes.
@@ -376,12 +477,24 @@ fn values(body: &Option<Value>) -> Vec<Value> {
 
 fn parse_user(body: Option<Value>) -> Result<User, DirectoryError> {
     let body = body.unwrap_or(Value::Null);
-    serde_json::from_value::<GraphUser>(body)
+    let user = serde_json::from_value::<GraphUser>(body)
         .map(User::from)
         .map_err(|e| DirectoryError::Storage {
             message: format!("Microsoft Graph returned a user ssprctl can't read ({e})"),
             hint: "check --graph-url points at Microsoft Graph".into(),
-        })
+        })?;
+    // The id goes into later URLs: it must be what Graph's ids are, a GUID.
+    if !crate::model::is_guid(&user.id) {
+        return Err(DirectoryError::Storage {
+            message: format!(
+                "Microsoft Graph returned user {} with the id \"{}\", which is not a GUID; it is not used",
+                crate::output::sanitize(&user.user_principal_name),
+                crate::output::sanitize(&user.id.chars().take(80).collect::<String>())
+            ),
+            hint: "check --graph-url points at Microsoft Graph".into(),
+        });
+    }
+    Ok(user)
 }
 
 /// True for Graph's refusal to write on-premises mastered properties.
@@ -401,23 +514,47 @@ impl Directory for GraphDirectory {
             .append_pair("$select", USER_SELECT)
             .append_pair("$top", PAGE_SIZE);
         let mut users = Vec::new();
+        let mut fetched = std::collections::HashSet::new();
         loop {
+            fetched.insert(url.as_str().to_string());
             let resp = self
                 .client
                 .send(Method::GET, &url, None, READ_USERS)
                 .await?;
-            let body = resp.body.unwrap_or(Value::Null);
-            for v in body["value"].as_array().cloned().unwrap_or_default() {
+            let mut body = resp.body.unwrap_or(Value::Null);
+            let Some(page) = body.get_mut("value").and_then(Value::as_array_mut) else {
+                return Err(client::malformed(
+                    &Method::GET,
+                    &url,
+                    "the page has no \"value\" list",
+                    None,
+                ));
+            };
+            for v in std::mem::take(page) {
                 users.push(parse_user(Some(v))?);
             }
-            match body["@odata.nextLink"].as_str() {
-                Some(next) => {
-                    url = reqwest::Url::parse(next).map_err(|e| DirectoryError::Storage {
-                        message: format!("Microsoft Graph sent an unusable next page link ({e})"),
-                        hint: "try again; report this if it persists".into(),
-                    })?;
+            match &body["@odata.nextLink"] {
+                Value::Null => break,
+                Value::String(next) => {
+                    let next = self.client.same_origin(next, "a next page link")?;
+                    if fetched.contains(next.as_str()) || fetched.len() >= MAX_PAGES {
+                        return Err(client::malformed(
+                            &Method::GET,
+                            &url,
+                            "its next page link repeats a page already read (the list would never end)",
+                            None,
+                        ));
+                    }
+                    url = next;
                 }
-                None => break,
+                _ => {
+                    return Err(client::malformed(
+                        &Method::GET,
+                        &url,
+                        "@odata.nextLink is not a string",
+                        None,
+                    ));
+                }
             }
         }
         users.sort_by_cached_key(|u| u.user_principal_name.to_lowercase());
@@ -489,12 +626,12 @@ impl Directory for GraphDirectory {
         keys: &[String],
         auth: &[bool],
         ctl: &BulkControl,
-    ) -> Result<Vec<Option<Current>>, DirectoryError> {
-        let users = self.read_users(keys, ctl).await?;
+    ) -> Result<Vec<super::Read>, DirectoryError> {
+        let mut users = self.read_users(keys, ctl).await?;
         // Two reads per user whose row touches authentication methods, in batches, at the
         // lower authentication-method concurrency.
         let wanted: Vec<usize> = (0..users.len())
-            .filter(|&i| users[i].is_some() && auth.get(i).copied().unwrap_or(false))
+            .filter(|&i| matches!(users[i], Ok(Some(_))) && auth.get(i).copied().unwrap_or(false))
             .collect();
         let collections: &[&str] = if self.email_methods {
             &["phoneMethods", "emailMethods"]
@@ -504,10 +641,13 @@ impl Directory for GraphDirectory {
         let items: Vec<batch::Item> = wanted
             .iter()
             .flat_map(|&i| {
-                let id = &users[i].as_ref().expect("filtered").id;
-                collections.iter().map(|c| batch::Item {
+                let id = match &users[i] {
+                    Ok(Some(c)) => c.user.id.clone(),
+                    _ => unreachable!("filtered"),
+                };
+                collections.iter().map(move |c| batch::Item {
                     method: Method::GET,
-                    url: self.user_url(id, &["authentication", c]),
+                    url: self.user_url(&id, &["authentication", c]),
                     body: None,
                 })
             })
@@ -516,26 +656,29 @@ impl Directory for GraphDirectory {
             &self.client,
             &items,
             ctl.auth_concurrency,
-            READ_METHODS,
+            methods_purpose("phoneMethods", false),
             ctl,
             |_, _| {},
         )
         .await;
-        let mut details: Vec<Option<AuthDetails>> = users.iter().map(|_| None).collect();
         let per = collections.len();
         for ((answers, asked), &i) in results.chunks(per).zip(items.chunks(per)).zip(&wanted) {
-            let phones = self.answer(&answers[0], &asked[0], READ_METHODS)?;
+            let phones = self.answer(&answers[0], &asked[0], methods_purpose("phoneMethods", false));
             let emails = match (answers.get(1), asked.get(1)) {
-                (Some(a), Some(q)) => Some(self.answer(a, q, READ_METHODS)?),
+                (Some(a), Some(q)) => Some(self.answer(a, q, methods_purpose("emailMethods", false))),
                 _ => None,
             };
-            details[i] = Some(methods_from(&Some(phones), &emails));
+            let read = phones.and_then(|p| emails.transpose().map(|e| (p, e)));
+            match read {
+                Ok((p, e)) => {
+                    if let Ok(Some(c)) = &mut users[i] {
+                        c.auth = Some(methods_from(&Some(p), &e));
+                    }
+                }
+                Err(e) => users[i] = Err(e),
+            }
         }
-        Ok(users
-            .into_iter()
-            .zip(details)
-            .map(|(u, auth)| u.map(|user| Current { user, auth }))
-            .collect())
+        Ok(users)
     }
 
     async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
@@ -563,6 +706,7 @@ impl Directory for GraphDirectory {
             .collect();
         let purpose = Purpose {
             permission: "User-Phone.ReadWrite.All and User-Mail.ReadWrite.All (or User.ReadWrite.All)",
+            auth_method_write: false,
         };
         let mut user_results: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
         batch::execute(
