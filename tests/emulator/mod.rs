@@ -54,6 +54,32 @@ pub enum FaultKind {
     Delay(Duration),
     /// Close the connection without answering (before acting).
     Drop,
+    /// Answer with exactly this (hostile servers: redirects, huge or broken bodies…).
+    Raw(Raw),
+    /// Act on the request, then answer with this status and no usable body (a 503 that
+    /// hides a success).
+    ActThenStatus(u16),
+}
+
+/// A response given verbatim.
+#[derive(Debug, Clone)]
+pub struct Raw {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn new(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Raw {
+        Raw {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,8 +110,23 @@ pub struct DeviceScript {
 pub struct State {
     users: Vec<User>,
     methods: HashMap<String, Methods>,
-    tokens: HashSet<String>,
-    refresh_tokens: HashSet<String>,
+    /// Issued access tokens and when they expire.
+    tokens: HashMap<String, SystemTime>,
+    /// Refresh tokens and the (client id, scope resource) they were issued for.
+    refresh_tokens: HashMap<String, (String, String)>,
+    /// Lifetime of the access tokens the token endpoint issues.
+    pub token_lifetime: Duration,
+    /// The Graph resource this emulator serves (`https://graph.microsoft.us` for US Gov…):
+    /// token requests must ask for its scope.
+    pub resource: String,
+    /// The resource asked for at the device code request, for the refresh token it leads to.
+    device_resource: String,
+    /// Show authentication phone numbers masked, as to an Authentication Administrator.
+    pub mask_phones: bool,
+    /// The write quota: at most `limit` writes in any `window`, every `$batch` item counted.
+    pub quota: Option<Quota>,
+    /// The signed-in user of delegated tokens (their `oid`), when set.
+    pub delegated_user: Option<String>,
     pub seen: Vec<Seen>,
     faults: Vec<Fault>,
     latency: Duration,
@@ -107,6 +148,56 @@ pub struct State {
     device_polls: u32,
     slowed: bool,
     pub base_url: String,
+}
+
+/// A sliding-window write quota like Graph's (3,000 writes per 150 s per app and tenant).
+#[derive(Debug, Clone)]
+pub struct Quota {
+    pub limit: usize,
+    pub window: Duration,
+    /// When each write in the window was accepted.
+    log: std::collections::VecDeque<std::time::Instant>,
+    /// Writes accepted, and write items answered 429.
+    pub accepted: usize,
+    pub throttled: usize,
+}
+
+impl Quota {
+    pub fn new(limit: usize, window: Duration) -> Self {
+        Quota {
+            limit,
+            window,
+            log: Default::default(),
+            accepted: 0,
+            throttled: 0,
+        }
+    }
+
+    fn prune(&mut self, now: std::time::Instant) {
+        while self.log.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+            self.log.pop_front();
+        }
+    }
+
+    /// Counts one write: `Err(retry after)` when the window is full.
+    fn take(&mut self, now: std::time::Instant) -> Result<(), Duration> {
+        self.prune(now);
+        if self.log.len() >= self.limit {
+            self.throttled += 1;
+            let oldest = *self.log.front().expect("full");
+            return Err((oldest + self.window).saturating_duration_since(now));
+        }
+        self.log.push_back(now);
+        self.accepted += 1;
+        Ok(())
+    }
+
+    /// `x-ms-throttle-limit-percentage` once more than 80% is used.
+    fn percentage(&mut self, now: std::time::Instant) -> Option<String> {
+        self.prune(now);
+        let used = self.log.len() as f64 / self.limit as f64;
+        (used > 0.8).then(|| format!("{used:.3}"))
+    }
 }
 
 pub struct Emulator {
@@ -200,7 +291,11 @@ fn user_json(u: &User, select: Option<&str>) -> Value {
 
 impl Emulator {
     pub fn start() -> Emulator {
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            token_lifetime: Duration::from_secs(3599),
+            resource: "https://graph.microsoft.com".into(),
+            ..State::default()
+        }));
         let (tx_url, rx_url) = std::sync::mpsc::channel();
         let (tx_stop, rx_stop) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
@@ -269,17 +364,24 @@ impl Emulator {
         }
     }
 
-    /// A valid access token, as if issued by the login endpoint.
+    /// A valid access token, as if issued by the login endpoint (an hour's lifetime).
     pub fn issue_token(&self) -> String {
+        self.issue_token_for(Duration::from_secs(3600))
+    }
+
+    /// A valid access token that expires after `lifetime`.
+    pub fn issue_token_for(&self, lifetime: Duration) -> String {
         let mut s = self.state();
-        s.next += 1;
-        let t = format!("eyJ0eXAiOiJKV1QiLCJub25jZSI6.emulated-token-{}", s.next);
-        s.tokens.insert(t.clone());
-        t
+        mint(&mut s, lifetime)
     }
 
     pub fn revoke_tokens(&self) {
         self.state().tokens.clear();
+    }
+
+    /// Answers matching requests with exactly this status, headers and body.
+    pub fn raw(&self, method: Option<&str>, path_contains: &str, times: u32, raw: Raw) {
+        self.fault(method, path_contains, times, FaultKind::Raw(raw));
     }
 
     pub fn user(&self, upn: &str) -> User {
@@ -407,6 +509,25 @@ async fn handle(
             return r;
         }
         Some(FaultKind::Delay(d)) => tokio::time::sleep(d).await,
+        Some(FaultKind::Raw(raw)) => {
+            let mut r = Response::new(axum::body::Body::from(raw.body));
+            *r.status_mut() = StatusCode::from_u16(raw.status).unwrap();
+            for (k, v) in raw.headers {
+                r.headers_mut().insert(
+                    axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    HeaderValue::from_str(&v).unwrap(),
+                );
+            }
+            return r;
+        }
+        Some(FaultKind::ActThenStatus(status)) => {
+            let _ = route(&state, &method, &path, &query, &headers, &body, &rid);
+            return (
+                StatusCode::from_u16(status).unwrap(),
+                "<html>upstream timed out</html>",
+            )
+                .into_response();
+        }
         // Unwind without the panic hook: the connection is dropped, nothing answered.
         Some(FaultKind::Drop) => std::panic::resume_unwind(Box::new("dropped")),
         None => {}
@@ -414,6 +535,18 @@ async fn handle(
     let mut resp = route(&state, &method, &path, &query, &headers, &body, &rid);
     resp.headers_mut()
         .insert("request-id", HeaderValue::from_str(&rid).unwrap());
+    let percentage = state
+        .lock()
+        .unwrap()
+        .quota
+        .as_mut()
+        .and_then(|q| q.percentage(std::time::Instant::now()));
+    if let Some(p) = percentage.filter(|_| path.starts_with("/v1.0")) {
+        resp.headers_mut().insert(
+            "x-ms-throttle-limit-percentage",
+            HeaderValue::from_str(&p).unwrap(),
+        );
+    }
     resp
 }
 
@@ -444,14 +577,47 @@ fn route(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let token = auth.strip_prefix("Bearer ").unwrap_or("");
-    if !s.tokens.contains(token) {
-        return graph_error(
-            401,
-            "InvalidAuthenticationToken",
-            "Access token validation failure. Invalid audience.",
-            rid,
-        );
+    match s.tokens.get(token) {
+        None => {
+            return graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Access token validation failure. Invalid audience.",
+                rid,
+            );
+        }
+        Some(exp) if *exp <= SystemTime::now() => {
+            return graph_error(
+                401,
+                "InvalidAuthenticationToken",
+                "Lifetime validation failed, the token is expired.",
+                rid,
+            );
+        }
+        Some(_) => {}
     }
+    // The write quota: every write counts, inside `$batch` or not (the envelope itself is
+    // not a write).
+    let is_write = *method != Method::GET && segs.get(1) != Some(&"$batch");
+    if is_write && let Some(q) = s.quota.as_mut() {
+        let now = std::time::Instant::now();
+        if let Err(wait) = q.take(now) {
+            let mut r = graph_error(
+                429,
+                "TooManyRequests",
+                "Too many requests. Application is over its WriteLimitExceeded quota.",
+                rid,
+            );
+            r.headers_mut().insert(
+                "retry-after",
+                HeaderValue::from_str(&format!("{:.3}", wait.as_secs_f64().max(0.001))).unwrap(),
+            );
+            r.headers_mut()
+                .insert("x-ms-throttle-scope", HeaderValue::from_static("Tenant_Application/WriteLimitExceeded"));
+            return r;
+        }
+    }
+
     let q = query_map(query);
     let rest = &segs[1..];
     if rest == ["users", "$count"] {
@@ -616,11 +782,18 @@ fn batch(state: &Arc<Mutex<State>>, headers: &HeaderMap, body: &[u8], rid: &str)
         };
         let resp = route(state, &method, &path, query, headers, &item_body, &item_rid);
         let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let bytes = futures_body(resp);
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        responses.push(
-            json!({"id": id, "status": status, "headers": {"request-id": item_rid}, "body": body}),
-        );
+        let mut item_headers = json!({"request-id": item_rid});
+        if let Some(ra) = retry_after {
+            item_headers["Retry-After"] = json!(ra);
+        }
+        responses.push(json!({"id": id, "status": status, "headers": item_headers, "body": body}));
     }
     // Graph answers in any order.
     let n = responses.len();
@@ -773,6 +946,15 @@ fn methods(
     body: &[u8],
     rid: &str,
 ) -> Response {
+    let masked = s.mask_phones;
+    if method != "GET" && s.delegated_user.as_deref() == Some(user_id) {
+        return graph_error(
+            403,
+            "accessDenied",
+            "Self-service operations are not supported for this method.",
+            rid,
+        );
+    }
     let m = s.methods.entry(user_id.to_string()).or_default();
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let phone_id = |t: &str| match t {
@@ -789,7 +971,10 @@ fn methods(
     let bad = |msg: &str| graph_error(400, "badRequest", msg, rid);
     match (kind, method, rest) {
         ("phoneMethods", "GET", []) => {
-            let v: Vec<Value> = m.phones.iter().map(|(t, n)| json!({"id": phone_id(t), "phoneNumber": n, "phoneType": t, "smsSignInState": "notSupported"})).collect();
+            let v: Vec<Value> = m.phones.iter().map(|(t, n)| {
+                let shown = if masked { mask(n) } else { n.clone() };
+                json!({"id": phone_id(t), "phoneNumber": shown, "phoneType": t, "smsSignInState": "notSupported"})
+            }).collect();
             (StatusCode::OK, axum::Json(json!({"value": v}))).into_response()
         }
         ("phoneMethods", "POST", []) => {
@@ -902,14 +1087,41 @@ fn methods(
     }
 }
 
-fn issue(s: &mut State, refresh: bool) -> Response {
+/// How an authentication administrator sees a phone: all but the last two digits hidden.
+fn mask(n: &str) -> String {
+    let (cc, rest) = n.split_once(' ').unwrap_or(("+1", n));
+    let keep = rest.len().saturating_sub(2);
+    format!("{cc} {}{}", "X".repeat(keep), &rest[keep..])
+}
+
+/// A new access token shaped like Entra's (a JWT with `exp`, `tid`, and `scp`/`oid` for a
+/// delegated user), valid for `lifetime`.
+fn mint(s: &mut State, lifetime: Duration) -> String {
     s.next += 1;
-    let t = format!("eyJ0eXAiOiJKV1QiLCJub25jZSI6.issued-token-{}", s.next);
-    s.tokens.insert(t.clone());
-    let mut body = json!({"token_type": "Bearer", "expires_in": 3599, "access_token": t});
-    if refresh {
+    let exp = SystemTime::now() + lifetime;
+    let exp_secs = exp.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let mut claims = json!({"aud": s.resource, "tid": "tenant-id", "exp": exp_secs, "n": s.next,
+        "roles": ["User.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"]});
+    if let Some(oid) = &s.delegated_user {
+        claims = json!({"aud": s.resource, "tid": "tenant-id", "exp": exp_secs, "n": s.next,
+            "oid": oid, "scp": "User.ReadWrite.All UserAuthenticationMethod.ReadWrite.All"});
+    }
+    let t = format!(
+        "{}.{}.c2lnbmF0dXJl",
+        URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    s.tokens.insert(t.clone(), exp);
+    t
+}
+
+fn issue(s: &mut State, refresh: Option<(String, String)>) -> Response {
+    let lifetime = s.token_lifetime;
+    let t = mint(s, lifetime);
+    let mut body = json!({"token_type": "Bearer", "expires_in": lifetime.as_secs().max(1), "access_token": t});
+    if let Some(bound) = refresh {
         let r = format!("refresh-{}", s.next);
-        s.refresh_tokens.insert(r.clone());
+        s.refresh_tokens.insert(r.clone(), bound);
         body["refresh_token"] = json!(r);
     }
     (StatusCode::OK, axum::Json(body)).into_response()
@@ -964,7 +1176,7 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
     let client = form.get("client_id").cloned().unwrap_or_default();
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
-            if form.get("scope").map(String::as_str) != Some(GRAPH_SCOPE) {
+            if form.get("scope").map(String::as_str) != Some(format!("{}/.default", s.resource).as_str()) {
                 return oauth_error(
                     400,
                     "invalid_scope",
@@ -974,7 +1186,7 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
             }
             if let Some(secret) = form.get("client_secret") {
                 if s.client_secrets.get(&client) == Some(secret) {
-                    return issue(s, false);
+                    return issue(s, None);
                 }
                 return oauth_error(
                     401,
@@ -988,7 +1200,7 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
             {
                 let jwt = form.get("client_assertion").cloned().unwrap_or_default();
                 return match verify_assertion(s, tenant, &client, &jwt) {
-                    Ok(()) => issue(s, false),
+                    Ok(()) => issue(s, None),
                     Err(e) => oauth_error(
                         401,
                         "invalid_client",
@@ -1029,7 +1241,10 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
                 );
             }
             match script.outcome.as_str() {
-                "success" => issue(s, true),
+                "success" => {
+                    let bound = (client.clone(), s.device_resource.clone());
+                    issue(s, Some(bound))
+                }
                 "expired_token" => oauth_error(
                     400,
                     "expired_token",
@@ -1046,15 +1261,37 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
         }
         Some("refresh_token") => {
             let rt = form.get("refresh_token").cloned().unwrap_or_default();
-            if s.refresh_tokens.remove(&rt) {
-                issue(s, true)
-            } else {
+            let scope = form.get("scope").cloned().unwrap_or_default();
+            match s.refresh_tokens.get(&rt).cloned() {
+                // Bound to its client and its cloud's resource, like Entra's.
+                Some((c, _)) if c != client => oauth_error(
+                    400,
+                    "invalid_grant",
+                    "AADSTS700016: the refresh token was issued to another client.",
+                    700016,
+                ),
+                Some((_, resource))
+                    if !scope.split(' ').any(|sc| sc == format!("{resource}/.default")) =>
+                {
+                    oauth_error(
+                        400,
+                        "invalid_scope",
+                        "AADSTS70011: the scope is not valid for this refresh token (another cloud's resource).",
+                        70011,
+                    )
+                }
+                Some(bound) => {
+                    s.refresh_tokens.remove(&rt);
+                    issue(s, Some(bound))
+                }
+                None => {
                 oauth_error(
                     400,
                     "invalid_grant",
                     "AADSTS700082: The refresh token has expired due to inactivity.",
                     700082,
                 )
+                }
             }
         }
         _ => oauth_error(
@@ -1088,6 +1325,11 @@ fn devicecode(s: &mut State, form: &HashMap<String, String>) -> Response {
     }
     s.device_polls = 0;
     s.slowed = false;
+    s.device_resource = form
+        .get("scope")
+        .and_then(|sc| sc.split(' ').find_map(|x| x.strip_suffix("/.default")))
+        .unwrap_or_default()
+        .to_string();
     (StatusCode::OK, axum::Json(json!({
         "device_code": "DAQABAAEAAAD--device-code", "user_code": "ABCD-EFGH",
         "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900,
