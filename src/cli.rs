@@ -51,7 +51,13 @@ pub struct GlobalArgs {
     pub verbose: u8,
     /// Microsoft cloud for --directory graph: picks the login and Graph hosts [default: the
     /// saved login's cloud, else global].
-    #[arg(long, global = true, env = "SSPRCTL_CLOUD", value_enum, help_heading = "Microsoft Graph")]
+    #[arg(
+        long,
+        global = true,
+        env = "SSPRCTL_CLOUD",
+        value_enum,
+        help_heading = "Microsoft Graph"
+    )]
     pub cloud: Option<Cloud>,
     /// Replace the Graph host (https://, or http:// to a loopback address); /v1.0/... is appended.
     #[arg(

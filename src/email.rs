@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn list_folds_duplicates_and_warns_about_upn() {
         let (list, warnings) = normalize_list(
-            &["a@x.com", "A@X.com", "kim@contoso.com"],
+            ["a@x.com", "A@X.com", "kim@contoso.com"],
             Some("Kim@Contoso.com"),
         )
         .unwrap();

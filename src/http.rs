@@ -189,8 +189,8 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        if !(secs >= 0.0) {
-            return None; // negative or NaN
+        if secs.is_nan() || secs < 0.0 {
+            return None;
         }
         return Some(
             Duration::try_from_secs_f64(secs)
@@ -328,7 +328,11 @@ impl Http {
                             .unwrap_or_else(|| "(no Location)".into());
                         self.log.log(
                             1,
-                            &format!("{method} {} → {} (not followed)", show(url), status.as_u16()),
+                            &format!(
+                                "{method} {} → {} (not followed)",
+                                show(url),
+                                status.as_u16()
+                            ),
                         );
                         return Err(Failure::Redirect {
                             status: status.as_u16(),

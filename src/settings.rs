@@ -67,19 +67,15 @@ impl Settings {
         let home = std::env::var_os("SSPRCTL_HOME")
             .filter(|h| !h.is_empty())
             .map(PathBuf::from);
-        let endpoints =
-            Endpoints::new(
-                g.cloud.unwrap_or(Cloud::Global),
-                g.graph_url.as_deref(),
-                g.authority_host.as_deref(),
-            )
-            .map_err(
-                |e| {
-                    CliError::usage("invalid_url", e.to_string()).with_hint(
-                        "give an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)",
-                    )
-                },
-            )?;
+        let endpoints = Endpoints::new(
+            g.cloud.unwrap_or(Cloud::Global),
+            g.graph_url.as_deref(),
+            g.authority_host.as_deref(),
+        )
+        .map_err(|e| {
+            CliError::usage("invalid_url", e.to_string())
+                .with_hint("give an https:// URL (http:// only to 127.0.0.1, ::1 or localhost)")
+        })?;
         let total = Duration::from_secs_f64(g.timeout);
         let graph = GraphSettings {
             endpoints,

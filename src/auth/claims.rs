@@ -35,9 +35,7 @@ impl Claims {
         if payload.len() > 64 * 1024 {
             return None;
         }
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .ok()?;
+        let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

@@ -226,8 +226,8 @@ impl TokenSource {
     /// A source that only hands out `token` (a passthrough token, as from
     /// `SSPRCTL_ACCESS_TOKEN`): for library users and tests.
     pub fn fixed(token: Secret, http: Http, log: Printer) -> Self {
-        let endpoints = Endpoints::new(endpoints::Cloud::Global, None, None)
-            .expect("the built-in hosts parse");
+        let endpoints =
+            Endpoints::new(endpoints::Cloud::Global, None, None).expect("the built-in hosts parse");
         let store = Store {
             token_cache: PathBuf::new(),
             login: PathBuf::new(),
@@ -259,9 +259,10 @@ impl TokenSource {
         let mut held = self.held.lock().await;
         let now = SystemTime::now();
         if let Some(h) = held.as_ref() {
-            let fresh = h
-                .expires_at
-                .is_none_or(|at| at.duration_since(now).is_ok_and(|left| left > margin(h.lifetime)));
+            let fresh = h.expires_at.is_none_or(|at| {
+                at.duration_since(now)
+                    .is_ok_and(|left| left > margin(h.lifetime))
+            });
             if fresh || self.passthrough() {
                 self.check_passthrough(h)?;
                 return Ok(h.token.clone());
@@ -291,8 +292,10 @@ impl TokenSource {
         if let Some(key) = self.credential.cache_key(&self.endpoints) {
             let _ = self.store.remove_token(&key);
         }
-        self.log
-            .log(1, "Microsoft Graph rejected the access token: getting a new one");
+        self.log.log(
+            1,
+            "Microsoft Graph rejected the access token: getting a new one",
+        );
         let h = self.acquire(false).await?;
         let token = h.token.clone();
         *held = Some(h);

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
@@ -299,13 +298,19 @@ mod tests {
             login: dir.path().join("login.json"),
         };
         for bad in ["", "a\nb", "a b", "a\u{1b}[2J"] {
-            assert!(store.save_token("k", &Secret::new(bad), 3600).is_err(), "{bad:?}");
+            assert!(
+                store.save_token("k", &Secret::new(bad), 3600).is_err(),
+                "{bad:?}"
+            );
         }
         assert!(!store.token_cache.exists());
         // A cached value with a control character (written by someone else) is ignored.
         std::fs::write(
             &store.token_cache,
-            format!(r#"{{"tokens":{{"k":{{"access_token":"x\u0007y","expires_at":{}}}}}}}"#, now() + 9999),
+            format!(
+                r#"{{"tokens":{{"k":{{"access_token":"x\u0007y","expires_at":{}}}}}}}"#,
+                now() + 9999
+            ),
         )
         .unwrap();
         #[cfg(unix)]
@@ -316,7 +321,9 @@ mod tests {
         }
         assert!(store.cached_token("k").is_none());
         // expires_in is clamped to 1 s – 24 h.
-        store.save_token("long", &Secret::new("t"), u64::MAX).unwrap();
+        store
+            .save_token("long", &Secret::new("t"), u64::MAX)
+            .unwrap();
         let (_, at) = store.cached_token("long").unwrap();
         let left = at.duration_since(SystemTime::now()).unwrap();
         assert!(left <= Duration::from_secs(MAX_LIFETIME), "{left:?}");
@@ -344,7 +351,10 @@ mod tests {
         store.save_token("k", &Secret::new("t1"), 3600).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
         assert!(!tmp.exists());
-        let mode = std::fs::metadata(&store.token_cache).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&store.token_cache)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         // A new folder is 0700 whatever the umask.
         let fresh = Store {
@@ -352,7 +362,10 @@ mod tests {
             login: dir.path().join("a/b/login.json"),
         };
         fresh.save_token("k", &Secret::new("t1"), 3600).unwrap();
-        let mode = std::fs::metadata(dir.path().join("a/b")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("a/b"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o700);
         // A cache file readable by others is not trusted.
         std::fs::set_permissions(&store.token_cache, std::fs::Permissions::from_mode(0o644))
@@ -365,6 +378,10 @@ mod tests {
         // A symlink in place of the cache is not read.
         std::fs::remove_file(&store.token_cache).unwrap();
         std::os::unix::fs::symlink(&victim, &store.token_cache).unwrap();
-        assert!(untrusted(&store.token_cache).unwrap().contains("not a regular file"));
+        assert!(
+            untrusted(&store.token_cache)
+                .unwrap()
+                .contains("not a regular file")
+        );
     }
 }

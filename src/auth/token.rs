@@ -4,8 +4,8 @@ use reqwest::Method;
 use serde::Deserialize;
 
 use super::endpoints::Endpoints;
-use crate::directory::{DirectoryError, ServiceError, ServiceKind};
 use super::store::{MAX_LIFETIME, MIN_LIFETIME, usable_token};
+use crate::directory::{DirectoryError, ServiceError, ServiceKind};
 use crate::http::{Body, Failure, Http, Replay};
 use crate::output::Printer;
 use crate::secret::Secret;
@@ -171,7 +171,11 @@ pub async fn post(
         if !usable_token(&body.access_token) {
             return Err(unusable("access token"));
         }
-        if body.refresh_token.as_deref().is_some_and(|t| !usable_token(t)) {
+        if body
+            .refresh_token
+            .as_deref()
+            .is_some_and(|t| !usable_token(t))
+        {
             return Err(unusable("refresh token"));
         }
         let asked = match &body.expires_in {

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Ctx;
-use crate::cli::{Format, ImportArgs, ImportFormat};
 use crate::auth::claims::show_time;
+use crate::cli::{Format, ImportArgs, ImportFormat};
 use crate::directory::graph::pace::QUOTA_WRITES_PER_SECOND;
 use crate::directory::{AnyDirectory, BulkControl, DirectoryError};
 use crate::error::CliError;
@@ -129,7 +129,10 @@ fn print_problems(problems: &[Problem], json: bool, report: bool) {
         for p in &problems[MAX_PROBLEMS..] {
             *by_field.entry(p.field).or_default() += 1;
         }
-        let counts: Vec<String> = by_field.iter().map(|(f, n)| format!("{n} in {f}")).collect();
+        let counts: Vec<String> = by_field
+            .iter()
+            .map(|(f, n)| format!("{n} in {f}"))
+            .collect();
         let _ = writeln!(
             err,
             "… and {} more problems: {}{}",
@@ -287,7 +290,9 @@ fn write_report(
     parsed: &read::Parsed,
     results: &[RowResult],
 ) -> Result<(), CliError> {
-    let name = path.file_name().map_or("report".into(), |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or("report".into(), |n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
     let written = std::fs::OpenOptions::new()
         .write(true)
@@ -314,10 +319,17 @@ fn write_report(
 /// at the documented write quota, every valid row one write).
 fn warn_short_token(dir: &AnyDirectory, states: &[RowState], ctx: &Ctx<'_>) {
     let AnyDirectory::Graph(g) = dir else { return };
-    let Some(at) = g.passthrough_expiry() else { return };
-    let rows = states.iter().filter(|s| matches!(s, RowState::Valid(_))).count();
+    let Some(at) = g.passthrough_expiry() else {
+        return;
+    };
+    let rows = states
+        .iter()
+        .filter(|s| matches!(s, RowState::Valid(_)))
+        .count();
     let needed = Duration::from_secs_f64(rows as f64 / QUOTA_WRITES_PER_SECOND);
-    let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+    let left = at
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
     if left < needed {
         ctx.printer.warn(&format!(
             "the access token in SSPRCTL_ACCESS_TOKEN expires at {} ({:.0} s from now), but {rows} rows \

@@ -111,7 +111,9 @@ impl LocalDirectory {
     fn check_ours(&self, version: usize) -> Result<(), DirectoryError> {
         let tables: Vec<String> = self
             .conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| self.err(e))?;
         let empty = tables.is_empty() && version == 0;

@@ -69,9 +69,11 @@ pub fn write(
                 rec.push(r.error.as_ref().map_or("", |e| e.0).to_string());
                 rec.push(r.error.as_ref().map_or(String::new(), |e| e.1.clone()));
                 rec.push(r.warnings.join("; "));
-                w.write_record(rec.iter().map(|c| {
-                    crate::output::neutralise(&crate::output::sanitize(c)).into_owned()
-                }))?;
+                w.write_record(
+                    rec.iter().map(|c| {
+                        crate::output::neutralise(&crate::output::sanitize(c)).into_owned()
+                    }),
+                )?;
             }
             w.flush()
         }

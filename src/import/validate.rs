@@ -167,7 +167,11 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
             &mut problems,
             &mut warnings,
         ),
-        Action::SetList(l) => list(&mut l.iter().map(String::as_str), &mut problems, &mut warnings),
+        Action::SetList(l) => list(
+            &mut l.iter().map(String::as_str),
+            &mut problems,
+            &mut warnings,
+        ),
     };
     let auth_email = match action(raw.get(DataField::AuthenticationEmail), rules) {
         Action::Leave => None,
@@ -279,6 +283,18 @@ pub fn duplicates(rows: &[(u64, &ValidRow)]) -> (Vec<Duplicate>, Vec<Problem>) {
         }
     }
     (marks, problems)
+}
+
+/// Longest input quoted in a problem; longer cells are cut (the report has the row's line).
+const MAX_QUOTED: usize = 200;
+
+fn shorten(s: String) -> String {
+    if s.chars().count() <= MAX_QUOTED {
+        return s;
+    }
+    let mut cut: String = s.chars().take(MAX_QUOTED).collect();
+    cut.push('…');
+    cut
 }
 
 #[cfg(test)]
@@ -401,16 +417,4 @@ mod tests {
         assert_eq!(problems[0].line, 4);
         assert!(problems[0].message.contains("also on line 2"));
     }
-}
-
-/// Longest input quoted in a problem; longer cells are cut (the report has the row's line).
-const MAX_QUOTED: usize = 200;
-
-fn shorten(s: String) -> String {
-    if s.chars().count() <= MAX_QUOTED {
-        return s;
-    }
-    let mut cut: String = s.chars().take(MAX_QUOTED).collect();
-    cut.push('…');
-    cut
 }

@@ -138,7 +138,12 @@ mod tests {
             assert_eq!(unneutralise(shown), raw, "{shown}");
         }
         let mut out = Vec::new();
-        csv(&mut out, &["f"], &[vec![Value::Text("=1+1\u{1b}[2J".into())]]).unwrap();
+        csv(
+            &mut out,
+            &["f"],
+            &[vec![Value::Text("=1+1\u{1b}[2J".into())]],
+        )
+        .unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "f\n'=1+1\\u{1b}[2J\n");
     }
 

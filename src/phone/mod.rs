@@ -232,9 +232,7 @@ pub fn normalize(input: &str, opts: &PhoneOptions) -> Result<Phone, PhoneError> 
 /// user's phone methods sees e.g. `+1 XXXXXXXX67`): it holds a run of `X`, or `*` or `•`.
 /// Such a value is never compared as a number.
 pub fn is_masked(s: &str) -> bool {
-    s.contains('*')
-        || s.contains('\u{2022}')
-        || s.to_ascii_uppercase().contains("XX")
+    s.contains('*') || s.contains('\u{2022}') || s.to_ascii_uppercase().contains("XX")
 }
 
 /// How a masked value is shown.

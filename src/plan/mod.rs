@@ -318,7 +318,12 @@ pub fn plan_auth(
     let mut changed: Vec<(AuthMethod, Option<String>)> = update
         .requested()
         // A masked current value can't be compared: the write is planned.
-        .filter(|(m, v)| m.get(current) != *v || m.get(current).as_deref().is_some_and(crate::phone::is_masked))
+        .filter(|(m, v)| {
+            m.get(current) != *v
+                || m.get(current)
+                    .as_deref()
+                    .is_some_and(crate::phone::is_masked)
+        })
         .map(|(m, v)| (m, v.clone()))
         .collect();
     let mut after = current.clone();

@@ -174,7 +174,11 @@ impl Quota {
     }
 
     fn prune(&mut self, now: std::time::Instant) {
-        while self.log.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+        while self
+            .log
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
             self.log.pop_front();
         }
     }
@@ -612,8 +616,10 @@ fn route(
                 "retry-after",
                 HeaderValue::from_str(&format!("{:.3}", wait.as_secs_f64().max(0.001))).unwrap(),
             );
-            r.headers_mut()
-                .insert("x-ms-throttle-scope", HeaderValue::from_static("Tenant_Application/WriteLimitExceeded"));
+            r.headers_mut().insert(
+                "x-ms-throttle-scope",
+                HeaderValue::from_static("Tenant_Application/WriteLimitExceeded"),
+            );
             return r;
         }
     }
@@ -1118,7 +1124,8 @@ fn mint(s: &mut State, lifetime: Duration) -> String {
 fn issue(s: &mut State, refresh: Option<(String, String)>) -> Response {
     let lifetime = s.token_lifetime;
     let t = mint(s, lifetime);
-    let mut body = json!({"token_type": "Bearer", "expires_in": lifetime.as_secs().max(1), "access_token": t});
+    let mut body =
+        json!({"token_type": "Bearer", "expires_in": lifetime.as_secs().max(1), "access_token": t});
     if let Some(bound) = refresh {
         let r = format!("refresh-{}", s.next);
         s.refresh_tokens.insert(r.clone(), bound);
@@ -1176,7 +1183,9 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
     let client = form.get("client_id").cloned().unwrap_or_default();
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
-            if form.get("scope").map(String::as_str) != Some(format!("{}/.default", s.resource).as_str()) {
+            if form.get("scope").map(String::as_str)
+                != Some(format!("{}/.default", s.resource).as_str())
+            {
                 return oauth_error(
                     400,
                     "invalid_scope",
@@ -1271,7 +1280,9 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
                     700016,
                 ),
                 Some((_, resource))
-                    if !scope.split(' ').any(|sc| sc == format!("{resource}/.default")) =>
+                    if !scope
+                        .split(' ')
+                        .any(|sc| sc == format!("{resource}/.default")) =>
                 {
                     oauth_error(
                         400,
@@ -1284,14 +1295,12 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
                     s.refresh_tokens.remove(&rt);
                     issue(s, Some(bound))
                 }
-                None => {
-                oauth_error(
+                None => oauth_error(
                     400,
                     "invalid_grant",
                     "AADSTS700082: The refresh token has expired due to inactivity.",
                     700082,
-                )
-                }
+                ),
             }
         }
         _ => oauth_error(

@@ -306,8 +306,7 @@ pub async fn execute(
             };
             let status = resp.status;
             if matches!(status, 429 | 503 | 504) {
-                let wait =
-                    retry_after(&resp.headers).unwrap_or_else(|| item_backoff(p.attempts));
+                let wait = retry_after(&resp.headers).unwrap_or_else(|| item_backoff(p.attempts));
                 if status == 429 {
                     client.pacer.throttled(now, wait);
                 }

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use reqwest::{Method, Url};
 use serde_json::Value;
 
+use super::pace::Pacer;
 use crate::auth::TokenSource;
 use crate::auth::endpoints::Endpoints;
 use crate::directory::{DirectoryError, ServiceError, ServiceKind};
 use crate::http::{Body, Failure, Http, Replay};
 use crate::output::Printer;
-use super::pace::Pacer;
 
 /// Graph's error body: `{"error":{"code","message","innerError":{"request-id"}}}`.
 #[derive(Debug, Clone, Default)]
@@ -86,18 +86,20 @@ impl GraphClient {
     /// A URL the server handed back, if it points at the Graph origin in use (same scheme,
     /// host and port); anything else is refused before any request is sent.
     pub fn same_origin(&self, raw: &str, what: &str) -> Result<Url, DirectoryError> {
-        let refuse = |why: String| DirectoryError::Service(ServiceError {
-            kind: ServiceKind::Failed,
-            status: None,
-            code: None,
-            message: format!("Microsoft Graph sent {what} {why}; nothing was sent there"),
-            request_id: None,
-            hint: Some(
-                "the access token only goes to the Graph host in use (--graph-url / --cloud); \
+        let refuse = |why: String| {
+            DirectoryError::Service(ServiceError {
+                kind: ServiceKind::Failed,
+                status: None,
+                code: None,
+                message: format!("Microsoft Graph sent {what} {why}; nothing was sent there"),
+                request_id: None,
+                hint: Some(
+                    "the access token only goes to the Graph host in use (--graph-url / --cloud); \
                  report this answer to whoever runs that endpoint"
-                    .into(),
-            ),
-        });
+                        .into(),
+                ),
+            })
+        };
         let url = Url::parse(raw).map_err(|e| {
             refuse(format!(
                 "that is not a URL ({e}): \"{}\"",
@@ -155,7 +157,9 @@ impl GraphClient {
         // sender item by item; a single write is admitted here.
         let writes = if is_batch {
             body.and_then(|b| b["requests"].as_array()).map_or(0, |r| {
-                r.iter().filter(|i| i["method"].as_str() != Some("GET")).count()
+                r.iter()
+                    .filter(|i| i["method"].as_str() != Some("GET"))
+                    .count()
             })
         } else {
             usize::from(write)
@@ -166,11 +170,9 @@ impl GraphClient {
         let mut token = self.tokens.token().await?;
         if self.caller.get().is_none() {
             let claims = self.tokens.claims().await;
-            let _ = self.caller.set(
-                claims
-                    .filter(|c| c.delegated())
-                    .and_then(|c| c.oid),
-            );
+            let _ = self
+                .caller
+                .set(claims.filter(|c| c.delegated()).and_then(|c| c.oid));
         }
         let mut renewed = false;
         let resp = loop {
@@ -260,11 +262,13 @@ impl GraphClient {
                     ),
                     code: e.code,
                     request_id: e.request_id.or_else(|| last.request_id()),
-                    hint: Some(if *method == Method::POST && !url.path().ends_with("/$batch") {
-                        "the change may or may not have been made: check with get-auth-details before retrying".into()
-                    } else {
-                        "Graph is throttling or unavailable: try again later, or raise --max-retries / --timeout".into()
-                    }),
+                    hint: Some(
+                        if *method == Method::POST && !url.path().ends_with("/$batch") {
+                            "the change may or may not have been made: check with get-auth-details before retrying".into()
+                        } else {
+                            "Graph is throttling or unavailable: try again later, or raise --max-retries / --timeout".into()
+                        },
+                    ),
                 })
             }
             Failure::Transport { message, attempts } => {
@@ -370,7 +374,10 @@ impl GraphClient {
 
 /// True for `/v1.0/users/{user}` (or `/users('{user}')`) with nothing after it.
 fn is_user_resource(url: &Url) -> bool {
-    let segs: Vec<&str> = url.path_segments().map(Iterator::collect).unwrap_or_default();
+    let segs: Vec<&str> = url
+        .path_segments()
+        .map(Iterator::collect)
+        .unwrap_or_default();
     match segs.iter().position(|s| *s == "users") {
         Some(i) => segs.len() == i + 2,
         None => segs.last().is_some_and(|s| s.starts_with("users('")),
@@ -378,7 +385,12 @@ fn is_user_resource(url: &Url) -> bool {
 }
 
 /// An answer ssprctl can't read: names the request and what was wrong (exit 1).
-pub fn malformed(method: &Method, url: &Url, what: &str, request_id: Option<String>) -> DirectoryError {
+pub fn malformed(
+    method: &Method,
+    url: &Url,
+    what: &str,
+    request_id: Option<String>,
+) -> DirectoryError {
     DirectoryError::Service(ServiceError {
         kind: ServiceKind::Failed,
         status: None,
@@ -489,8 +501,12 @@ mod tests {
         let u = |p: &str| Url::parse(&format!("https://g/v1.0/{p}")).unwrap();
         assert!(is_user_resource(&u("users/kim@c.com")));
         assert!(is_user_resource(&u("users('$kim@c.com')")));
-        assert!(!is_user_resource(&u("users/kim@c.com/authentication/phoneMethods/x")));
-        assert!(!is_user_resource(&u("users('$kim@c.com')/authentication/emailMethods")));
+        assert!(!is_user_resource(&u(
+            "users/kim@c.com/authentication/phoneMethods/x"
+        )));
+        assert!(!is_user_resource(&u(
+            "users('$kim@c.com')/authentication/emailMethods"
+        )));
     }
 
     #[test]

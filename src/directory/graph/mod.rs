@@ -203,7 +203,11 @@ impl GraphDirectory {
                         &format!(
                             "for GET {}: {}",
                             self.client.relative(&item.url),
-                            if list { "no \"value\" list in its body" } else { "it has no body" }
+                            if list {
+                                "no \"value\" list in its body"
+                            } else {
+                                "it has no body"
+                            }
                         ),
                         a.request_id.clone(),
                     ));
@@ -247,7 +251,10 @@ impl GraphDirectory {
         keys: &[String],
         ctl: &BulkControl,
     ) -> Result<Vec<super::Read>, DirectoryError> {
-        let current = |u: User| Current { user: u, auth: None };
+        let current = |u: User| Current {
+            user: u,
+            auth: None,
+        };
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -262,7 +269,11 @@ impl GraphDirectory {
             }
             return Ok(keys
                 .iter()
-                .map(|k| Ok(index.get(&k.to_lowercase()).map(|&i| current(all[i].clone()))))
+                .map(|k| {
+                    Ok(index
+                        .get(&k.to_lowercase())
+                        .map(|&i| current(all[i].clone())))
+                })
                 .collect());
         }
         let items: Vec<batch::Item> = keys
@@ -384,7 +395,10 @@ async fn write_methods(
                     user_url(client, user_id, &["authentication", collection, id]),
                 ),
             };
-            match client.send(verb.clone(), &url, body.as_ref(), purpose).await {
+            match client
+                .send(verb.clone(), &url, body.as_ref(), purpose)
+                .await
+            {
                 Ok(_) => break,
                 Err(DirectoryError::Service(s))
                     if verb == Method::DELETE && s.status == Some(404) =>
@@ -408,7 +422,11 @@ async fn write_methods(
                         &format!(
                             "POST {} got no clear answer; read again: the method {}",
                             url.path(),
-                            if there.is_some() { "exists" } else { "is absent" }
+                            if there.is_some() {
+                                "exists"
+                            } else {
+                                "is absent"
+                            }
                         ),
                     );
                     if there.is_some() && there == value.as_ref() {
@@ -663,9 +681,15 @@ impl Directory for GraphDirectory {
         .await;
         let per = collections.len();
         for ((answers, asked), &i) in results.chunks(per).zip(items.chunks(per)).zip(&wanted) {
-            let phones = self.answer(&answers[0], &asked[0], methods_purpose("phoneMethods", false));
+            let phones = self.answer(
+                &answers[0],
+                &asked[0],
+                methods_purpose("phoneMethods", false),
+            );
             let emails = match (answers.get(1), asked.get(1)) {
-                (Some(a), Some(q)) => Some(self.answer(a, q, methods_purpose("emailMethods", false))),
+                (Some(a), Some(q)) => {
+                    Some(self.answer(a, q, methods_purpose("emailMethods", false)))
+                }
                 _ => None,
             };
             let read = phones.and_then(|p| emails.transpose().map(|e| (p, e)));

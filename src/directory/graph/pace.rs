@@ -90,7 +90,10 @@ impl Pacer {
             Some(_) => {
                 let due = s.next_probe.is_none_or(|t| now >= t);
                 if s.in_flight > 0 || !due {
-                    let at = s.next_probe.unwrap_or(now).max(now + Duration::from_millis(10));
+                    let at = s
+                        .next_probe
+                        .unwrap_or(now)
+                        .max(now + Duration::from_millis(10));
                     s.next_probe = Some(at);
                     return Err(at);
                 }
@@ -161,7 +164,11 @@ impl Pacer {
         s.budget = Some(budget);
         self.log.log(
             2,
-            &format!("write quota {:.1}%: {:.0} writes may be sent", p * 100.0, budget.max(0.0)),
+            &format!(
+                "write quota {:.1}%: {:.0} writes may be sent",
+                p * 100.0,
+                budget.max(0.0)
+            ),
         );
     }
 
@@ -228,7 +235,10 @@ mod tests {
         assert_eq!(p.admit(5, t), Ok(5));
         p.throttled(t, Duration::from_secs(2));
         p.answered(5, None);
-        assert_eq!(p.admit(1, t + Duration::from_secs(1)), Err(t + Duration::from_secs(2)));
+        assert_eq!(
+            p.admit(1, t + Duration::from_secs(1)),
+            Err(t + Duration::from_secs(2))
+        );
         assert_eq!(p.admit(3, t + Duration::from_secs(2)), Ok(1));
     }
 }
