@@ -14,6 +14,10 @@
 //!   8,000 of them changing the mobile phone: wall time against the ideal for batches of 20
 //!   with 4 in flight, request counts, and the naive baseline (one PATCH per user, one at a
 //!   time) in the same run. `SSPRCTL_BENCH_BASELINE=N` measures the baseline on N users.
+//! - `quota`: 9,000 changes against the emulator's write quota scaled 10× in time (3,000
+//!   writes per 15 s instead of per 150 s) with 50 ms latency per request: achieved writes/s
+//!   against the quota's rate, the share of write items answered 429, failed rows, and wall
+//!   time against the ideal (the window's first 3,000 at once, then the quota's rate).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -590,6 +594,65 @@ fn bench_graph() {
     let _ = std::fs::remove_dir_all(&home);
 }
 
+fn bench_quota() {
+    let bin = env!("CARGO_BIN_EXE_ssprctl");
+    let (changes, limit, window) = (9_000usize, 3_000usize, Duration::from_secs(15));
+    let latency = Duration::from_millis(50);
+    let emu = emulator::Emulator::start();
+    emu.add_many(changes);
+    let token = emu.issue_token();
+    emu.set_latency(latency);
+    emu.state().quota = Some(emulator::Quota::new(limit, window));
+    let home = std::env::temp_dir().join(format!("ssprctl-bench-quota-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let file = home.join("hr.csv");
+    std::fs::write(
+        &file,
+        import_file(changes, changes, |i| format!("user{i:05}@contoso.com")),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let out = Command::new(bin)
+        .env("SSPRCTL_HOME", &home)
+        .env("SSPRCTL_ACCESS_TOKEN", &token)
+        .args([
+            "--directory",
+            "graph",
+            "--graph-url",
+            &emu.url,
+            "--authority-host",
+            &emu.url,
+            "import",
+            file.to_str().unwrap(),
+            "-o",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let q = emu.state().quota.clone().unwrap();
+    let rate = limit as f64 / window.as_secs_f64();
+    let ideal = (changes - limit) as f64 / rate;
+    let items = q.accepted + q.throttled;
+    println!(
+        "quota: {changes} changes, quota {limit} writes / {} s ({rate:.0}/s), {} ms latency: {wall:.1} s wall, \
+         ideal {ideal:.1} s (ratio {:.2}); {:.0} writes/s = {:.2}× the quota rate ({:.2}× after the window's \
+         first {limit}); {} of {items} write items answered 429 ({:.2}%); {} failed rows; exit {}",
+        window.as_secs(),
+        latency.as_millis(),
+        wall / ideal,
+        q.accepted as f64 / wall,
+        q.accepted as f64 / wall / rate,
+        (q.accepted.saturating_sub(limit)) as f64 / wall / rate,
+        q.throttled,
+        100.0 * q.throttled as f64 / items.max(1) as f64,
+        summary["failed"],
+        out.status.code().unwrap_or(-1),
+    );
+    let _ = std::fs::remove_dir_all(&home);
+}
+
 fn main() {
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -613,5 +676,8 @@ fn main() {
     }
     if wanted("import-graph") {
         bench_import_graph();
+    }
+    if wanted("quota") {
+        bench_quota();
     }
 }

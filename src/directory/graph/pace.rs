@@ -24,8 +24,12 @@ use crate::output::Printer;
 /// Graph's documented write quota per app and tenant, as a rate (3,000 per 150 s), for
 /// estimates of how long a run takes.
 pub const QUOTA_WRITES_PER_SECOND: f64 = 20.0;
-/// Share of the quota the pacer fills before it slows to the rate writes leave the window.
-pub const TARGET: f64 = 0.97;
+/// Share of the quota the pacer fills before it slows to the rate writes leave the window:
+/// all of it. The budget counts the pacer's own writes in flight, so it does not overshoot;
+/// when another writer of the same app does, the one 429 that follows carries the exact time
+/// the window frees up (`Retry-After`), and nothing is sent before then. (A lower target
+/// costs a whole window whenever a run is a multiple of the quota.)
+pub const TARGET: f64 = 1.0;
 /// Below this share Graph sends no percentage header.
 pub const HEADER_FROM: f64 = 0.8;
 /// How often one write probes a full window.
@@ -209,7 +213,7 @@ mod tests {
         }
         assert_eq!(p.admit(20, t), Ok(20));
         p.answered(20, Some(0.8));
-        // Budget: (0.97 - 0.8) × 3000 = 510.
+        // Budget: (1.0 - 0.8) × 3000 = 600.
         let mut sent = 0;
         while let Ok(n) = p.admit(20, t) {
             assert!(n > 0);
@@ -218,13 +222,13 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(sent, 510);
+        assert_eq!(sent, 600);
         // Full: one probe at a time once the in-flight ones are answered.
-        p.answered(510, Some(0.97));
+        p.answered(600, Some(1.0));
         let later = t + Duration::from_secs(1);
         assert_eq!(p.admit(20, later), Ok(1));
         assert!(p.admit(20, later).is_err());
-        p.answered(1, Some(0.95));
+        p.answered(1, Some(0.98));
         assert_eq!(p.admit(100, later), Ok(60));
     }
 
