@@ -386,26 +386,18 @@ fn bench_validate() {
     }
 }
 
-fn bench_import_graph() {
-    let bin = env!("CARGO_BIN_EXE_ssprctl");
-    let (users, changed, latency) = (10_000usize, 8_000usize, Duration::from_millis(20));
-    let emu = emulator::Emulator::start();
-    emu.add_many(users);
-    let token = emu.issue_token();
-    emu.set_latency(latency);
-    let home = std::env::temp_dir().join(format!("ssprctl-bench-igraph-{}", std::process::id()));
-    std::fs::create_dir_all(&home).unwrap();
-    let file = home.join("hr.csv");
-    std::fs::write(
-        &file,
-        import_file(users, changed, |i| format!("user{i:05}@contoso.com")),
-    )
-    .unwrap();
-    emu.clear_seen();
+/// A fresh `ssprctl import FILE -o json` against the emulator with a passthrough token: its
+/// output and wall time.
+fn graph_import(
+    emu: &emulator::Emulator,
+    token: &str,
+    home: &Path,
+    file: &Path,
+) -> (std::process::Output, Duration) {
     let t = Instant::now();
-    let out = Command::new(bin)
-        .env("SSPRCTL_HOME", &home)
-        .env("SSPRCTL_ACCESS_TOKEN", &token)
+    let out = Command::new(env!("CARGO_BIN_EXE_ssprctl"))
+        .env("SSPRCTL_HOME", home)
+        .env("SSPRCTL_ACCESS_TOKEN", token)
         .args([
             "--directory",
             "graph",
@@ -420,7 +412,25 @@ fn bench_import_graph() {
         ])
         .output()
         .unwrap();
-    let wall = t.elapsed();
+    (out, t.elapsed())
+}
+
+fn bench_import_graph() {
+    let (users, changed, latency) = (10_000usize, 8_000usize, Duration::from_millis(20));
+    let emu = emulator::Emulator::start();
+    emu.add_many(users);
+    let token = emu.issue_token();
+    emu.set_latency(latency);
+    let home = std::env::temp_dir().join(format!("ssprctl-bench-igraph-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let file = home.join("hr.csv");
+    std::fs::write(
+        &file,
+        import_file(users, changed, |i| format!("user{i:05}@contoso.com")),
+    )
+    .unwrap();
+    emu.clear_seen();
+    let (out, wall) = graph_import(&emu, &token, &home, &file);
     assert!(
         out.status.success(),
         "{}",
@@ -595,7 +605,6 @@ fn bench_graph() {
 }
 
 fn bench_quota() {
-    let bin = env!("CARGO_BIN_EXE_ssprctl");
     let (changes, limit, window) = (9_000usize, 3_000usize, Duration::from_secs(15));
     let latency = Duration::from_millis(50);
     let emu = emulator::Emulator::start();
@@ -611,25 +620,8 @@ fn bench_quota() {
         import_file(changes, changes, |i| format!("user{i:05}@contoso.com")),
     )
     .unwrap();
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .env("SSPRCTL_HOME", &home)
-        .env("SSPRCTL_ACCESS_TOKEN", &token)
-        .args([
-            "--directory",
-            "graph",
-            "--graph-url",
-            &emu.url,
-            "--authority-host",
-            &emu.url,
-            "import",
-            file.to_str().unwrap(),
-            "-o",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let wall = t.elapsed().as_secs_f64();
+    let (out, wall) = graph_import(&emu, &token, &home, &file);
+    let wall = wall.as_secs_f64();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     let q = emu.state().quota.clone().unwrap();
     let rate = limit as f64 / window.as_secs_f64();
