@@ -188,6 +188,8 @@ pub struct TokenSource {
     http: Http,
     log: Printer,
     held: tokio::sync::Mutex<Option<Held>>,
+    /// Whom the token in hand acts for (delegated tokens), readable without waiting.
+    caller: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for TokenSource {
@@ -220,6 +222,7 @@ impl TokenSource {
             http,
             log,
             held: tokio::sync::Mutex::new(None),
+            caller: std::sync::Mutex::new(None),
         }
     }
 
@@ -248,10 +251,23 @@ impl TokenSource {
         }
     }
 
-    /// The claims of the token in hand (after [`TokenSource::token`]), when it is a JWT.
-    pub async fn claims(&self) -> Option<claims::Claims> {
-        let held = self.held.lock().await;
-        claims::Claims::of(held.as_ref()?.token.expose())
+    /// The signed-in user's object id when the token in hand is delegated (a JWT with `scp`).
+    pub fn caller(&self) -> Option<String> {
+        self.caller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Makes `h` the token in hand (and notes whom it acts for); returns the token.
+    fn hold(&self, held: &mut Option<Held>, h: Held) -> Secret {
+        let caller = claims::Claims::of(h.token.expose())
+            .filter(claims::Claims::delegated)
+            .and_then(|c| c.oid);
+        *self.caller.lock().unwrap_or_else(|e| e.into_inner()) = caller;
+        let token = h.token.clone();
+        *held = Some(h);
+        token
     }
 
     /// A token valid for a while yet: the one in hand, a cached one, or a new one.
@@ -271,9 +287,7 @@ impl TokenSource {
                 .log(1, "the access token expires soon: renewing it");
         }
         let h = self.acquire(held.is_none()).await?;
-        let token = h.token.clone();
-        *held = Some(h);
-        Ok(token)
+        Ok(self.hold(&mut held, h))
     }
 
     /// After Graph rejected `rejected` (401): forgets it and gets a new one, once per token.
@@ -297,9 +311,7 @@ impl TokenSource {
             "Microsoft Graph rejected the access token: getting a new one",
         );
         let h = self.acquire(false).await?;
-        let token = h.token.clone();
-        *held = Some(h);
-        Ok(Some(token))
+        Ok(Some(self.hold(&mut held, h)))
     }
 
     /// Refuses a passthrough token past its expiry.

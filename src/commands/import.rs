@@ -112,7 +112,7 @@ fn report_target(path: &Path, input: &str) -> Result<ReportFormat, CliError> {
 
 /// Prints the first [`MAX_PROBLEMS`] problems, then counts the rest by field; in JSON error
 /// mode each printed one is also a JSON line.
-fn print_problems(problems: &[Problem], json: bool, report: bool) {
+fn print_problems(problems: &[&Problem], json: bool, report: bool) {
     let mut err = std::io::stderr().lock();
     for p in problems.iter().take(MAX_PROBLEMS) {
         let _ = writeln!(
@@ -369,7 +369,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     for w in &parsed.warnings {
         ctx.printer.warn(w);
     }
-    let (states, problems) = import::validate(&parsed, &rules);
+    let states = import::validate(&parsed, &rules);
     ctx.printer.log(
         1,
         &format!(
@@ -378,13 +378,15 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             started.elapsed().as_millis()
         ),
     );
-    if !problems.is_empty() {
-        let bad_rows = states
-            .iter()
-            .filter(|s| matches!(s, RowState::Invalid(_)))
-            .count();
+    let bad_rows = states
+        .iter()
+        .filter(|s| matches!(s, RowState::Invalid(_)))
+        .count();
+    if bad_rows > 0 {
+        let problems: Vec<&Problem> = import::problems(&states).collect();
         if !a.skip_invalid {
             print_problems(&problems, ctx.settings.json_errors(), a.report.is_some());
+            drop(problems);
             if let (Some(path), Some(format)) = (&a.report, report_format) {
                 let results = import::unattempted(&parsed, states);
                 write_report(path, format, &parsed, &results)?;
@@ -398,6 +400,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         if !ctx.printer.quiet {
             print_problems(&problems, false, a.report.is_some());
         }
+        drop(problems);
         ctx.printer.warn(&format!(
             "{bad_rows} invalid rows will be skipped (--skip-invalid)"
         ));

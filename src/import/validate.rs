@@ -2,6 +2,7 @@
 //! emails follow the same rules as `set-user`; duplicates of the same user are an error unless
 //! identical. Large files are validated on every core.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::read::{Cell, DataField, RawRow};
@@ -33,8 +34,9 @@ pub struct Problem {
     pub field: &'static str,
     pub input: String,
     pub message: String,
+    /// What to do; the same few texts for most problems, so not a copy each.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
+    pub hint: Option<Cow<'static, str>>,
 }
 
 /// What a cell asks for.
@@ -68,7 +70,7 @@ fn cell_text(cell: &Cell) -> String {
 pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
-    let problem = |field: DataField, message: String, hint: Option<String>| Problem {
+    let problem = |field: DataField, message: String, hint: Option<Cow<'static, str>>| Problem {
         line: raw.line,
         field: field.name(),
         input: shorten(cell_text(raw.get(field))),
@@ -129,7 +131,7 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
                     Some(Some(p.canonical))
                 }
                 Err(e) => {
-                    problems.push(problem(field, e.reason.to_string(), Some(e.hint())));
+                    problems.push(problem(field, e.reason.to_string(), Some(e.hint().into())));
                     None
                 }
             },
@@ -217,10 +219,10 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
 }
 
 /// Validates every row, on every core for large files. One result per row, in order.
-pub fn rows(raw: &[RawRow], rules: &Rules) -> Vec<Result<ValidRow, Vec<Problem>>> {
+pub fn rows(raw: &[RawRow], rules: &Rules) -> Vec<Result<Box<ValidRow>, Vec<Problem>>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     if raw.len() < 5_000 || threads < 2 {
-        return raw.iter().map(|r| row(r, rules)).collect();
+        return raw.iter().map(|r| row(r, rules).map(Box::new)).collect();
     }
     // The calling thread takes the last chunk: one malloc arena fewer holding results.
     let chunk = raw.len().div_ceil(threads);
@@ -229,9 +231,15 @@ pub fn rows(raw: &[RawRow], rules: &Rules) -> Vec<Result<ValidRow, Vec<Problem>>
     std::thread::scope(|s| {
         let handles: Vec<_> = parts
             .into_iter()
-            .map(|part| s.spawn(move || part.iter().map(|r| row(r, rules)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|r| row(r, rules).map(Box::new))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
-        let mine: Vec<_> = last.iter().map(|r| row(r, rules)).collect();
+        let mine: Vec<_> = last.iter().map(|r| row(r, rules).map(Box::new)).collect();
         let mut all: Vec<_> = handles
             .into_iter()
             .flat_map(|h| h.join().expect("validation threads don't panic"))

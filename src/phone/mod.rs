@@ -134,18 +134,20 @@ pub struct PhoneError {
 
 impl PhoneError {
     /// What the user can do about it.
-    pub fn hint(&self) -> String {
+    pub fn hint(&self) -> &'static str {
         match &self.reason {
-            PhoneReason::NoCountryCode => "write it as +CountryCode Number (e.g. +1 4255550100), \
+            PhoneReason::NoCountryCode => {
+                "write it as +CountryCode Number (e.g. +1 4255550100), \
                  or give --default-region CC (e.g. --default-region US) for national numbers"
-                .into(),
-            PhoneReason::NotValidIn { .. } => "check the digits; if the number is right but newer \
-                 than the phone metadata, use --phone-check length to accept any number of a possible length"
-                .into(),
-            PhoneReason::Letters(_) => {
-                "use digits only; vanity numbers (1-800-FLOWERS) are not converted".into()
             }
-            _ => "write it as +CountryCode Number, e.g. +1 4255550100 or +44 20 7946 0958".into(),
+            PhoneReason::NotValidIn { .. } => {
+                "check the digits; if the number is right but newer \
+                 than the phone metadata, use --phone-check length to accept any number of a possible length"
+            }
+            PhoneReason::Letters(_) => {
+                "use digits only; vanity numbers (1-800-FLOWERS) are not converted"
+            }
+            _ => "write it as +CountryCode Number, e.g. +1 4255550100 or +44 20 7946 0958",
         }
     }
 }

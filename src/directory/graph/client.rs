@@ -63,8 +63,6 @@ pub struct GraphClient {
     pub tokens: Arc<TokenSource>,
     /// Paces writes at the tenant's write quota (shared by every request of the run).
     pub pacer: Arc<Pacer>,
-    /// The signed-in user's object id, for a delegated token (set after the first token).
-    caller: Arc<std::sync::OnceLock<Option<String>>>,
 }
 
 impl GraphClient {
@@ -74,7 +72,6 @@ impl GraphClient {
             base: Endpoints::join(graph_host, &["v1.0"]),
             tokens,
             pacer: Arc::new(Pacer::new(log)),
-            caller: Arc::default(),
         }
     }
 
@@ -121,11 +118,6 @@ impl GraphClient {
         Ok(url)
     }
 
-    /// The signed-in user's object id when the token is delegated.
-    fn caller(&self) -> Option<&str> {
-        self.caller.get().and_then(Option::as_deref)
-    }
-
     pub async fn send(
         &self,
         method: Method,
@@ -168,12 +160,6 @@ impl GraphClient {
             self.pacer.one().await;
         }
         let mut token = self.tokens.token().await?;
-        if self.caller.get().is_none() {
-            let claims = self.tokens.claims().await;
-            let _ = self
-                .caller
-                .set(claims.filter(|c| c.delegated()).and_then(|c| c.oid));
-        }
         let mut renewed = false;
         let resp = loop {
             let json = body.map_or(Body::None, Body::Json);
@@ -304,8 +290,9 @@ impl GraphClient {
         let detail = describe(&e, request_id.clone());
         let self_service = purpose.auth_method_write
             && self
+                .tokens
                 .caller()
-                .is_some_and(|me| user_from_path(url).eq_ignore_ascii_case(me));
+                .is_some_and(|me| user_from_path(url).eq_ignore_ascii_case(&me));
         let (kind, hint) = match status {
             _ if self_service && matches!(status, 400 | 403) => (
                 ServiceKind::Auth,
