@@ -5,6 +5,7 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::auth::CredentialKind;
 use crate::auth::endpoints::Cloud;
 
 const EXIT_CODES: &str = "\
@@ -49,6 +50,11 @@ pub struct GlobalArgs {
     /// Say more on stderr (repeat for more); with graph: credential, requests, status, timing.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Which credential to use for --directory graph (auto: the first that applies, in the
+    /// order the README gives).
+    #[arg(long, global = true, env = "SSPRCTL_CREDENTIAL", value_enum, value_name = "KIND",
+          default_value_t = CredentialKind::Auto, help_heading = "Microsoft Graph")]
+    pub credential: CredentialKind,
     /// Microsoft cloud for --directory graph: picks the login and Graph hosts [default: the
     /// saved login's cloud, else global].
     #[arg(
@@ -150,10 +156,25 @@ pub enum Command {
     Login(LoginArgs),
     /// Delete every saved login and cached access token.
     Logout,
+    /// Credentials for --directory graph: `auth status` says who you are and what you may do.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// The same as `auth status`.
+    Whoami,
     /// Validate and normalise phone numbers (arguments, or one per line on stdin).
     ///
     /// Exits 1 if any number is invalid: use it to check HR data before an import.
     Phone(PhoneCmdArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Get a token (the cache is fine) and show the credential, tenant, app, cloud, expiry,
+    /// signed-in user and granted permissions, then which operations they allow.
+    ///
+    /// Exit 0 when a token was obtained, 4 (with the next step) when not. The token itself is
+    /// never printed.
+    Status,
 }
 
 #[derive(Debug, Args)]

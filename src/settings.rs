@@ -89,12 +89,30 @@ impl Settings {
                 base_delay: RetryPolicy::default().base_delay,
             },
             credentials: EnvCredentials {
+                kind: g.credential,
                 access_token: env("SSPRCTL_ACCESS_TOKEN").map(Secret::new),
-                tenant_id: env("AZURE_TENANT_ID"),
-                client_id: env("AZURE_CLIENT_ID"),
+                // Azure Pipelines' AzureCLI task names them AZURESUBSCRIPTION_*.
+                tenant_id: env("AZURE_TENANT_ID").or_else(|| env("AZURESUBSCRIPTION_TENANT_ID")),
+                client_id: env("AZURE_CLIENT_ID").or_else(|| env("AZURESUBSCRIPTION_CLIENT_ID")),
                 client_secret: env("AZURE_CLIENT_SECRET").map(Secret::new),
                 certificate_path: env("AZURE_CLIENT_CERTIFICATE_PATH").map(PathBuf::from),
                 certificate_password: env("AZURE_CLIENT_CERTIFICATE_PASSWORD").map(Secret::new),
+                federated_token_file: env("AZURE_FEDERATED_TOKEN_FILE").map(PathBuf::from),
+                github_request_url: env("ACTIONS_ID_TOKEN_REQUEST_URL"),
+                github_request_token: env("ACTIONS_ID_TOKEN_REQUEST_TOKEN").map(Secret::new),
+                pipelines_request_uri: env("SYSTEM_OIDCREQUESTURI"),
+                pipelines_access_token: env("SYSTEM_ACCESSTOKEN").map(Secret::new),
+                pipelines_connection_id: env("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"),
+                identity_endpoint: env("IDENTITY_ENDPOINT"),
+                identity_header: env("IDENTITY_HEADER").map(Secret::new),
+                imds_endpoint: env("IMDS_ENDPOINT"),
+                imds_host: env("AZURE_POD_IDENTITY_AUTHORITY_HOST"),
+                // Tests stand a temp folder in for Arc's documented one.
+                arc_key_dir: env("SSPRCTL_ARC_KEY_DIR").map_or_else(
+                    || PathBuf::from(crate::auth::managed::ARC_KEY_DIR),
+                    PathBuf::from,
+                ),
+                az_program: on_path("az"),
             },
             store: store(home.clone())?,
         };
@@ -113,6 +131,25 @@ impl Settings {
     pub fn json_errors(&self) -> bool {
         is_json(self.format)
     }
+}
+
+/// The first `name` on PATH that is an executable file.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            }
+            #[cfg(not(unix))]
+            {
+                p.is_file()
+            }
+        })
 }
 
 /// The output format: `--output`/`SSPRCTL_OUTPUT`, else a table on a terminal and JSON when piped.

@@ -24,6 +24,13 @@ pub struct Claims {
     pub scp: Option<String>,
     /// Application permissions.
     pub roles: Option<Vec<String>>,
+    /// The application (client) id: `appid` (v1 tokens) or `azp` (v2).
+    pub appid: Option<String>,
+    pub azp: Option<String>,
+    /// The application's name (v1 tokens).
+    pub app_displayname: Option<String>,
+    /// The signed-in user's name in v2 tokens.
+    pub preferred_username: Option<String>,
 }
 
 impl Claims {
@@ -42,6 +49,16 @@ impl Claims {
     /// When the token expires.
     pub fn expires_at(&self) -> Option<SystemTime> {
         UNIX_EPOCH.checked_add(Duration::from_secs(self.exp?))
+    }
+
+    /// The application (client) id.
+    pub fn client_id(&self) -> Option<&str> {
+        self.appid.as_deref().or(self.azp.as_deref())
+    }
+
+    /// The signed-in user, for a delegated token.
+    pub fn user(&self) -> Option<&str> {
+        self.upn.as_deref().or(self.preferred_username.as_deref())
     }
 
     /// True for a token that acts for a signed-in user.

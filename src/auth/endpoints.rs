@@ -146,6 +146,12 @@ impl Endpoints {
         is_loopback(&self.graph) && is_loopback(&self.login)
     }
 
+    /// The cloud's Graph resource (the scope without `/.default`), as managed identity and the
+    /// Azure CLI name it.
+    pub fn resource(&self) -> &str {
+        self.scope.trim_end_matches("/.default")
+    }
+
     pub fn token_url(&self, tenant: &str) -> Url {
         Self::join(&self.login, &[tenant, "oauth2", "v2.0", "token"])
     }

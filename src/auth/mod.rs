@@ -1,18 +1,20 @@
-//! Credentials for Microsoft Graph. The first that applies wins:
-//! 1. `SSPRCTL_ACCESS_TOKEN`, a bearer token obtained elsewhere;
-//! 2. a client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`);
-//! 3. a certificate (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_CERTIFICATE_PATH`,
-//!    optionally `AZURE_CLIENT_CERTIFICATE_PASSWORD`);
-//! 4. the login saved by `ssprctl login` (device code flow), through its refresh token.
+//! Credentials for Microsoft Graph ([`credential`] chooses one; see its docs for the order)
+//! and the [`TokenSource`] that keeps a run supplied with valid tokens.
 //!
-//! Tokens from 2–4 are cached (0600) per credential kind, tenant, client and cloud until
-//! shortly before they expire, so a script calling ssprctl 1,000 times asks for one token.
-//! Secrets are never taken from the command line.
+//! Tokens from every credential but a passthrough one are cached (0600) per credential kind,
+//! tenant, client and cloud until shortly before they expire, so a script calling ssprctl 1,000
+//! times asks for one token; the Azure CLI caches its own. Secrets are never taken from the
+//! command line.
 
 pub mod assertion;
+pub mod azcli;
 pub mod claims;
+pub mod credential;
 pub mod device;
 pub mod endpoints;
+pub mod federated;
+pub mod managed;
+pub mod permissions;
 pub mod store;
 pub mod token;
 
@@ -23,43 +25,9 @@ use crate::directory::{DirectoryError, ServiceError, ServiceKind};
 use crate::http::Http;
 use crate::output::Printer;
 use crate::secret::Secret;
+pub use credential::{Credential, CredentialKind, EnvCredentials, NO_CREDENTIAL_HINT};
 use endpoints::Endpoints;
 use store::Store;
-
-/// What the environment offers.
-#[derive(Debug, Clone, Default)]
-pub struct EnvCredentials {
-    pub access_token: Option<Secret>,
-    pub tenant_id: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
-    pub certificate_path: Option<PathBuf>,
-    pub certificate_password: Option<Secret>,
-}
-
-/// The credential in use.
-#[derive(Debug)]
-pub enum Credential {
-    AccessToken(Secret),
-    ClientSecret {
-        tenant: String,
-        client_id: String,
-        secret: Secret,
-    },
-    Certificate {
-        tenant: String,
-        client_id: String,
-        path: PathBuf,
-        password: Option<Secret>,
-    },
-    Login(store::Login),
-}
-
-/// What to do when no credential applies.
-pub const NO_CREDENTIAL_HINT: &str = "set SSPRCTL_ACCESS_TOKEN (e.g. from `az account get-access-token --resource-type ms-graph`), \
-or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, \
-or AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_CERTIFICATE_PATH (+ AZURE_CLIENT_CERTIFICATE_PASSWORD), \
-or run `ssprctl login --tenant T --client-id C`";
 
 /// An authentication failure (exit 4) with what to do next.
 pub(crate) fn auth_error(message: String, hint: &str) -> DirectoryError {
@@ -71,101 +39,6 @@ pub(crate) fn auth_error(message: String, hint: &str) -> DirectoryError {
         request_id: None,
         hint: Some(hint.to_string()),
     })
-}
-
-impl Credential {
-    /// Picks the credential (see the module docs for the order).
-    pub fn choose(env: &EnvCredentials, store: &Store) -> Result<Self, DirectoryError> {
-        if let Some(t) = &env.access_token {
-            return Ok(Credential::AccessToken(t.clone()));
-        }
-        let app = env.client_secret.is_some() || env.certificate_path.is_some();
-        if app {
-            let missing: Vec<&str> = [
-                ("AZURE_TENANT_ID", env.tenant_id.is_none()),
-                ("AZURE_CLIENT_ID", env.client_id.is_none()),
-            ]
-            .iter()
-            .filter(|(_, m)| *m)
-            .map(|(n, _)| *n)
-            .collect();
-            if !missing.is_empty() {
-                let what = if env.client_secret.is_some() {
-                    "AZURE_CLIENT_SECRET"
-                } else {
-                    "AZURE_CLIENT_CERTIFICATE_PATH"
-                };
-                return Err(auth_error(
-                    format!("{what} is set but {} is not", missing.join(" and ")),
-                    "set AZURE_TENANT_ID and AZURE_CLIENT_ID to the app registration's tenant and application (client) id",
-                ));
-            }
-            let tenant = env.tenant_id.clone().expect("checked");
-            let client_id = env.client_id.clone().expect("checked");
-            if let Some(secret) = &env.client_secret {
-                return Ok(Credential::ClientSecret {
-                    tenant,
-                    client_id,
-                    secret: secret.clone(),
-                });
-            }
-            return Ok(Credential::Certificate {
-                tenant,
-                client_id,
-                path: env.certificate_path.clone().expect("checked"),
-                password: env.certificate_password.clone(),
-            });
-        }
-        if let Some(login) = store.load_login() {
-            return Ok(Credential::Login(login));
-        }
-        Err(auth_error(
-            "no Microsoft Graph credential found".into(),
-            NO_CREDENTIAL_HINT,
-        ))
-    }
-
-    /// Which credential, for `-v`.
-    pub fn describe(&self) -> String {
-        match self {
-            Credential::AccessToken(_) => "access token from SSPRCTL_ACCESS_TOKEN".into(),
-            Credential::ClientSecret {
-                tenant, client_id, ..
-            } => format!("client secret for app {client_id} in tenant {tenant}"),
-            Credential::Certificate {
-                tenant,
-                client_id,
-                path,
-                ..
-            } => format!(
-                "certificate {} for app {client_id} in tenant {tenant}",
-                path.display()
-            ),
-            Credential::Login(l) => format!(
-                "saved login (ssprctl login) for app {} in tenant {}",
-                l.client_id, l.tenant
-            ),
-        }
-    }
-
-    /// The token cache key, for cacheable credentials.
-    pub fn cache_key(&self, endpoints: &Endpoints) -> Option<String> {
-        let (kind, tenant, client) = match self {
-            Credential::AccessToken(_) => return None,
-            Credential::ClientSecret {
-                tenant, client_id, ..
-            } => ("secret", tenant, client_id),
-            Credential::Certificate {
-                tenant, client_id, ..
-            } => ("certificate", tenant, client_id),
-            Credential::Login(l) => ("login", &l.tenant, &l.client_id),
-        };
-        Some(format!(
-            "{kind}|{tenant}|{client}|{}|{}",
-            endpoints.cloud.name(),
-            endpoints.login
-        ))
-    }
 }
 
 /// The token in hand, and what is known of its lifetime.
@@ -214,7 +87,6 @@ impl TokenSource {
         http: Http,
         log: Printer,
     ) -> Self {
-        log.log(1, &format!("credential: {}", credential.describe()));
         TokenSource {
             credential,
             endpoints,
@@ -236,6 +108,22 @@ impl TokenSource {
             login: PathBuf::new(),
         };
         Self::new(Credential::AccessToken(token), endpoints, store, http, log)
+    }
+
+    /// The credential in use.
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    /// The claims of the token in hand, when it is a JWT (after [`TokenSource::token`]).
+    pub async fn claims(&self) -> Option<claims::Claims> {
+        let held = self.held.lock().await;
+        claims::Claims::of(held.as_ref()?.token.expose())
+    }
+
+    /// When the token in hand expires, when known.
+    pub async fn expires_at(&self) -> Option<SystemTime> {
+        self.held.lock().await.as_ref()?.expires_at
     }
 
     /// True for a passthrough token, which can't be renewed.
@@ -340,11 +228,11 @@ impl TokenSource {
             self.check_passthrough(&h)?;
             return Ok(h);
         }
-        let key = self
-            .credential
-            .cache_key(&self.endpoints)
-            .expect("cacheable credential");
-        if from_cache && let Some((token, expires_at)) = self.store.cached_token(&key) {
+        let key = self.credential.cache_key(&self.endpoints);
+        if from_cache
+            && let Some(key) = &key
+            && let Some((token, expires_at)) = self.store.cached_token(key)
+        {
             self.log.log(1, "using a cached access token");
             let left = expires_at.duration_since(now).unwrap_or_default();
             return Ok(Held {
@@ -362,9 +250,10 @@ impl TokenSource {
         )
         .await?;
         let lifetime = Duration::from_secs(tokens.expires_in);
-        if let Err(e) = self
-            .store
-            .save_token(&key, &tokens.access_token, tokens.expires_in)
+        if let Some(key) = &key
+            && let Err(e) = self
+                .store
+                .save_token(key, &tokens.access_token, tokens.expires_in)
         {
             self.log
                 .log(1, &format!("could not cache the access token: {e}"));
@@ -432,6 +321,35 @@ async fn fetch(
             token::post(http, &url, &form, log).await.map_err(|e| {
                 e.into_error("check that the certificate is uploaded to the app registration named by AZURE_CLIENT_ID")
             })?
+        }
+        Credential::Federated {
+            tenant,
+            client_id,
+            source,
+        } => {
+            // A fresh assertion for every token: files rotate, GitHub's live minutes.
+            let assertion = source.get(http).await?;
+            let url = token::url(endpoints, tenant);
+            let form = [
+                ("client_id", client_id.as_str()),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.expose()),
+                ("grant_type", "client_credentials"),
+                ("scope", endpoints.scope.as_str()),
+            ];
+            token::post(http, &url, &form, log).await.map_err(|e| {
+                e.into_error(
+                    "check the app registration's federated credential: its issuer, subject (e.g. \
+                     repo:ORG/REPO:ref:refs/heads/main) and audience api://AzureADTokenExchange must match",
+                )
+            })?
+        }
+        Credential::ManagedIdentity(m) => m.token(http, endpoints.resource()).await?,
+        Credential::AzureCli { program, tenant } => {
+            azcli::token(program, endpoints.resource(), tenant.as_deref()).await?
         }
         Credential::Login(saved) => {
             // The refresh token rotates: a renewal later in the run uses the newest one.

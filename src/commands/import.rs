@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 
 use super::Ctx;
 use crate::auth::claims::show_time;
+use crate::auth::permissions::{self, Operation};
 use crate::cli::{Format, ImportArgs, ImportFormat};
 use crate::directory::graph::pace::QUOTA_WRITES_PER_SECOND;
 use crate::directory::{AnyDirectory, BulkControl, DirectoryError};
 use crate::error::CliError;
 use crate::exit::Exit;
+use crate::import::read::DataField;
 use crate::import::report::{self, ReportFormat};
 use crate::import::validate::{Problem, Rules};
 use crate::import::{self, RowResult, RowState, Status, read};
@@ -282,6 +284,43 @@ impl Summary {
     }
 }
 
+/// The Graph operations a file with these columns needs (reads only for a dry run).
+fn needed(present: &[DataField], dry_run: bool) -> Vec<Operation> {
+    use DataField as F;
+    let has = |fs: &[F]| fs.iter().any(|f| present.contains(f));
+    let mut ops = vec![permissions::READ_USERS];
+    let phones = [
+        F::AuthenticationPhone,
+        F::AlternateAuthenticationPhone,
+        F::AuthenticationOfficePhone,
+    ];
+    if has(&phones) {
+        ops.push(permissions::READ_AUTH_PHONES);
+    }
+    if has(&[F::AuthenticationEmail]) {
+        ops.push(permissions::READ_AUTH_EMAIL);
+    }
+    if !dry_run {
+        for (fields, op) in [
+            (
+                &[F::MobilePhone, F::OfficePhone][..],
+                permissions::SET_PHONES,
+            ),
+            (
+                &[F::AlternateEmailAddresses][..],
+                permissions::SET_ALTERNATE_EMAIL,
+            ),
+            (&phones[..], permissions::SET_AUTH_PHONES),
+            (&[F::AuthenticationEmail][..], permissions::SET_AUTH_EMAIL),
+        ] {
+            if has(fields) {
+                ops.push(op);
+            }
+        }
+    }
+    ops
+}
+
 /// Writes the report to a temp file beside `path`, then renames it into place: a reader never
 /// sees half a report, and a failed write leaves the old one.
 fn write_report(
@@ -407,6 +446,10 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     }
 
     let dir = ctx.open_directory().await?;
+    if let AnyDirectory::Graph(g) = &dir {
+        g.check_permissions(&needed(&parsed.present, a.dry_run))
+            .await?;
+    }
     warn_short_token(&dir, &states, ctx);
     let ctl = BulkControl {
         concurrency: usize::from(a.concurrency),

@@ -1,6 +1,7 @@
 //! One module per command, each with a `run` entry, and what they share: opening the
 //! directory, `--select`, and the context they write through.
 
+mod auth_status;
 mod get_auth_details;
 mod get_user;
 mod import;
@@ -19,7 +20,7 @@ use clap::ValueEnum;
 
 use crate::auth::endpoints::{Cloud, Endpoints};
 use crate::auth::{self, Credential};
-use crate::cli::{Cli, Command};
+use crate::cli::{AuthCommand, Cli, Command};
 use crate::directory::AnyDirectory;
 use crate::directory::graph::GraphDirectory;
 use crate::directory::graph::client::GraphClient;
@@ -81,6 +82,7 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         Command::Login(a) => login::login(a, &mut ctx).await,
         Command::Import(a) => import::run(a, &mut ctx).await,
         Command::Logout => login::logout(&mut ctx),
+        Command::Auth(AuthCommand::Status) | Command::Whoami => auth_status::run(&mut ctx).await,
     }
 }
 
@@ -151,8 +153,18 @@ impl Ctx<'_> {
     }
 
     async fn connect_graph(&self) -> Result<GraphDirectory, CliError> {
+        let (tokens, endpoints) = self.graph_tokens().await?;
+        let client = GraphClient::new(self.http(), &endpoints.graph, tokens, self.printer);
+        Ok(GraphDirectory::new(client).for_cloud(endpoints.cloud))
+    }
+
+    /// The credential's token source, with its first token already in hand, and the endpoints
+    /// it serves.
+    pub async fn graph_tokens(&self) -> Result<(Arc<auth::TokenSource>, Endpoints), CliError> {
         let g = &self.settings.graph;
-        let credential = Credential::choose(&g.credentials, &g.store)?;
+        let (credential, why) = Credential::choose(&g.credentials, &g.store)?;
+        self.printer
+            .log(1, &format!("credential: {} — {why}", credential.describe()));
         let endpoints = self.endpoints_for(&credential)?;
         let http = self.http();
         let tokens = Arc::new(auth::TokenSource::new(
@@ -164,8 +176,7 @@ impl Ctx<'_> {
         ));
         // The first token now: a credential problem is reported before any other work.
         tokens.token().await?;
-        let client = GraphClient::new(http, &endpoints.graph, tokens, self.printer);
-        Ok(GraphDirectory::new(client).for_cloud(endpoints.cloud))
+        Ok((tokens, endpoints))
     }
 
     /// The endpoints for `credential`: a saved login keeps the cloud it was made in (its

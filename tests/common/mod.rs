@@ -34,10 +34,26 @@ impl Env {
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().to_string();
             let proxy = k.to_ascii_lowercase().ends_with("_proxy");
-            if k.starts_with("SSPRCTL_") || k.starts_with("AZURE_") || proxy {
+            // Every variable a credential could come from (CI systems and Azure hosts set them).
+            let credential = [
+                "SSPRCTL_",
+                "AZURE_",
+                "AZURESUBSCRIPTION_",
+                "ACTIONS_ID_TOKEN_",
+                "SYSTEM_OIDCREQUESTURI",
+                "SYSTEM_ACCESSTOKEN",
+                "IDENTITY_",
+                "IMDS_ENDPOINT",
+                "MSI_",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p));
+            if credential || proxy {
                 c.env_remove(&k);
             }
         }
+        // No `az` from the machine: the Azure CLI credential is tested with a stand-in.
+        c.env("PATH", "/nonexistent");
         c.env("SSPRCTL_HOME", self.home.path());
         c.env("HOME", self.home.path());
         c

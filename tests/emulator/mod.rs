@@ -127,6 +127,23 @@ pub struct State {
     pub quota: Option<Quota>,
     /// The signed-in user of delegated tokens (their `oid`), when set.
     pub delegated_user: Option<String>,
+    /// The permissions issued tokens carry (`roles`, or `scp` when delegated).
+    pub roles: Vec<String>,
+    /// Apps with a federated credential: client id → where their assertions come from.
+    pub federated: HashMap<String, Federation>,
+    /// Assertions issued by the GitHub / Azure Pipelines stand-ins, and when they expire.
+    issued_assertions: HashMap<String, SystemTime>,
+    /// The request token GitHub's OIDC endpoint accepts, and how long its tokens live.
+    pub github_request_token: Option<String>,
+    pub github_lifetime: Duration,
+    /// Azure Pipelines: the SYSTEM_ACCESSTOKEN and service connection id accepted.
+    pub pipelines: Option<(String, String)>,
+    /// App Service: the IDENTITY_HEADER value accepted.
+    pub identity_header: Option<String>,
+    /// Azure Arc: the key file whose path the challenge names.
+    pub arc_key_file: Option<std::path::PathBuf>,
+    /// Every managed identity request, as (path, query), for the tests' checks.
+    pub identity_requests: Vec<(String, String)>,
     pub seen: Vec<Seen>,
     faults: Vec<Fault>,
     latency: Duration,
@@ -202,6 +219,15 @@ impl Quota {
         let used = self.log.len() as f64 / self.limit as f64;
         (used > 0.8).then(|| format!("{used:.3}"))
     }
+}
+
+/// Where an app's federated assertions come from.
+#[derive(Debug, Clone)]
+pub enum Federation {
+    /// The assertion must equal this file's current content (workload identity).
+    File(std::path::PathBuf),
+    /// The assertion must be one the GitHub or Azure Pipelines stand-in issued, unexpired.
+    Issued,
 }
 
 pub struct Emulator {
@@ -298,6 +324,11 @@ impl Emulator {
         let state = Arc::new(Mutex::new(State {
             token_lifetime: Duration::from_secs(3599),
             resource: "https://graph.microsoft.com".into(),
+            roles: vec![
+                "User.ReadWrite.All".into(),
+                "UserAuthenticationMethod.ReadWrite.All".into(),
+            ],
+            github_lifetime: Duration::from_secs(300),
             ..State::default()
         }));
         let (tx_url, rx_url) = std::sync::mpsc::channel();
@@ -572,6 +603,9 @@ fn route(
             "devicecode" => devicecode(&mut s, &form),
             _ => oauth_error(404, "not_found", "no such endpoint", 0),
         };
+    }
+    if let Some(r) = providers(&mut s, method, path, query, headers) {
+        return r;
     }
     if segs.first() != Some(&"v1.0") {
         return graph_error(404, "UnknownPath", "not a Graph path", rid);
@@ -1107,10 +1141,10 @@ fn mint(s: &mut State, lifetime: Duration) -> String {
     let exp = SystemTime::now() + lifetime;
     let exp_secs = exp.duration_since(UNIX_EPOCH).unwrap().as_secs();
     let mut claims = json!({"aud": s.resource, "tid": "tenant-id", "exp": exp_secs, "n": s.next,
-        "roles": ["User.ReadWrite.All", "UserAuthenticationMethod.ReadWrite.All"]});
+        "appid": "app-1", "app_displayname": "ssprctl-ci", "roles": s.roles});
     if let Some(oid) = &s.delegated_user {
         claims = json!({"aud": s.resource, "tid": "tenant-id", "exp": exp_secs, "n": s.next,
-            "oid": oid, "scp": "User.ReadWrite.All UserAuthenticationMethod.ReadWrite.All"});
+            "appid": "public-app", "oid": oid, "upn": "admin@contoso.com", "scp": s.roles.join(" ")});
     }
     let t = format!(
         "{}.{}.c2lnbmF0dXJl",
@@ -1179,6 +1213,170 @@ fn verify_assertion(s: &State, tenant: &str, client_id: &str, jwt: &str) -> Resu
         .map_err(|e| format!("signature: {e}"))
 }
 
+/// Checks a federated client assertion the way Entra does for the app's federated credential.
+fn federated(s: &State, f: &Federation, assertion: &str) -> Result<(), (u64, String)> {
+    match f {
+        Federation::File(path) => {
+            let current = std::fs::read_to_string(path).unwrap_or_default();
+            if assertion == current.trim() {
+                Ok(())
+            } else {
+                Err((700213, "AADSTS700213: No matching federated identity record found for presented assertion (not the file's current content).".into()))
+            }
+        }
+        Federation::Issued => match s.issued_assertions.get(assertion) {
+            Some(exp) if *exp > SystemTime::now() => Ok(()),
+            Some(_) => Err((700024, "AADSTS700024: Client assertion is not within its valid time range.".into())),
+            None => Err((700213, "AADSTS700213: No matching federated identity record found for presented assertion.".into())),
+        },
+    }
+}
+
+/// An assertion issued by a CI stand-in, valid for `lifetime`.
+fn assertion(s: &mut State, issuer: &str, lifetime: Duration) -> String {
+    s.next += 1;
+    let exp = SystemTime::now() + lifetime;
+    let claims = json!({"iss": issuer, "aud": "api://AzureADTokenExchange", "sub": "repo:contoso/hr:ref:refs/heads/main",
+        "exp": exp.duration_since(UNIX_EPOCH).unwrap().as_secs(), "n": s.next});
+    let t = format!(
+        "{}.{}.c2ln",
+        URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    s.issued_assertions.insert(t.clone(), exp);
+    t
+}
+
+/// The CI identity providers and managed identity endpoints, on their own paths:
+/// `/github/token`, `/pipelines/oidc`, `/msi/token` (App Service), `/arc/token`,
+/// `/metadata/identity/oauth2/token` (IMDS). `None` for other paths.
+fn providers(
+    s: &mut State,
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let bearer = header("authorization").and_then(|a| {
+        a.split_once(' ')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.to_string())
+    });
+    let q = query_map(query);
+    let error = |status: u16, msg: &str| {
+        (
+            StatusCode::from_u16(status).unwrap(),
+            axum::Json(json!({"error": "invalid_request", "error_description": msg})),
+        )
+            .into_response()
+    };
+    let mi_token = |s: &mut State| -> Response {
+        if q.get("resource") != Some(&s.resource) {
+            return error(400, "the resource is not valid");
+        }
+        let lifetime = s.token_lifetime;
+        let t = mint(s, lifetime);
+        let on = (SystemTime::now() + lifetime)
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        (
+            StatusCode::OK,
+            axum::Json(json!({"access_token": t, "expires_on": on.to_string(),
+            "resource": s.resource, "token_type": "Bearer"})),
+        )
+            .into_response()
+    };
+    let mi = path != "/github/token" && path != "/pipelines/oidc";
+    if mi
+        && [
+            "/msi/token",
+            "/arc/token",
+            "/metadata/identity/oauth2/token",
+        ]
+        .contains(&path)
+    {
+        s.identity_requests
+            .push((path.to_string(), query.to_string()));
+    }
+    Some(match path {
+        "/github/token" if *method == Method::GET => {
+            if bearer.is_none() || bearer != s.github_request_token {
+                return Some(error(401, "bad request token"));
+            }
+            if q.get("audience").map(String::as_str) != Some("api://AzureADTokenExchange") {
+                return Some(error(400, "audience must be api://AzureADTokenExchange"));
+            }
+            let lifetime = s.github_lifetime;
+            let t = assertion(s, "https://token.actions.githubusercontent.com", lifetime);
+            (StatusCode::OK, axum::Json(json!({"count": 1, "value": t}))).into_response()
+        }
+        "/pipelines/oidc" if *method == Method::POST => {
+            let Some((token, connection)) = s.pipelines.clone() else {
+                return Some(error(404, "no pipelines"));
+            };
+            if bearer.as_deref() != Some(token.as_str()) {
+                return Some(error(401, "bad SYSTEM_ACCESSTOKEN"));
+            }
+            if q.get("serviceConnectionId") != Some(&connection) || !q.contains_key("api-version") {
+                return Some(error(400, "unknown service connection"));
+            }
+            let t = assertion(
+                s,
+                "https://vstoken.dev.azure.com/org",
+                Duration::from_secs(600),
+            );
+            (StatusCode::OK, axum::Json(json!({"oidcToken": t}))).into_response()
+        }
+        "/msi/token" if *method == Method::GET => {
+            if header("x-identity-header").is_none()
+                || header("x-identity-header") != s.identity_header
+            {
+                return Some(error(401, "X-IDENTITY-HEADER is missing or wrong"));
+            }
+            if q.get("api-version").map(String::as_str) != Some("2019-08-01") {
+                return Some(error(400, "api-version"));
+            }
+            mi_token(s)
+        }
+        "/arc/token" if *method == Method::GET => {
+            let Some(key_file) = s.arc_key_file.clone() else {
+                return Some(error(404, "no arc"));
+            };
+            if header("metadata").as_deref() != Some("true") {
+                return Some(error(400, "Metadata: true is required"));
+            }
+            let key = std::fs::read_to_string(&key_file).unwrap_or_default();
+            match header("authorization") {
+                Some(a) if a == format!("Basic {}", key.trim()) => mi_token(s),
+                Some(_) => error(401, "wrong key"),
+                None => {
+                    let mut r = error(401, "challenge");
+                    r.headers_mut().insert(
+                        "www-authenticate",
+                        HeaderValue::from_str(&format!("Basic realm={}", key_file.display()))
+                            .unwrap(),
+                    );
+                    r
+                }
+            }
+        }
+        "/metadata/identity/oauth2/token" if *method == Method::GET => {
+            if header("metadata").as_deref() != Some("true") {
+                return Some(error(400, "Required metadata header not specified"));
+            }
+            mi_token(s)
+        }
+        _ => return None,
+    })
+}
+
 fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Response {
     let client = form.get("client_id").cloned().unwrap_or_default();
     match form.get("grant_type").map(String::as_str) {
@@ -1208,6 +1406,12 @@ fn token(s: &mut State, tenant: &str, form: &HashMap<String, String>) -> Respons
                 == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
             {
                 let jwt = form.get("client_assertion").cloned().unwrap_or_default();
+                if let Some(federation) = s.federated.get(&client).cloned() {
+                    return match federated(s, &federation, &jwt) {
+                        Ok(()) => issue(s, None),
+                        Err((code, msg)) => oauth_error(401, "invalid_client", &msg, code),
+                    };
+                }
                 return match verify_assertion(s, tenant, &client, &jwt) {
                     Ok(()) => issue(s, None),
                     Err(e) => oauth_error(

@@ -153,6 +153,49 @@ impl GraphDirectory {
         }
     }
 
+    /// Checks that the token grants `ops` before a run starts: exit 4 naming the first missing
+    /// permission. A token whose permissions can't be read (opaque) is not checked.
+    pub async fn check_permissions(
+        &self,
+        ops: &[crate::auth::permissions::Operation],
+    ) -> Result<(), DirectoryError> {
+        let Some(claims) = self.client.tokens.claims().await else {
+            self.client.http.log(
+                1,
+                "the token is opaque: permissions not checked before the run",
+            );
+            return Ok(());
+        };
+        let granted = crate::auth::permissions::granted(&claims);
+        let Some(op) = ops.iter().find(|op| !op.allowed_by(&granted)) else {
+            return Ok(());
+        };
+        Err(crate::auth::auth_error(
+            format!(
+                "the token can't {}: it needs one of {} and grants {}; nothing was written",
+                op.name,
+                op.needs.join(", "),
+                if granted.is_empty() {
+                    "none".to_string()
+                } else {
+                    granted.join(", ")
+                }
+            ),
+            &format!(
+                "grant {} to the app (with admin consent){}; `ssprctl auth status` shows what the token allows",
+                op.needs[0],
+                if claims.delegated() {
+                    format!(
+                        ", and the signed-in admin needs the role {}",
+                        op.delegated_role
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+        ))
+    }
+
     /// When a passthrough token (`SSPRCTL_ACCESS_TOKEN`) expires, when it says.
     pub fn passthrough_expiry(&self) -> Option<std::time::SystemTime> {
         self.client.tokens.passthrough_expiry()
