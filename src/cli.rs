@@ -33,8 +33,9 @@ pub struct Cli {
 /// Options every command takes, before or after the subcommand.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Where users live: `local` (the default local directory), `local:PATH`, or `graph`
-    /// (a tenant, through Microsoft Graph).
+    /// Where users live: `local` (the default local directory), `local:PATH`, `graph` (a
+    /// tenant, through Microsoft Graph), or `ldaps://HOST[:PORT]` / `ldap://HOST[:PORT]` (an
+    /// Active Directory domain controller; ldap:// is upgraded with StartTLS).
     #[arg(long, global = true, env = "SSPRCTL_DIRECTORY", value_name = "SPEC")]
     pub directory: Option<String>,
     /// Output format [default: table on a terminal, json otherwise].
@@ -87,6 +88,34 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Microsoft Graph")]
     pub max_retries: u32,
+    /// A PEM file of CA certificates to trust for the domain controller, besides the system's
+    /// (the common case: the domain's private CA).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        help_heading = "Active Directory"
+    )]
+    pub ldap_ca: Option<std::path::PathBuf>,
+    /// Don't verify the domain controller's certificate (labs only; warns on every run).
+    #[arg(long, global = true, help_heading = "Active Directory")]
+    pub ldap_insecure_skip_verify: bool,
+    /// Where to search for users [default: the RootDSE's defaultNamingContext].
+    #[arg(
+        long,
+        global = true,
+        value_name = "DN",
+        help_heading = "Active Directory"
+    )]
+    pub base_dn: Option<String>,
+    /// Which entries are users [default: (&(objectCategory=person)(objectClass=user))].
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILTER",
+        help_heading = "Active Directory"
+    )]
+    pub ldap_filter: Option<String>,
     /// Time limit in seconds for one request and all its retries; for get-user and
     /// get-auth-details, for the whole command (every page included).
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 180.0,

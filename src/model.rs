@@ -232,8 +232,8 @@ mod tests {
 
 /// Checks a user named on the command line or in a file (a user principal name or an object
 /// id) before it goes anywhere near a URL or a query: no control characters or spaces (a tab
-/// would otherwise vanish and name a different user), not `.` or `..`, no `/`, `\\`, `?` or
-/// `%` (which would address another path). Returns why not.
+/// would otherwise vanish and name a different user), not `.` or `..`, no `/`, `?` or `%`
+/// (which would address another path), and a backslash only as `DOMAIN\\name`. Returns why not.
 pub fn check_user_key(s: &str) -> Result<(), String> {
     if s.trim().is_empty() {
         return Err("the user is empty".into());
@@ -247,10 +247,17 @@ pub fn check_user_key(s: &str) -> Result<(), String> {
     if s == "." || s == ".." {
         return Err(format!("\"{s}\" is not a user"));
     }
-    if let Some(c) = s.chars().find(|c| matches!(c, '/' | '\\' | '?' | '%')) {
+    if let Some(c) = s.chars().find(|c| matches!(c, '/' | '?' | '%')) {
         return Err(format!(
             "a user principal name or object id can't contain '{c}'"
         ));
+    }
+    // One backslash, in the form DOMAIN\sam (Active Directory's down-level logon name).
+    if s.contains('\\') {
+        let parts: Vec<&str> = s.split('\\').collect();
+        if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+            return Err("a backslash is only accepted as DOMAIN\\name".into());
+        }
     }
     Ok(())
 }
@@ -272,7 +279,7 @@ mod user_key_tests {
     #[test]
     fn user_keys_that_would_name_another_path_are_refused() {
         for bad in [
-            "a\tb@x", "a\nb@x", "a b@x", ".", "..", "a/b@x", "a\\b", "x?y", "%2e%2e", "",
+            "a\tb@x", "a\nb@x", "a b@x", ".", "..", "a/b@x", "a\\b\\c", "\\b", "x?y", "%2e%2e", "",
         ] {
             assert!(check_user_key(bad).is_err(), "{bad:?}");
         }
@@ -281,6 +288,7 @@ mod user_key_tests {
             "kim_f.com#EXT#@c.onmicrosoft.com",
             "$kim@c.com",
             "o'brien@c.com",
+            "SSPR\\kim",
             "87D349ED-44D7-43E1-9A83-5F2406DEE5BD",
         ] {
             assert!(check_user_key(good).is_ok(), "{good:?}");

@@ -17,7 +17,7 @@ use crate::phone::{PhoneCheck, PhoneOptions, RegionCode};
 use crate::secret::Secret;
 
 /// The directory schemes `--directory` accepts.
-pub const SCHEMES: &str = "local, local:PATH, graph";
+pub const SCHEMES: &str = "local, local:PATH, graph, ldaps://HOST[:PORT], ldap://HOST[:PORT]";
 
 /// Which directory to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +28,32 @@ pub enum DirectorySpec {
     LocalPath(PathBuf),
     /// A tenant through Microsoft Graph.
     Graph,
+    /// An Active Directory domain controller over LDAPS or LDAP + StartTLS.
+    Ldap(LdapSettings),
 }
+
+/// How to reach and bind to a domain controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapSettings {
+    /// `ldaps://host:port` or `ldap://host:port` (upgraded with StartTLS).
+    pub url: String,
+    pub host: String,
+    pub starttls: bool,
+    /// `SSPRCTL_LDAP_BIND_DN`: a DN, `DOMAIN\\user` or a UPN.
+    pub bind_dn: Option<String>,
+    /// `SSPRCTL_LDAP_PASSWORD` or the content of `SSPRCTL_LDAP_PASSWORD_FILE`.
+    pub password: Option<Secret>,
+    /// A PEM file of CA certificates trusted besides the system's.
+    pub ca: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+    pub base_dn: Option<String>,
+    pub filter: String,
+    /// Whether stdin is a terminal (to prompt for a missing password).
+    pub stdin_tty: bool,
+}
+
+/// The users an AD search considers unless `--ldap-filter` says otherwise.
+pub const DEFAULT_LDAP_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
 
 /// How to reach Microsoft Graph and with which credentials.
 #[derive(Debug, Clone)]
@@ -119,7 +144,10 @@ impl Settings {
         Ok(Settings {
             stderr_tty: std::io::stderr().is_terminal(),
             graph,
-            directory: parse_directory(g.directory.as_deref().unwrap_or("local"), home)?,
+            directory: match parse_directory(g.directory.as_deref().unwrap_or("local"), home)? {
+                DirectorySpec::Ldap(l) => DirectorySpec::Ldap(ldap_settings(l, g)?),
+                other => other,
+            },
             format: resolve_format(g),
             select: g.select.clone(),
             quiet: g.quiet,
@@ -199,8 +227,108 @@ fn store(home: Option<PathBuf>) -> Result<Store, CliError> {
     })
 }
 
+/// Fills in the bind and TLS settings of an LDAP directory from the flags and environment.
+fn ldap_settings(mut l: LdapSettings, g: &GlobalArgs) -> Result<LdapSettings, CliError> {
+    l.bind_dn = env("SSPRCTL_LDAP_BIND_DN");
+    l.password = match (
+        env_raw("SSPRCTL_LDAP_PASSWORD"),
+        env("SSPRCTL_LDAP_PASSWORD_FILE"),
+    ) {
+        (Some(p), _) => Some(Secret::new(p)),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                CliError::usage(
+                    "unreadable_file",
+                    format!("can't read SSPRCTL_LDAP_PASSWORD_FILE {file}: {e}"),
+                )
+                .with_hint("point it at a file holding the bind password")
+            })?;
+            Some(Secret::new(text.trim_end_matches(['\n', '\r'])))
+        }
+        (None, None) => None,
+    };
+    l.ca = g.ldap_ca.clone();
+    l.insecure_skip_verify = g.ldap_insecure_skip_verify;
+    l.base_dn = g.base_dn.clone();
+    l.filter = g
+        .ldap_filter
+        .clone()
+        .unwrap_or_else(|| DEFAULT_LDAP_FILTER.to_string());
+    if !(l.filter.starts_with('(') && l.filter.ends_with(')')) {
+        return Err(CliError::usage(
+            "invalid_filter",
+            format!("--ldap-filter \"{}\" is not an LDAP filter", l.filter),
+        )
+        .with_hint("write it in parentheses, e.g. (&(objectClass=user)(department=Sales))"));
+    }
+    l.stdin_tty = std::io::stdin().is_terminal();
+    Ok(l)
+}
+
+/// A variable's value, spaces kept (a password may have them); unset or empty is `None`.
+fn env_raw(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `ldaps://host[:port]` or `ldap://host[:port]`, nothing else (no path, user or query).
+fn parse_ldap(spec: &str) -> Result<LdapSettings, CliError> {
+    let bad = |why: &str| {
+        CliError::usage("unknown_directory", format!("--directory {spec}: {why}"))
+            .with_hint("e.g. --directory ldaps://dc1.contoso.com (or ldap://dc1.contoso.com:389, upgraded with StartTLS)")
+    };
+    let url = reqwest::Url::parse(spec).map_err(|e| bad(&format!("not a URL ({e})")))?;
+    let starttls = match url.scheme() {
+        "ldaps" => false,
+        "ldap" => true,
+        _ => return Err(bad("the scheme must be ldaps or ldap")),
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("no host"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "no user or password in the URL: set SSPRCTL_LDAP_BIND_DN and SSPRCTL_LDAP_PASSWORD",
+        ));
+    }
+    if !(url.path().is_empty() || url.path() == "/")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad(
+            "give the host and port only (the base DN is --base-dn)",
+        ));
+    }
+    let port = url.port().unwrap_or(if starttls { 389 } else { 636 });
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let shown = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.clone()
+    };
+    Ok(LdapSettings {
+        url: format!("{}://{shown}:{port}", url.scheme()),
+        host,
+        starttls,
+        bind_dn: None,
+        password: None,
+        ca: None,
+        insecure_skip_verify: false,
+        base_dn: None,
+        filter: DEFAULT_LDAP_FILTER.into(),
+        stdin_tty: false,
+    })
+}
+
 fn parse_directory(spec: &str, home: Option<PathBuf>) -> Result<DirectorySpec, CliError> {
     let spec = spec.trim();
+    let lower = spec.to_ascii_lowercase();
+    if lower.starts_with("ldaps://") || lower.starts_with("ldap://") {
+        return parse_ldap(spec).map(DirectorySpec::Ldap);
+    }
     if spec.eq_ignore_ascii_case("local") {
         return Ok(DirectorySpec::LocalDefault(default_directory(home)?));
     }
@@ -262,6 +390,29 @@ mod tests {
         let e = parse_directory("ldap:x", home).unwrap_err();
         assert_eq!(e.code, "unknown_directory");
         assert!(e.hint.unwrap().contains("local:PATH, graph"));
+        match parse_directory("LDAP://dc1.contoso.com", None).unwrap() {
+            DirectorySpec::Ldap(l) => {
+                assert_eq!(
+                    (l.url.as_str(), l.starttls),
+                    ("ldap://dc1.contoso.com:389", true)
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_directory("ldaps://127.0.0.1:1636", None).unwrap() {
+            DirectorySpec::Ldap(l) => {
+                assert_eq!((l.host.as_str(), l.starttls), ("127.0.0.1", false))
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            "ldaps://",
+            "ldaps://u:p@dc1",
+            "ldaps://dc1/DC=x",
+            "ldapx://dc1",
+        ] {
+            assert!(parse_directory(bad, None).is_err(), "{bad}");
+        }
         assert_eq!(
             parse_directory("GRAPH", None).unwrap(),
             DirectorySpec::Graph

@@ -40,7 +40,7 @@ struct Graph(RefCell<Vec<Emulator>>);
 
 impl suite::Fixture for Graph {
     type D = GraphDirectory;
-    fn with_users(&self, users: &[(User, AuthDetails)]) -> GraphDirectory {
+    async fn with_users(&self, users: &[(User, AuthDetails)]) -> GraphDirectory {
         let emu = Emulator::start();
         for (u, a) in users {
             emu.add_user(u, a);

@@ -11,7 +11,7 @@ struct Local(tempfile::TempDir);
 
 impl suite::Fixture for Local {
     type D = LocalDirectory;
-    fn with_users(&self, users: &[(User, AuthDetails)]) -> LocalDirectory {
+    async fn with_users(&self, users: &[(User, AuthDetails)]) -> LocalDirectory {
         let path = self.0.path().join(format!("{}.db", uniq()));
         let (d, opened) = LocalDirectory::open(&path, false).unwrap();
         assert_eq!(opened, Opened::CreatedEmpty);

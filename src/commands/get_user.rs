@@ -27,11 +27,24 @@ pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         users
     };
     let header = names(&fields);
+    // Fields the directory doesn't hold (AD: alternate email, sync state) are null, not empty.
+    let absent = dir.unsupported_fields();
     let records = Records {
         fields: &header,
         rows: users
             .iter()
-            .map(|u| fields.iter().map(|f| u.get(*f)).collect())
+            .map(|u| {
+                fields
+                    .iter()
+                    .map(|f| {
+                        if absent.contains(f) {
+                            crate::model::Value::Null
+                        } else {
+                            u.get(*f)
+                        }
+                    })
+                    .collect()
+            })
             .collect(),
     };
     ctx.printer.records(ctx.out, &records, Shape::Array)?;

@@ -22,6 +22,7 @@ use crate::auth::endpoints::{Cloud, Endpoints};
 use crate::auth::{self, Credential};
 use crate::cli::{AuthCommand, Cli, Command};
 use crate::directory::AnyDirectory;
+use crate::directory::ad::AdDirectory;
 use crate::directory::graph::GraphDirectory;
 use crate::directory::graph::client::GraphClient;
 use crate::directory::local::{LocalDirectory, Opened};
@@ -31,7 +32,8 @@ use crate::http::Http;
 use crate::model::{Field, User, UserField};
 use crate::output::Printer;
 use crate::output::{Records, Shape};
-use crate::settings::{DirectorySpec, Settings};
+use crate::secret::Secret;
+use crate::settings::{DirectorySpec, LdapSettings, Settings};
 
 /// What a command runs with.
 pub struct Ctx<'a> {
@@ -92,6 +94,7 @@ impl Ctx<'_> {
     pub async fn open_directory(&self) -> Result<AnyDirectory, CliError> {
         let (path, sample) = match &self.settings.directory {
             DirectorySpec::Graph => return Ok(AnyDirectory::Graph(self.connect_graph().await?)),
+            DirectorySpec::Ldap(l) => return Ok(AnyDirectory::Ad(self.connect_ad(l).await?)),
             DirectorySpec::LocalDefault(p) => {
                 if let Some(parent) = p.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| {
@@ -129,6 +132,10 @@ impl Ctx<'_> {
     pub fn require_local(&self, command: &str) -> Result<(), CliError> {
         match self.settings.directory {
             DirectorySpec::Graph => Err(crate::directory::graph::local_only(command).into()),
+            DirectorySpec::Ldap(_) => Err(crate::directory::DirectoryError::Unsupported(format!(
+                "{command} works on the local directory only: ssprctl does not create or delete AD accounts"
+            ))
+            .into()),
             _ => Ok(()),
         }
     }
@@ -156,6 +163,34 @@ impl Ctx<'_> {
         let (tokens, endpoints) = self.graph_tokens().await?;
         let client = GraphClient::new(self.http(), &endpoints.graph, tokens, self.printer);
         Ok(GraphDirectory::new(client).for_cloud(endpoints.cloud))
+    }
+
+    /// Binds to a domain controller with `SSPRCTL_LDAP_BIND_DN` and the password from the
+    /// environment, a file, or (on a terminal) a prompt without echo.
+    async fn connect_ad(&self, l: &LdapSettings) -> Result<AdDirectory, CliError> {
+        let hint = "set SSPRCTL_LDAP_BIND_DN (a DN, DOMAIN\\user or user@domain) and SSPRCTL_LDAP_PASSWORD \
+                    (or SSPRCTL_LDAP_PASSWORD_FILE); passwords are never taken from the command line";
+        let bind_dn = l.bind_dn.clone().ok_or_else(|| {
+            CliError::new(Exit::Auth, "auth", "SSPRCTL_LDAP_BIND_DN is not set").with_hint(hint)
+        })?;
+        let password = match &l.password {
+            Some(p) => p.clone(),
+            None if l.stdin_tty => {
+                let p = rpassword::prompt_password(format!("password for {bind_dn}: ")).map_err(
+                    |e| CliError::new(Exit::Auth, "auth", format!("can't read the password: {e}")),
+                )?;
+                Secret::new(p)
+            }
+            None => {
+                return Err(CliError::new(
+                    Exit::Auth,
+                    "auth",
+                    "no LDAP bind password: SSPRCTL_LDAP_PASSWORD and SSPRCTL_LDAP_PASSWORD_FILE are not set, and stdin is not a terminal to ask on",
+                )
+                .with_hint(hint));
+            }
+        };
+        Ok(AdDirectory::open(l.clone(), bind_dn, password, self.printer).await?)
     }
 
     /// The credential's token source, with its first token already in hand, and the endpoints

@@ -5,6 +5,7 @@
 //! patch — atomically where the backend can (the local directory runs all three steps in one
 //! immediate SQLite transaction, so concurrent invocations never lose an update).
 
+pub mod ad;
 pub mod graph;
 pub mod local;
 mod sample;
@@ -240,6 +241,11 @@ pub trait Directory {
     /// Deletes a user (local directory only) and returns it.
     async fn remove_user(&self, user: &str) -> Result<User, DirectoryError>;
 
+    /// Fields this directory doesn't hold (shown as null).
+    fn unsupported_fields(&self) -> &'static [crate::model::UserField] {
+        &[]
+    }
+
     /// How many rows a bulk run should read, plan and apply at a time, so that only one
     /// chunk's working set is in memory; `None`: all at once (Graph reads the whole file's
     /// users in one pass, possibly by listing the tenant).
@@ -264,6 +270,7 @@ pub trait Directory {
 pub enum AnyDirectory {
     Local(local::LocalDirectory),
     Graph(graph::GraphDirectory),
+    Ad(ad::AdDirectory),
 }
 
 /// Forwards a call to whichever backend is in use.
@@ -272,6 +279,7 @@ macro_rules! forward {
         match $self {
             AnyDirectory::Local($d) => $call,
             AnyDirectory::Graph($d) => $call,
+            AnyDirectory::Ad($d) => $call,
         }
     };
 }
@@ -328,6 +336,10 @@ impl Directory for AnyDirectory {
 
     fn bulk_chunk(&self) -> Option<usize> {
         forward!(self, d => d.bulk_chunk())
+    }
+
+    fn unsupported_fields(&self) -> &'static [crate::model::UserField] {
+        forward!(self, d => d.unsupported_fields())
     }
 
     async fn read_many(

@@ -90,6 +90,8 @@ pub enum PlanError {
         upn: String,
         fields: String,
         ad_attributes: String,
+        /// The set-user command that makes the change at the source, in AD.
+        ad_command: String,
     },
     #[error(
         "an alternate authentication phone needs an authentication phone, and {upn} would have none"
@@ -106,27 +108,48 @@ impl PlanError {
     pub fn synced(upn: &str, patch: &UserPatch) -> Option<PlanError> {
         let mut fields = Vec::new();
         let mut attributes = Vec::new();
-        if patch.mobile_phone.is_some() {
-            fields.push("mobile phone");
-            attributes.push("mobile");
-        }
-        if patch.office_phone.is_some() {
-            fields.push("office phone");
-            attributes.push("telephoneNumber");
+        let mut command = format!("ssprctl --directory ldaps://<your DC> set-user {upn}");
+        for (value, field, attribute, flag) in [
+            (
+                &patch.mobile_phone,
+                "mobile phone",
+                "mobile",
+                "mobile-phone",
+            ),
+            (
+                &patch.office_phone,
+                "office phone",
+                "telephoneNumber",
+                "office-phone",
+            ),
+        ] {
+            let Some(value) = value else { continue };
+            fields.push(field);
+            attributes.push(attribute);
+            match value {
+                Some(v) => command.push_str(&format!(" --{flag} \"{v}\"")),
+                None => command.push_str(&format!(" --clear {flag}")),
+            }
         }
         (!fields.is_empty()).then(|| PlanError::SyncedUser {
             upn: upn.to_string(),
             fields: fields.join(" and "),
             ad_attributes: attributes.join(", "),
+            ad_command: command,
         })
     }
 
     /// What to do instead.
     pub fn hint(&self) -> String {
         match self {
-            PlanError::SyncedUser { ad_attributes, .. } => format!(
-                "change the on-premises AD attribute(s) {ad_attributes} and let Azure AD Connect \
-                 synchronise them; the alternate email and the authentication methods can be set here"
+            PlanError::SyncedUser {
+                ad_attributes,
+                ad_command,
+                ..
+            } => format!(
+                "change the on-premises AD attribute(s) {ad_attributes} and let Entra Connect \
+                 synchronise them (within about 30 minutes): {ad_command} — the alternate email and the \
+                 authentication methods can be set here"
             ),
             PlanError::AlternateNeedsPhone { .. } => {
                 "set --phone as well (the authentication phone comes first)".into()

@@ -1,0 +1,605 @@
+//! The on-premises Active Directory backend: the attributes Entra Connect syncs to SSPR, read
+//! and fixed at their source.
+//!
+//! | ssprctl field | AD attribute |
+//! |---|---|
+//! | `id` | `objectGUID` (as a GUID string) |
+//! | `userPrincipalName` | `userPrincipalName` (users are also found by `sAMAccountName` or `DOMAIN\sam`) |
+//! | `displayName` | `displayName` |
+//! | `mobilePhone` | `mobile` |
+//! | `officePhone` | `telephoneNumber` |
+//!
+//! The alternate email is not in AD (Entra Connect doesn't sync it) and neither are the
+//! authentication methods: both are refused with a hint to use `--directory graph`. Writes are
+//! LDAP modify operations that `replace` exactly the changed attributes (an empty replace
+//! clears one), addressed by `<GUID=…>`. Searches skip referrals and use the paged-results
+//! control. A bulk run writes over a few connections with one bind each; a connection that
+//! drops is reopened and the (idempotent) write retried with back-off.
+
+pub mod conn;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ldap3::adapters::{EntriesOnly, PagedResults};
+use ldap3::{Ldap, Mod, Scope, SearchEntry, ldap_escape};
+
+use super::{BulkControl, Current, Directory, DirectoryError, Outcome, Planned, Read};
+use crate::model::{AuthDetails, User, UserField, check_user_key, is_guid};
+use crate::output::Printer;
+use crate::plan::{AuthPlan, PlanError, UserPatch, UserPlan};
+use crate::secret::Secret;
+use crate::settings::LdapSettings;
+
+/// The attributes read for a user.
+const ATTRS: [&str; 6] = [
+    "objectGUID",
+    "userPrincipalName",
+    "sAMAccountName",
+    "displayName",
+    "mobile",
+    "telephoneNumber",
+];
+/// AD's default MaxPageSize.
+const PAGE: i32 = 1000;
+/// Attempts of one operation when the server is down or busy.
+const ATTEMPTS: u32 = 4;
+/// Above this many keys a bulk read lists every user once instead of one search per key.
+const LIST_ABOVE: usize = 200;
+
+/// Fields AD doesn't hold: shown as null.
+pub const NOT_IN_AD: [UserField; 2] = [
+    UserField::AlternateEmailAddresses,
+    UserField::OnPremisesSyncEnabled,
+];
+
+fn not_in_ad_email() -> DirectoryError {
+    DirectoryError::Unsupported(
+        "the alternate email is not in Active Directory (Entra Connect doesn't sync it); nothing was \
+         written. Set it in the tenant: ssprctl --directory graph set-user USER --alternate-email ADDR"
+            .into(),
+    )
+}
+
+fn not_in_ad_methods() -> DirectoryError {
+    DirectoryError::Unsupported(
+        "authentication methods are not in Active Directory; nothing was written. Read and set them \
+         in the tenant: ssprctl --directory graph get-auth-details / set-auth-details"
+            .into(),
+    )
+}
+
+/// A user directory on a domain controller.
+pub struct AdDirectory {
+    settings: LdapSettings,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    bind_dn: String,
+    password: Secret,
+    /// The connection of single operations (reopened when it drops).
+    ldap: std::cell::RefCell<Ldap>,
+    base: String,
+    log: Printer,
+}
+
+/// The AD attribute of a patched field and its new value (`None` clears it).
+fn mods(patch: &UserPatch) -> Vec<(&'static str, Option<String>)> {
+    let mut m = Vec::new();
+    if let Some(v) = &patch.mobile_phone {
+        m.push(("mobile", v.clone()));
+    }
+    if let Some(v) = &patch.office_phone {
+        m.push(("telephoneNumber", v.clone()));
+    }
+    m
+}
+
+fn ldap_mods(m: &[(&'static str, Option<String>)]) -> Vec<Mod<String>> {
+    m.iter()
+        .map(|(attr, v)| {
+            Mod::Replace(
+                attr.to_string(),
+                v.iter().cloned().collect::<HashSet<String>>(),
+            )
+        })
+        .collect()
+}
+
+/// A user from a search entry; `None` when it has no GUID (not a user object).
+fn user_of(e: &SearchEntry) -> Option<User> {
+    let first = |a: &str| e.attrs.get(a).and_then(|v| v.first()).cloned();
+    let id = e
+        .bin_attrs
+        .get("objectGUID")
+        .and_then(|v| v.first())
+        .and_then(|b| conn::guid_string(b))?;
+    let upn = first("userPrincipalName")
+        .or_else(|| first("sAMAccountName"))
+        .unwrap_or_else(|| e.dn.clone());
+    Some(User {
+        id,
+        user_principal_name: upn,
+        display_name: first("displayName"),
+        alternate_email_addresses: Vec::new(),
+        mobile_phone: first("mobile"),
+        office_phone: first("telephoneNumber"),
+        on_premises_sync_enabled: false,
+    })
+}
+
+impl AdDirectory {
+    /// Connects, binds and finds the base DN.
+    pub async fn open(
+        settings: LdapSettings,
+        bind_dn: String,
+        password: Secret,
+        log: Printer,
+    ) -> Result<Self, DirectoryError> {
+        if settings.insecure_skip_verify {
+            log.warn(&format!(
+                "--ldap-insecure-skip-verify: the certificate of {} is not checked; anyone on the path can read the bind password",
+                settings.url
+            ));
+        }
+        let tls = conn::tls_config(&settings)?;
+        let ldap = conn::connect(&settings, &tls, &bind_dn, &password).await?;
+        log.log(1, &format!("bound to {} as {bind_dn}", settings.url));
+        let mut d = AdDirectory {
+            base: settings.base_dn.clone().unwrap_or_default(),
+            settings,
+            tls,
+            bind_dn,
+            password,
+            ldap: std::cell::RefCell::new(ldap),
+            log,
+        };
+        if d.base.is_empty() {
+            d.base = d.default_naming_context().await?;
+            d.log
+                .log(1, &format!("base DN {} (defaultNamingContext)", d.base));
+        }
+        Ok(d)
+    }
+
+    async fn default_naming_context(&self) -> Result<String, DirectoryError> {
+        let entries = self
+            .search(
+                "",
+                Scope::Base,
+                "(objectClass=*)",
+                &["defaultNamingContext"],
+                false,
+            )
+            .await?;
+        entries
+            .first()
+            .and_then(|e| e.attrs.get("defaultNamingContext"))
+            .and_then(|v| v.first())
+            .cloned()
+            .ok_or_else(|| DirectoryError::Storage {
+                message: format!(
+                    "{} has no defaultNamingContext in its RootDSE",
+                    self.settings.url
+                ),
+                hint: "give the base DN with --base-dn, e.g. DC=contoso,DC=com".into(),
+            })
+    }
+
+    /// A new bound connection.
+    async fn reconnect(&self) -> Result<Ldap, DirectoryError> {
+        conn::connect(&self.settings, &self.tls, &self.bind_dn, &self.password).await
+    }
+
+    /// Runs `search` with retries: a dropped or busy server is retried with back-off over a
+    /// new connection.
+    async fn search(
+        &self,
+        base: &str,
+        scope: Scope,
+        filter: &str,
+        attrs: &[&str],
+        paged: bool,
+    ) -> Result<Vec<SearchEntry>, DirectoryError> {
+        let what = format!("searching {} for {filter}", self.settings.url);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut ldap = self.ldap.borrow().clone();
+            let result = tokio::time::timeout(
+                conn::OP_TIMEOUT * 4,
+                search_on(&mut ldap, base, scope, filter, attrs, paged, &what),
+            )
+            .await
+            .unwrap_or_else(|_| Err(conn::unavailable(&what, "timed out")));
+            match result {
+                Err(e) if conn::retryable(&e) && attempt < ATTEMPTS => {
+                    self.pause(attempt, &e).await;
+                    if let Ok(l) = self.reconnect().await {
+                        *self.ldap.borrow_mut() = l;
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn pause(&self, attempt: u32, e: &DirectoryError) {
+        let wait = backoff(attempt);
+        self.log
+            .log(1, &format!("{e}; retrying in {:.1} s", wait.as_secs_f64()));
+        tokio::time::sleep(wait).await;
+    }
+
+    /// The filter that finds `key`: a GUID, `DOMAIN\sam`, a UPN or a sAMAccountName.
+    fn key_filter(&self, key: &str) -> String {
+        let cond = if let Some(g) = is_guid(key).then(|| conn::guid_filter(key)).flatten() {
+            format!("(objectGUID={g})")
+        } else if let Some((_, sam)) = key.split_once('\\') {
+            format!("(sAMAccountName={})", ldap_escape(sam))
+        } else if key.contains('@') {
+            format!("(userPrincipalName={})", ldap_escape(key))
+        } else {
+            format!("(sAMAccountName={})", ldap_escape(key))
+        };
+        format!("(&{}{cond})", self.settings.filter)
+    }
+
+    /// The user named `key`, or `None`.
+    async fn find(&self, key: &str) -> Result<Option<User>, DirectoryError> {
+        check_user_key(key)
+            .map_err(|why| DirectoryError::Unsupported(format!("\"{key}\": {why}")))?;
+        let entries = self
+            .search(
+                &self.base,
+                Scope::Subtree,
+                &self.key_filter(key),
+                &ATTRS,
+                false,
+            )
+            .await?;
+        let users: Vec<User> = entries.iter().filter_map(user_of).collect();
+        match users.len() {
+            0 => Ok(None),
+            1 => Ok(users.into_iter().next()),
+            n => Err(DirectoryError::Storage {
+                message: format!("{n} users match \"{key}\""),
+                hint: "name the user by userPrincipalName or objectGUID".into(),
+            }),
+        }
+    }
+
+    /// Modifies the user `id` (a GUID), retrying a dropped or busy server over `ldap`.
+    async fn modify(
+        &self,
+        ldap: &mut Ldap,
+        id: &str,
+        upn: &str,
+        m: &[(&'static str, Option<String>)],
+    ) -> Result<(), DirectoryError> {
+        modify_on(ldap, id, upn, m, || self.reconnect(), &self.log).await
+    }
+}
+
+/// One search on `ldap`, referrals skipped, paged when asked.
+async fn search_on(
+    ldap: &mut Ldap,
+    base: &str,
+    scope: Scope,
+    filter: &str,
+    attrs: &[&str],
+    paged: bool,
+    what: &str,
+) -> Result<Vec<SearchEntry>, DirectoryError> {
+    let mut adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> =
+        vec![Box::new(EntriesOnly::new())];
+    if paged {
+        adapters.push(Box::new(PagedResults::new(PAGE)));
+    }
+    let mut stream = ldap
+        .streaming_search_with(adapters, base, scope, filter, attrs.to_vec())
+        .await
+        .map_err(|e| conn::op_error(what, e))?;
+    let mut out = Vec::new();
+    while let Some(entry) = stream.next().await.map_err(|e| conn::op_error(what, e))? {
+        out.push(SearchEntry::construct(entry));
+    }
+    let res = stream.finish().await;
+    // A base or filter outside the DC's naming contexts answers with a referral: skipped.
+    if res.rc != 0 && res.rc != 10 {
+        return Err(conn::result_error(what, res.rc, &res.text, None));
+    }
+    Ok(out)
+}
+
+/// One modify with retries on a server that dropped the connection or is busy: the write is
+/// a replace, so sending it again is safe.
+async fn modify_on<F, Fut>(
+    ldap: &mut Ldap,
+    id: &str,
+    upn: &str,
+    m: &[(&'static str, Option<String>)],
+    reconnect: F,
+    log: &Printer,
+) -> Result<(), DirectoryError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Ldap, DirectoryError>>,
+{
+    let attrs: Vec<&str> = m.iter().map(|(a, _)| *a).collect();
+    let what = format!("modifying {upn} ({})", attrs.join(", "));
+    let dn = format!("<GUID={id}>");
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result =
+            match tokio::time::timeout(conn::OP_TIMEOUT, ldap.modify(&dn, ldap_mods(m))).await {
+                Err(_) => Err(conn::unavailable(&what, "timed out")),
+                Ok(Err(e)) => Err(conn::op_error(&what, e)),
+                Ok(Ok(r)) if r.rc == 0 => Ok(()),
+                Ok(Ok(r)) if r.rc == 32 => Err(DirectoryError::NotFound(upn.to_string())),
+                Ok(Ok(r)) => Err(conn::result_error(
+                    &what,
+                    r.rc,
+                    &r.text,
+                    Some(&attrs.join(" and ")),
+                )),
+            };
+        match result {
+            Err(e) if conn::retryable(&e) && attempt < ATTEMPTS => {
+                let wait = backoff(attempt);
+                log.log(1, &format!("{e}; retrying in {:.1} s", wait.as_secs_f64()));
+                tokio::time::sleep(wait).await;
+                if let Ok(l) = reconnect().await {
+                    *ldap = l;
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// 0.5 s, 1 s, 2 s … between attempts.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(500u64 << attempt.saturating_sub(1).min(5))
+}
+
+impl Directory for AdDirectory {
+    async fn get_user(&self, user: &str) -> Result<User, DirectoryError> {
+        self.find(user)
+            .await?
+            .ok_or_else(|| DirectoryError::NotFound(user.to_string()))
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, DirectoryError> {
+        let entries = self
+            .search(
+                &self.base,
+                Scope::Subtree,
+                &self.settings.filter,
+                &ATTRS,
+                true,
+            )
+            .await?;
+        let mut users: Vec<User> = entries.iter().filter_map(user_of).collect();
+        users.sort_by_cached_key(|u| u.user_principal_name.to_lowercase());
+        Ok(users)
+    }
+
+    async fn update_user<F>(
+        &self,
+        user: &str,
+        dry_run: bool,
+        plan: F,
+    ) -> Result<(User, UserPlan), DirectoryError>
+    where
+        F: FnOnce(&User) -> Result<UserPlan, PlanError>,
+    {
+        let current = self.get_user(user).await?;
+        let plan = plan(&current)?;
+        if plan.patch.alternate_email_addresses.is_some() {
+            return Err(not_in_ad_email());
+        }
+        if dry_run || plan.patch.is_empty() {
+            return Ok((current, plan));
+        }
+        let mut ldap = self.ldap.borrow().clone();
+        self.modify(
+            &mut ldap,
+            &current.id,
+            &current.user_principal_name,
+            &mods(&plan.patch),
+        )
+        .await?;
+        Ok((current, plan))
+    }
+
+    async fn get_auth(&self, _user: &str) -> Result<(User, AuthDetails), DirectoryError> {
+        Err(not_in_ad_methods())
+    }
+
+    async fn update_auth<F>(
+        &self,
+        _user: &str,
+        _dry_run: bool,
+        _plan: F,
+    ) -> Result<(User, AuthPlan), DirectoryError>
+    where
+        F: FnOnce(&User, &AuthDetails) -> Result<AuthPlan, PlanError>,
+    {
+        Err(not_in_ad_methods())
+    }
+
+    async fn create_user(
+        &self,
+        _upn: &str,
+        _display_name: Option<&str>,
+        _synced: bool,
+    ) -> Result<User, DirectoryError> {
+        Err(DirectoryError::Unsupported(
+            "new-user works on the local directory only: ssprctl does not create AD accounts"
+                .into(),
+        ))
+    }
+
+    async fn remove_user(&self, _user: &str) -> Result<User, DirectoryError> {
+        Err(DirectoryError::Unsupported(
+            "remove-user works on the local directory only: ssprctl does not delete AD accounts"
+                .into(),
+        ))
+    }
+
+    fn bulk_chunk(&self) -> Option<usize> {
+        None
+    }
+
+    fn unsupported_fields(&self) -> &'static [UserField] {
+        &NOT_IN_AD
+    }
+
+    async fn read_many(
+        &self,
+        keys: &[String],
+        auth: &[bool],
+        ctl: &BulkControl,
+    ) -> Result<Vec<Read>, DirectoryError> {
+        let index = if keys.len() > LIST_ABOVE {
+            let all = self.list_users().await?;
+            let mut map: HashMap<String, User> = HashMap::with_capacity(all.len() * 2);
+            for u in all {
+                map.insert(u.id.to_lowercase(), u.clone());
+                map.insert(u.user_principal_name.to_lowercase(), u);
+            }
+            Some(map)
+        } else {
+            None
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for (i, key) in keys.iter().enumerate() {
+            if auth.get(i).copied().unwrap_or(false) {
+                out.push(Err(not_in_ad_methods()));
+                continue;
+            }
+            if ctl.is_cancelled() {
+                out.push(Err(DirectoryError::NotAttempted));
+                continue;
+            }
+            let found = match &index {
+                Some(map) => match map.get(&key.to_lowercase()) {
+                    Some(u) => Ok(Some(u.clone())),
+                    // `DOMAIN\sam` and bare sAMAccountNames aren't in the index.
+                    None if !key.contains('@') && !is_guid(key) => self.find(key).await,
+                    None => Ok(None),
+                },
+                None => self.find(key).await,
+            };
+            out.push(found.map(|u| u.map(|user| Current { user, auth: None })));
+        }
+        Ok(out)
+    }
+
+    async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
+        struct Job {
+            idx: usize,
+            id: String,
+            upn: String,
+            mods: Vec<(&'static str, Option<String>)>,
+            fields: Vec<&'static str>,
+        }
+        let outcomes: Arc<Mutex<Vec<Option<Outcome>>>> =
+            Arc::new(Mutex::new(items.iter().map(|_| None).collect()));
+        let mut queue = VecDeque::new();
+        for (idx, p) in items.iter().enumerate() {
+            let refused = if p.user_plan.patch.alternate_email_addresses.is_some() {
+                Some(not_in_ad_email())
+            } else if !p.auth_plan.patch.is_empty() {
+                Some(not_in_ad_methods())
+            } else {
+                None
+            };
+            if let Some(e) = refused {
+                let o = Outcome::Failed(e);
+                ctl.record(&o);
+                outcomes.lock().expect("not poisoned")[idx] = Some(o);
+                continue;
+            }
+            queue.push_back(Job {
+                idx,
+                id: p.current.user.id.clone(),
+                upn: p.current.user.user_principal_name.clone(),
+                mods: mods(&p.user_plan.patch),
+                fields: p.user_plan.changes.iter().map(|c| c.field).collect(),
+            });
+        }
+        let workers = ctl.concurrency.clamp(1, 20).min(queue.len());
+        let queue = Arc::new(Mutex::new(queue));
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..workers {
+            let queue = queue.clone();
+            let outcomes = outcomes.clone();
+            let ctl = ctl.clone();
+            let (settings, tls, bind_dn, password, log) = (
+                self.settings.clone(),
+                self.tls.clone(),
+                self.bind_dn.clone(),
+                self.password.clone(),
+                self.log,
+            );
+            let first = (w == 0).then(|| self.ldap.borrow().clone());
+            tasks.spawn(async move {
+                let reconnect = || conn::connect(&settings, &tls, &bind_dn, &password);
+                let mut ldap = match first {
+                    Some(l) => l,
+                    None => match reconnect().await {
+                        Ok(l) => l,
+                        // This worker can't connect: the others carry on.
+                        Err(e) => {
+                            log.log(1, &format!("a writer connection failed: {e}"));
+                            return;
+                        }
+                    },
+                };
+                loop {
+                    if ctl.is_cancelled() {
+                        return;
+                    }
+                    let Some(job) = queue.lock().expect("not poisoned").pop_front() else {
+                        return;
+                    };
+                    let r =
+                        modify_on(&mut ldap, &job.id, &job.upn, &job.mods, reconnect, &log).await;
+                    let o = match r {
+                        Ok(()) => Outcome::Updated(job.fields),
+                        // The DC stayed down through the retries: stop the run (the rest
+                        // are not attempted, the report is written, exit 5) rather than
+                        // wait out every row's retries.
+                        Err(e) if conn::retryable(&e) => {
+                            ctl.stop(e.duplicate());
+                            Outcome::Failed(e)
+                        }
+                        Err(e) => Outcome::Failed(e),
+                    };
+                    ctl.record(&o);
+                    outcomes.lock().expect("not poisoned")[job.idx] = Some(o);
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        // Not reached: interrupted, or no writer could connect.
+        let left: Vec<Job> = queue.lock().expect("not poisoned").drain(..).collect();
+        let mut outcomes = std::mem::take(&mut *outcomes.lock().expect("not poisoned"));
+        for job in left {
+            outcomes[job.idx] = Some(if ctl.is_cancelled() {
+                Outcome::NotAttempted
+            } else {
+                Outcome::Failed(conn::unavailable(
+                    &format!("modifying {}", job.upn),
+                    "no connection to the domain controller could be opened",
+                ))
+            });
+        }
+        outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(Outcome::NotAttempted))
+            .collect()
+    }
+}
