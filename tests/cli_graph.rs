@@ -175,6 +175,11 @@ fn synced_users_are_refused_before_sending() {
     assert_eq!(out, "");
     assert!(err.contains("lee@contoso.com is synchronised from on-premises Active Directory: its mobile phone can't be changed here"), "{err}");
     assert!(err.contains("attribute(s) mobile"), "{err}");
+    // The hint shows the command that fixes it at the source.
+    assert!(
+        err.contains("ssprctl --directory ldaps://<your DC> set-user lee@contoso.com --mobile-phone \"+1 2065550100\""),
+        "{err}"
+    );
     assert_eq!(g.emu.graph_requests(), ["GET /v1.0/users/lee@contoso.com"]);
 }
 

@@ -725,11 +725,14 @@ fn new_and_remove_user() {
 #[test]
 fn unknown_directory_scheme_lists_the_supported_ones() {
     let env = Env::new();
-    let (code, _, err) = env.run(&["--directory", "ldap://x", "get-user", "--all"]);
+    let (code, _, err) = env.run(&["--directory", "sql://x", "get-user", "--all"]);
     assert_eq!(code, 2);
+    let schemes = "local, local:PATH, graph, ldaps://HOST[:PORT], ldap://HOST[:PORT]";
     assert_eq!(
         err,
-        "error: unknown directory \"ldap://x\"\nhint: --directory takes one of: local, local:PATH, graph\n{\"error\":{\"code\":\"unknown_directory\",\"message\":\"unknown directory \\\"ldap://x\\\"\",\"hint\":\"--directory takes one of: local, local:PATH, graph\"}}\n"
+        format!(
+            "error: unknown directory \"sql://x\"\nhint: --directory takes one of: {schemes}\n{{\"error\":{{\"code\":\"unknown_directory\",\"message\":\"unknown directory \\\"sql://x\\\"\",\"hint\":\"--directory takes one of: {schemes}\"}}}}\n"
+        )
     );
 }
 
