@@ -165,6 +165,15 @@ pub enum Command {
     /// SSPR uses the authentication phone (SMS or call), the office phone (call) and the email;
     /// the alternate authentication phone is used for MFA only, never for password reset.
     SetAuthDetails(SetAuthArgs),
+    /// Who can't reset their password today, why, and a fix file that import applies.
+    ///
+    /// One record per user: ready or not, the contact methods SSPR can use now, and each
+    /// problem (no_method, too_few_methods, admin_policy, phone_format, phone_extension,
+    /// phone_shared, email_is_upn, synced_fix_in_ad) with its fix where one can be derived.
+    /// Writes nothing to the directory. Example:
+    ///   ssprctl audit --all --not-ready --default-region US --fix-file fixes.csv
+    ///   ssprctl import fixes.csv --dry-run && ssprctl import fixes.csv
+    Audit(AuditArgs),
     /// Make the directory match a CSV or JSONL file of contact information.
     ///
     /// Validates every row first (any problem: nothing is written), reads the users with as few
@@ -194,6 +203,57 @@ pub enum Command {
     ///
     /// Exits 1 if any number is invalid: use it to check HR data before an import.
     Phone(PhoneCmdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Users to audit: user principal names or object ids.
+    #[arg(value_name = "USER", required_unless_present = "all", conflicts_with = "all", value_parser = user_key)]
+    pub users: Vec<String>,
+    /// Every user.
+    #[arg(long)]
+    pub all: bool,
+    /// Print only the users who are not ready.
+    #[arg(long)]
+    pub not_ready: bool,
+    /// Methods the SSPR policy requires to reset (Graph has no API for it: say it).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub methods_required: u8,
+    /// The method kinds the SSPR policy enables, comma-separated [default: on Graph, from the
+    /// authentication methods policy when readable; else all].
+    #[arg(long, value_name = "KINDS", value_delimiter = ',', value_enum)]
+    pub enabled_methods: Vec<MethodKind>,
+    /// Region for national numbers, to derive their +CC fix (e.g. US, GB).
+    #[arg(long, value_name = "CC")]
+    pub default_region: Option<String>,
+    /// A mobile phone on more users than this is a placeholder (phone_shared).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub shared_threshold: usize,
+    /// Write the derivable fixes as an import file (.csv or .jsonl): one row per user.
+    #[arg(long, value_name = "PATH")]
+    pub fix_file: Option<std::path::PathBuf>,
+    /// Graph: also read each user's authentication methods ($batch; slower, and Graph advises
+    /// the registration report for tenant-wide audits).
+    #[arg(long)]
+    pub with_methods: bool,
+    /// JSON modes: end with the summary object (json: {"users": [...], "summary": {...}};
+    /// jsonl: a last line {"summary": {...}}).
+    #[arg(long)]
+    pub summary: bool,
+    /// Graph: authentication-method requests in flight at most (with --with-methods).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
+    pub auth_concurrency: u16,
+}
+
+/// SSPR's contact method kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodKind {
+    /// Mobile phone (SMS or call).
+    Mobile,
+    /// Office phone (call).
+    Office,
+    /// Email.
+    Email,
 }
 
 #[derive(Debug, Subcommand)]

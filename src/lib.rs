@@ -1,6 +1,7 @@
 //! ssprctl: read and pre-populate the contact information Entra ID self-service password
 //! reset uses. The binary calls [`run`]; everything else is here so it can be tested.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod commands;

@@ -735,3 +735,74 @@ fn a_server_that_stops_mid_import_fails_the_rest_with_exit_5_and_a_report() {
     assert_eq!(count("updated") + 1 + count("skipped"), 100);
     assert!(err.contains("error: modifying"), "{err}");
 }
+
+#[test]
+fn audit_on_ad_fixes_phones_at_the_source() {
+    let Some(dc) = dc() else { return };
+    let env = Env::new();
+    let ou = "OU=Audit,DC=sspr,DC=test";
+    dc.ldapadd(&format!(
+        "dn: {ou}\nobjectClass: organizationalUnit\n\n\
+         dn: CN=aud1,{ou}\nobjectClass: user\nsAMAccountName: aud1\nuserPrincipalName: aud1@sspr.test\nmobile: (206) 555-0111\n\n\
+         dn: CN=aud2,{ou}\nobjectClass: user\nsAMAccountName: aud2\nuserPrincipalName: aud2@sspr.test\ntelephoneNumber: +1 4255550112\n\n\
+         dn: CN=aud3,{ou}\nobjectClass: user\nsAMAccountName: aud3\nuserPrincipalName: aud3@sspr.test\n\n"
+    ));
+    let fixes = env.home.path().join("fixes.csv");
+    let f = fixes.to_str().unwrap();
+    let (code, out, err) = ssprctl(
+        &env,
+        dc,
+        &[
+            "--base-dn",
+            ou,
+            "audit",
+            "--all",
+            "--default-region",
+            "US",
+            "--fix-file",
+            f,
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let by = |upn: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["userPrincipalName"] == upn)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by("aud1@sspr.test")["source"], "onPremises");
+    assert_eq!(by("aud1@sspr.test")["problems"][0]["code"], "phone_format");
+    assert_eq!(by("aud2@sspr.test")["ready"], true);
+    assert_eq!(by("aud3@sspr.test")["problems"][0]["code"], "no_method");
+    assert!(
+        err.contains("next 2: ssprctl --directory ldaps://<your DC> import"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&fixes).unwrap(),
+        "userPrincipalName,mobilePhone,officePhone\naud1@sspr.test,+1 2065550111,\n"
+    );
+    let (code, _, err) = ssprctl(&env, dc, &["import", f]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(dc.attr("aud1", "mobile"), ["+1 2065550111"]);
+    let (_, out, _) = ssprctl(
+        &env,
+        dc,
+        &[
+            "--base-dn",
+            ou,
+            "audit",
+            "--all",
+            "--not-ready",
+            "-o",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "only aud3 is left: {v}");
+}

@@ -321,31 +321,14 @@ fn needed(present: &[DataField], dry_run: bool) -> Vec<Operation> {
     ops
 }
 
-/// Writes the report to a temp file beside `path`, then renames it into place: a reader never
-/// sees half a report, and a failed write leaves the old one.
+/// Writes the report atomically (see [`super::write_atomically`]).
 fn write_report(
     path: &Path,
     format: ReportFormat,
     parsed: &read::Parsed,
     results: &[RowResult],
 ) -> Result<(), CliError> {
-    let name = path
-        .file_name()
-        .map_or("report".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .and_then(|f| {
-            let mut w = std::io::BufWriter::new(f);
-            report::write(&mut w, format, parsed, results)?;
-            w.flush()?;
-            w.get_ref().sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
+    super::write_atomically(path, |w| report::write(w, format, parsed, results)).map_err(|e| {
         CliError::new(
             Exit::Failed,
             "unwritable_report",

@@ -1,6 +1,7 @@
 //! One module per command, each with a `run` entry, and what they share: opening the
 //! directory, `--select`, and the context they write through.
 
+mod audit;
 mod auth_status;
 mod get_auth_details;
 mod get_user;
@@ -83,6 +84,7 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         Command::Phone(a) => phone::run(a, &mut ctx),
         Command::Login(a) => login::login(a, &mut ctx).await,
         Command::Import(a) => import::run(a, &mut ctx).await,
+        Command::Audit(a) => audit::run(a, &mut ctx).await,
         Command::Logout => login::logout(&mut ctx),
         Command::Auth(AuthCommand::Status) | Command::Whoami => auth_status::run(&mut ctx).await,
     }
@@ -268,6 +270,33 @@ impl Ctx<'_> {
         self.printer.records(self.out, &records, Shape::Object)?;
         Ok(())
     }
+}
+
+/// Writes a file through a temp file beside `path`, renamed into place: a reader never sees
+/// half of it, and a failed write leaves the old one.
+pub fn write_atomically(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map_or("file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            write(&mut w)?;
+            w.flush()?;
+            w.get_ref().sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Resolves `--select` into fields, or every field when it is absent.

@@ -466,6 +466,22 @@ impl Directory for LocalDirectory {
         Ok(out)
     }
 
+    async fn read_methods(
+        &self,
+        users: &[User],
+        _ctl: &BulkControl,
+    ) -> Result<Vec<Option<AuthDetails>>, DirectoryError> {
+        // One read transaction, by primary key.
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(users.len());
+        for u in users {
+            out.push(find(&tx, &u.id).map_err(|e| self.err(e))?.map(|(_, a)| a));
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
     async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
         let mut outcomes = Vec::with_capacity(items.len());
         for chunk in items.chunks(CHUNK) {

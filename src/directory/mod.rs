@@ -241,6 +241,26 @@ pub trait Directory {
     /// Deletes a user (local directory only) and returns it.
     async fn remove_user(&self, user: &str) -> Result<User, DirectoryError>;
 
+    /// The authentication methods of `users`, as few requests as the backend allows; `None`
+    /// for a user (or all) when the backend holds none (AD).
+    async fn read_methods(
+        &self,
+        users: &[User],
+        _ctl: &BulkControl,
+    ) -> Result<Vec<Option<AuthDetails>>, DirectoryError> {
+        Ok(users.iter().map(|_| None).collect())
+    }
+
+    /// The SSPR registration report (Graph).
+    async fn registrations(&self) -> Result<crate::audit::Report, DirectoryError> {
+        Ok(crate::audit::Report::NotApplicable)
+    }
+
+    /// The method kinds the tenant's policy enables (Graph, with `Policy.Read.All`).
+    async fn enabled_methods(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
+        Ok(None)
+    }
+
     /// Fields this directory doesn't hold (shown as null).
     fn unsupported_fields(&self) -> &'static [crate::model::UserField] {
         &[]
@@ -340,6 +360,22 @@ impl Directory for AnyDirectory {
 
     fn unsupported_fields(&self) -> &'static [crate::model::UserField] {
         forward!(self, d => d.unsupported_fields())
+    }
+
+    async fn read_methods(
+        &self,
+        users: &[User],
+        ctl: &BulkControl,
+    ) -> Result<Vec<Option<AuthDetails>>, DirectoryError> {
+        forward!(self, d => d.read_methods(users, ctl).await)
+    }
+
+    async fn registrations(&self) -> Result<crate::audit::Report, DirectoryError> {
+        forward!(self, d => d.registrations().await)
+    }
+
+    async fn enabled_methods(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
+        forward!(self, d => d.enabled_methods().await)
     }
 
     async fn read_many(

@@ -144,6 +144,12 @@ pub struct State {
     pub arc_key_file: Option<std::path::PathBuf>,
     /// Every managed identity request, as (path, query), for the tests' checks.
     pub identity_requests: Vec<(String, String)>,
+    /// The registration report's facts per user id (others: nothing registered).
+    pub registrations: HashMap<String, Value>,
+    /// Answer the registration report with 403 (no AuditLog.Read.All).
+    pub report_forbidden: bool,
+    /// The authentication methods policy; `None` answers 403 (no Policy.Read.All).
+    pub policy: Option<Value>,
     pub seen: Vec<Seen>,
     faults: Vec<Fault>,
     latency: Duration,
@@ -680,6 +686,34 @@ fn route(
         )
             .into_response();
     }
+    if rest
+        == [
+            "reports",
+            "authenticationMethods",
+            "userRegistrationDetails",
+        ]
+    {
+        if s.report_forbidden {
+            return graph_error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+                rid,
+            );
+        }
+        return registration_report(&s, &q, rid);
+    }
+    if rest == ["policies", "authenticationMethodsPolicy"] {
+        return match &s.policy {
+            Some(p) => (StatusCode::OK, axum::Json(p.clone())).into_response(),
+            None => graph_error(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges to complete the operation.",
+                rid,
+            ),
+        };
+    }
     if rest == ["$batch"] {
         if *method != Method::POST {
             return graph_error(405, "MethodNotAllowed", "only POST", rid);
@@ -736,6 +770,74 @@ fn route(
         }
         _ => graph_error(405, "MethodNotAllowed", "unsupported", rid),
     }
+}
+
+/// `GET /reports/authenticationMethods/userRegistrationDetails`: pages of `$top` (default and
+/// at most 999), `$filter` with `eq` on the booleans (joined with `and`).
+fn registration_report(s: &State, q: &HashMap<String, String>, rid: &str) -> Response {
+    let top: usize = match q.get("$top").map(|t| t.parse::<usize>()) {
+        None => 999,
+        Some(Ok(t)) if (1..=999).contains(&t) => t,
+        _ => return graph_error(400, "BadRequest", "Invalid $top.", rid),
+    };
+    let mut filters = Vec::new();
+    if let Some(f) = q.get("$filter") {
+        for part in f.split(" and ") {
+            let words: Vec<&str> = part.split_whitespace().collect();
+            match words.as_slice() {
+                [field, "eq", v @ ("true" | "false")]
+                    if [
+                        "isSsprRegistered",
+                        "isSsprCapable",
+                        "isSsprEnabled",
+                        "isAdmin",
+                        "isMfaRegistered",
+                        "isMfaCapable",
+                    ]
+                    .contains(field) =>
+                {
+                    filters.push((field.to_string(), *v == "true"))
+                }
+                _ => return graph_error(400, "BadRequest", "Invalid filter clause.", rid),
+            }
+        }
+    }
+    let skip: usize = q
+        .get("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let all: Vec<Value> = s
+        .users
+        .iter()
+        .map(|u| {
+            let mut r = json!({"id": u.id, "userPrincipalName": u.user_principal_name,
+                "userDisplayName": u.display_name, "userType": "member", "isAdmin": false,
+                "isSsprRegistered": false, "isSsprEnabled": true, "isSsprCapable": false,
+                "isMfaRegistered": false, "isMfaCapable": false, "methodsRegistered": [],
+                "lastUpdatedDateTime": "2026-11-25T00:00:00Z"});
+            if let Some(extra) = s.registrations.get(&u.id) {
+                for (k, v) in extra.as_object().unwrap() {
+                    r[k] = v.clone();
+                }
+            }
+            r
+        })
+        .filter(|r| filters.iter().all(|(f, v)| r[f].as_bool() == Some(*v)))
+        .collect();
+    let page: Vec<Value> = all.iter().skip(skip).take(top).cloned().collect();
+    let mut body = json!({"value": page});
+    if skip + top < all.len() {
+        let mut next = format!(
+            "{}/v1.0/reports/authenticationMethods/userRegistrationDetails?$top={top}&$skiptoken={}",
+            s.base_url,
+            skip + top
+        );
+        if let Some(f) = q.get("$filter") {
+            next.push_str(&format!("&$filter={}", f.replace(' ', "%20")));
+        }
+        body["@odata.nextLink"] = json!(next);
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
 }
 
 /// `POST /$batch`: at most 20 requests with unique ids and relative URLs, each answered by the

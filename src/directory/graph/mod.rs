@@ -270,6 +270,169 @@ impl GraphDirectory {
         }
     }
 
+    /// Each user's authentication methods (`ids`: their object ids), two reads per user in
+    /// `$batch` envelopes at the authentication-method concurrency.
+    async fn methods_of(
+        &self,
+        ids: &[String],
+        ctl: &BulkControl,
+    ) -> Vec<Result<AuthDetails, DirectoryError>> {
+        let collections: &[&str] = if self.email_methods {
+            &["phoneMethods", "emailMethods"]
+        } else {
+            &["phoneMethods"]
+        };
+        let items: Vec<batch::Item> = ids
+            .iter()
+            .flat_map(|id| {
+                collections.iter().map(move |c| batch::Item {
+                    method: Method::GET,
+                    url: self.user_url(id, &["authentication", c]),
+                    body: None,
+                })
+            })
+            .collect();
+        let results = batch::execute(
+            &self.client,
+            &items,
+            ctl.auth_concurrency,
+            methods_purpose("phoneMethods", false),
+            ctl,
+            |_, _| {},
+        )
+        .await;
+        let per = collections.len();
+        results
+            .chunks(per)
+            .zip(items.chunks(per))
+            .map(|(answers, asked)| {
+                let phones = self.answer(
+                    &answers[0],
+                    &asked[0],
+                    methods_purpose("phoneMethods", false),
+                )?;
+                let emails = match (answers.get(1), asked.get(1)) {
+                    (Some(a), Some(q)) => {
+                        Some(self.answer(a, q, methods_purpose("emailMethods", false))?)
+                    }
+                    _ => None,
+                };
+                Ok(methods_from(&Some(phones), &emails))
+            })
+            .collect()
+    }
+
+    /// The registration report, by user id, in pages; unavailable without the permission it
+    /// needs.
+    async fn registration_report(&self) -> Result<crate::audit::Report, DirectoryError> {
+        const PURPOSE: Purpose = Purpose {
+            permission: "AuditLog.Read.All (and Entra ID P1 or P2)",
+            auth_method_write: false,
+        };
+        let mut url = self.client.url(&[
+            "reports",
+            "authenticationMethods",
+            "userRegistrationDetails",
+        ]);
+        let mut out = std::collections::HashMap::new();
+        let mut fetched = std::collections::HashSet::new();
+        loop {
+            fetched.insert(url.as_str().to_string());
+            let body = match self.client.send(Method::GET, &url, None, PURPOSE).await {
+                Ok(r) => r.body.unwrap_or(Value::Null),
+                Err(DirectoryError::Service(s)) if s.status == Some(403) => {
+                    return Ok(crate::audit::Report::Unavailable(
+                        "the registration report needs AuditLog.Read.All (and Entra ID P1/P2): auditing \
+                         from the users' properties only (records say registration: unavailable)"
+                            .into(),
+                    ));
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(page) = body.get("value").and_then(Value::as_array) else {
+                return Err(client::malformed(
+                    &Method::GET,
+                    &url,
+                    "the page has no \"value\" list",
+                    None,
+                ));
+            };
+            for r in page {
+                let Some(id) = r["id"].as_str() else { continue };
+                let b = |k: &str| r[k].as_bool().unwrap_or(false);
+                out.insert(
+                    id.to_lowercase(),
+                    crate::audit::Registration {
+                        is_sspr_registered: b("isSsprRegistered"),
+                        is_sspr_capable: b("isSsprCapable"),
+                        is_admin: b("isAdmin"),
+                        methods_registered: r["methodsRegistered"]
+                            .as_array()
+                            .map(|m| {
+                                m.iter()
+                                    .filter_map(|x| x.as_str().map(str::to_string))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                    },
+                );
+            }
+            match &body["@odata.nextLink"] {
+                Value::String(next) => {
+                    let next = self.client.same_origin(next, "a next page link")?;
+                    if fetched.contains(next.as_str()) || fetched.len() >= MAX_PAGES {
+                        return Err(client::malformed(
+                            &Method::GET,
+                            &url,
+                            "its next page link repeats a page already read",
+                            None,
+                        ));
+                    }
+                    url = next;
+                }
+                _ => return Ok(crate::audit::Report::Available(out)),
+            }
+        }
+    }
+
+    /// The method kinds the tenant's authentication methods policy enables (email, SMS, voice);
+    /// `None` without `Policy.Read.All`.
+    async fn methods_policy(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
+        const PURPOSE: Purpose = Purpose {
+            permission: "Policy.Read.All",
+            auth_method_write: false,
+        };
+        let url = self
+            .client
+            .url(&["policies", "authenticationMethodsPolicy"]);
+        let body = match self.client.send(Method::GET, &url, None, PURPOSE).await {
+            Ok(r) => r.body.unwrap_or(Value::Null),
+            Err(DirectoryError::Service(s)) if matches!(s.status, Some(403 | 404)) => {
+                self.client.http.log(
+                    1,
+                    "the authentication methods policy can't be read (Policy.Read.All): every method kind counts",
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let on = |id: &str| {
+            body["authenticationMethodConfigurations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| {
+                    c["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id))
+                        && c["state"].as_str() == Some("enabled")
+                })
+        };
+        Ok(Some(crate::audit::Enabled {
+            mobile: on("Sms") || on("Voice"),
+            office: on("Voice"),
+            email: on("Email"),
+        }))
+    }
+
     /// How many users the tenant has (`$count`), to choose between listing and batching.
     async fn user_count(&self) -> Option<usize> {
         let url = self.client.url(&["users", "$count"]);
@@ -694,58 +857,45 @@ impl Directory for GraphDirectory {
         let wanted: Vec<usize> = (0..users.len())
             .filter(|&i| matches!(users[i], Ok(Some(_))) && auth.get(i).copied().unwrap_or(false))
             .collect();
-        let collections: &[&str] = if self.email_methods {
-            &["phoneMethods", "emailMethods"]
-        } else {
-            &["phoneMethods"]
-        };
-        let items: Vec<batch::Item> = wanted
+        let ids: Vec<String> = wanted
             .iter()
-            .flat_map(|&i| {
-                let id = match &users[i] {
-                    Ok(Some(c)) => c.user.id.clone(),
-                    _ => unreachable!("filtered"),
-                };
-                collections.iter().map(move |c| batch::Item {
-                    method: Method::GET,
-                    url: self.user_url(&id, &["authentication", c]),
-                    body: None,
-                })
+            .map(|&i| match &users[i] {
+                Ok(Some(c)) => c.user.id.clone(),
+                _ => unreachable!("filtered"),
             })
             .collect();
-        let results = batch::execute(
-            &self.client,
-            &items,
-            ctl.auth_concurrency,
-            methods_purpose("phoneMethods", false),
-            ctl,
-            |_, _| {},
-        )
-        .await;
-        let per = collections.len();
-        for ((answers, asked), &i) in results.chunks(per).zip(items.chunks(per)).zip(&wanted) {
-            let phones = self.answer(
-                &answers[0],
-                &asked[0],
-                methods_purpose("phoneMethods", false),
-            );
-            let emails = match (answers.get(1), asked.get(1)) {
-                (Some(a), Some(q)) => {
-                    Some(self.answer(a, q, methods_purpose("emailMethods", false)))
-                }
-                _ => None,
-            };
-            let read = phones.and_then(|p| emails.transpose().map(|e| (p, e)));
+        for (read, &i) in self.methods_of(&ids, ctl).await.into_iter().zip(&wanted) {
             match read {
-                Ok((p, e)) => {
+                Ok(d) => {
                     if let Ok(Some(c)) = &mut users[i] {
-                        c.auth = Some(methods_from(&Some(p), &e));
+                        c.auth = Some(d);
                     }
                 }
                 Err(e) => users[i] = Err(e),
             }
         }
         Ok(users)
+    }
+
+    async fn read_methods(
+        &self,
+        users: &[User],
+        ctl: &BulkControl,
+    ) -> Result<Vec<Option<AuthDetails>>, DirectoryError> {
+        let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+        self.methods_of(&ids, ctl)
+            .await
+            .into_iter()
+            .map(|r| r.map(Some))
+            .collect()
+    }
+
+    async fn registrations(&self) -> Result<crate::audit::Report, DirectoryError> {
+        self.registration_report().await
+    }
+
+    async fn enabled_methods(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
+        self.methods_policy().await
     }
 
     async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {

@@ -1,0 +1,349 @@
+//! `audit`: SSPR readiness per user ([`crate::audit`] holds the rules), the summary, and the
+//! fix file that `import` applies. Reads only: nothing is written to the directory.
+//!
+//! Reads: the users (one paged list for `--all`), on Graph the registration report side by
+//! side with the users and the authentication methods policy, and the authentication methods —
+//! always on the local directory (one query), on Graph only with `--with-methods` (`$batch`).
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Ctx;
+use crate::audit::{self, Enabled, Options, Record, Report, Subject, Summary};
+use crate::cli::{AuditArgs, Format, MethodKind};
+use crate::directory::{AnyDirectory, BulkControl, Directory, DirectoryError};
+use crate::error::CliError;
+use crate::exit::Exit;
+use crate::model::{User, Value};
+use crate::output::{Records, Shape};
+use crate::phone::RegionCode;
+
+/// Fix file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FixFormat {
+    Csv,
+    Jsonl,
+}
+
+fn fix_format(path: &Path) -> Result<FixFormat, CliError> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("csv") => Ok(FixFormat::Csv),
+        Some("jsonl" | "ndjson") => Ok(FixFormat::Jsonl),
+        _ => Err(CliError::usage(
+            "unknown_format",
+            format!(
+                "--fix-file {}: the name must end in .csv or .jsonl",
+                path.display()
+            ),
+        )
+        .with_hint("e.g. --fix-file fixes.csv")),
+    }
+}
+
+pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
+    // Everything about the input is settled before the directory is touched.
+    let fix = a.fix_file.as_deref().map(fix_format).transpose()?;
+    if let Some(parent) = a.fix_file.as_deref().and_then(Path::parent)
+        && !parent.as_os_str().is_empty()
+        && !parent.is_dir()
+    {
+        return Err(CliError::usage(
+            "unwritable_fix_file",
+            format!("--fix-file: the folder {} does not exist", parent.display()),
+        ));
+    }
+    let default_region = match &a.default_region {
+        None => None,
+        Some(r) => Some(RegionCode::parse(r).ok_or_else(|| {
+            CliError::usage(
+                "invalid_region",
+                format!("invalid --default-region \"{r}\": not a region the phone metadata knows"),
+            )
+            .with_hint("use a two-letter ISO 3166 code such as US, GB, DE or IT")
+        })?),
+    };
+    let dir = ctx.open_directory().await?;
+    let ctl = BulkControl {
+        auth_concurrency: usize::from(a.auth_concurrency),
+        ..Default::default()
+    };
+
+    // Users (and, side by side, the registration report).
+    let (users, missing, report) = read_users(&dir, &a).await?;
+    let report = match report {
+        Report::Unavailable(why) => {
+            ctx.printer.warn(&why);
+            None
+        }
+        Report::Available(map) => Some(map),
+        Report::NotApplicable => None,
+    };
+    let tenant = matches!(dir, AnyDirectory::Graph(_));
+    let methods = if a.with_methods || !tenant {
+        dir.read_methods(&users, &ctl).await?
+    } else {
+        users.iter().map(|_| None).collect()
+    };
+    let enabled = if !a.enabled_methods.is_empty() {
+        Enabled {
+            mobile: a.enabled_methods.contains(&MethodKind::Mobile),
+            office: a.enabled_methods.contains(&MethodKind::Office),
+            email: a.enabled_methods.contains(&MethodKind::Email),
+        }
+    } else {
+        match dir.enabled_methods().await? {
+            Some(e) => {
+                ctx.printer.note(&format!(
+                    "method kinds from the tenant's authentication methods policy: mobile {}, office {}, email {}",
+                    on_off(e.mobile),
+                    on_off(e.office),
+                    on_off(e.email)
+                ));
+                e
+            }
+            None => Enabled::default(),
+        }
+    };
+    let opts = Options {
+        required: usize::from(a.methods_required),
+        enabled,
+        default_region,
+        shared_threshold: a.shared_threshold,
+        on_premises: matches!(dir, AnyDirectory::Ad(_)),
+    };
+    let subjects: Vec<Subject> = users
+        .into_iter()
+        .zip(methods)
+        .map(|(user, auth)| Subject {
+            registration: report
+                .as_ref()
+                .and_then(|r| r.get(&user.id.to_lowercase()).cloned()),
+            user,
+            auth,
+        })
+        .collect();
+    let mut records = audit::audit(&subjects, &opts);
+    drop(subjects);
+    if tenant && report.is_none() {
+        for r in &mut records {
+            r.registration_note = Some("unavailable");
+        }
+    }
+
+    // Fix file (every audited user with a derivable fix), then the output.
+    let fixed = match (&a.fix_file, fix) {
+        (Some(path), Some(format)) => Some(write_fixes(path, format, &records)?),
+        _ => None,
+    };
+    let summary = audit::summary(&records, next_steps(&dir, &a, fixed));
+    if a.not_ready {
+        records.retain(|r| !r.ready);
+    }
+    print(ctx, &records, a.summary.then_some(&summary))?;
+    ctx.out.flush()?;
+    print_summary(ctx, &summary);
+    if !missing.is_empty() {
+        return Err(DirectoryError::NotFound(missing.join(", ")).into());
+    }
+    Ok(Exit::Success)
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "on" } else { "off" }
+}
+
+/// The users asked for (missing ones apart), and the registration report.
+async fn read_users(
+    dir: &AnyDirectory,
+    a: &AuditArgs,
+) -> Result<(Vec<User>, Vec<String>, Report), CliError> {
+    if a.all {
+        let (users, report) = tokio::join!(dir.list_users(), dir.registrations());
+        return Ok((users?, Vec::new(), report?));
+    }
+    let mut users = Vec::with_capacity(a.users.len());
+    let mut missing = Vec::new();
+    for u in &a.users {
+        match dir.get_user(u).await {
+            Ok(user) => users.push(user),
+            Err(DirectoryError::NotFound(name)) => missing.push(name),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((users, missing, dir.registrations().await?))
+}
+
+/// Writes one row per user with a derivable fix, in import's column names; returns how many.
+fn write_fixes(path: &Path, format: FixFormat, records: &[Record]) -> Result<usize, CliError> {
+    let rows: Vec<(&str, Vec<(&str, &str)>)> = records
+        .iter()
+        .map(|r| (r.user_principal_name.as_str(), r.fixes()))
+        .filter(|(_, f)| !f.is_empty())
+        .collect();
+    super::write_atomically(path, |w| match format {
+        FixFormat::Csv => {
+            let mut out = csv::Writer::from_writer(w);
+            out.write_record(["userPrincipalName", "mobilePhone", "officePhone"])?;
+            for (upn, fixes) in &rows {
+                let get = |f: &str| fixes.iter().find(|(k, _)| *k == f).map_or("", |(_, v)| v);
+                let cells = [*upn, get("mobilePhone"), get("officePhone")];
+                out.write_record(
+                    cells
+                        .iter()
+                        .map(|c| crate::output::neutralise(c).into_owned()),
+                )?;
+            }
+            out.flush()
+        }
+        FixFormat::Jsonl => {
+            for (upn, fixes) in &rows {
+                let mut obj = serde_json::Map::new();
+                obj.insert("userPrincipalName".into(), (*upn).into());
+                for (k, v) in fixes {
+                    obj.insert((*k).into(), (*v).into());
+                }
+                serde_json::to_writer(&mut *w, &obj)?;
+                writeln!(w)?;
+            }
+            Ok(())
+        }
+    })
+    .map_err(|e| {
+        CliError::new(
+            Exit::Failed,
+            "unwritable_fix_file",
+            format!("can't write the fix file {}: {e}", path.display()),
+        )
+    })?;
+    Ok(rows.len())
+}
+
+/// The three commands to run next.
+fn next_steps(dir: &AnyDirectory, a: &AuditArgs, fixed: Option<usize>) -> Vec<String> {
+    let dir_flag = match dir {
+        AnyDirectory::Graph(_) => "--directory graph ",
+        AnyDirectory::Ad(_) => "--directory ldaps://<your DC> ",
+        AnyDirectory::Local(_) => "",
+    };
+    let region = a
+        .default_region
+        .as_deref()
+        .map_or(String::new(), |r| format!(" --default-region {r}"));
+    let file = a
+        .fix_file
+        .as_deref()
+        .map_or("fixes.csv".to_string(), |p| p.display().to_string());
+    let mut next = Vec::new();
+    if fixed.is_none() {
+        next.push(format!(
+            "ssprctl {dir_flag}audit --all{region} --fix-file {file}"
+        ));
+    }
+    next.push(format!("ssprctl {dir_flag}import {file} --dry-run"));
+    next.push(format!(
+        "ssprctl {dir_flag}import {file} --report import-report.csv"
+    ));
+    if fixed.is_some() {
+        next.push(format!("ssprctl {dir_flag}audit --all --not-ready{region}"));
+    }
+    next
+}
+
+/// The records: JSON as they are; table, CSV and TSV flattened to one row each.
+fn print(ctx: &mut Ctx<'_>, records: &[Record], summary: Option<&Summary>) -> Result<(), CliError> {
+    #[derive(Serialize)]
+    struct WithSummary<'a> {
+        users: &'a [Record],
+        summary: &'a Summary,
+    }
+    match ctx.printer.format {
+        Format::Json => {
+            let r = match summary {
+                Some(summary) => serde_json::to_writer_pretty(
+                    &mut *ctx.out,
+                    &WithSummary {
+                        users: records,
+                        summary,
+                    },
+                ),
+                None => serde_json::to_writer_pretty(&mut *ctx.out, records),
+            };
+            r.map_err(std::io::Error::from)?;
+            writeln!(ctx.out)?;
+        }
+        Format::Jsonl => {
+            for r in records {
+                serde_json::to_writer(&mut *ctx.out, r).map_err(std::io::Error::from)?;
+                writeln!(ctx.out)?;
+            }
+            if let Some(s) = summary {
+                serde_json::to_writer(&mut *ctx.out, &serde_json::json!({ "summary": s }))
+                    .map_err(std::io::Error::from)?;
+                writeln!(ctx.out)?;
+            }
+        }
+        _ => {
+            let rows = records
+                .iter()
+                .map(|r| {
+                    vec![
+                        Value::Text(r.user_principal_name.clone()),
+                        Value::Text(r.id.clone()),
+                        Value::Text(r.source.into()),
+                        Value::Bool(r.ready),
+                        Value::List(r.usable_methods.iter().map(|m| m.to_string()).collect()),
+                        Value::List(r.problems.iter().map(|p| p.code.to_string()).collect()),
+                        Value::List(
+                            r.problems
+                                .iter()
+                                .map(|p| match &p.fix {
+                                    Some(f) => format!("{}: {} (fix: {f})", p.code, p.message),
+                                    None => format!("{}: {}", p.code, p.message),
+                                })
+                                .collect(),
+                        ),
+                    ]
+                })
+                .collect();
+            let table = Records {
+                fields: &[
+                    "userPrincipalName",
+                    "id",
+                    "source",
+                    "ready",
+                    "usableMethods",
+                    "problems",
+                    "details",
+                ],
+                rows,
+            };
+            ctx.printer.records(ctx.out, &table, Shape::Array)?;
+        }
+    }
+    Ok(())
+}
+
+/// The summary on stderr, after the data it summarises.
+fn print_summary(ctx: &Ctx<'_>, s: &Summary) {
+    let counts: Vec<String> = s.problems.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    ctx.printer.note(&format!(
+        "audit: {} users, {} ready ({:.1}%){}",
+        s.audited,
+        s.ready,
+        s.ready_percent,
+        if counts.is_empty() {
+            String::new()
+        } else {
+            format!("; problems: {}", counts.join(", "))
+        }
+    ));
+    for (i, n) in s.next.iter().enumerate() {
+        ctx.printer.note(&format!("next {}: {n}", i + 1));
+    }
+}

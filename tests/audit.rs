@@ -1,0 +1,506 @@
+//! `audit` through the binary: a crafted directory where each problem code appears exactly
+//! where expected, `--not-ready`, every format, the fix file round trip (audit → import →
+//! audit), that audit writes nothing; on Graph, the registration report (and its 403), the
+//! methods policy and `--with-methods`.
+
+mod common;
+mod emulator;
+mod tenant;
+
+use std::collections::BTreeMap;
+
+use common::Env;
+use emulator::Emulator;
+use serde_json::{Value, json};
+use ssprctl::model::{AuthDetails, User};
+use tenant::Tenant;
+
+/// (upn, mobile, office, alternate emails, synced, auth email)
+type Row = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static [&'static str],
+    bool,
+    Option<&'static str>,
+);
+
+/// The crafted directory: each user shows one problem (or none).
+const ROWS: &[Row] = &[
+    (
+        "ready@contoso.com",
+        Some("+1 2065550100"),
+        None,
+        &[],
+        false,
+        None,
+    ),
+    ("nothing@contoso.com", None, None, &[], false, None),
+    (
+        "national@contoso.com",
+        Some("(206) 555-0101"),
+        None,
+        &[],
+        false,
+        None,
+    ),
+    (
+        "extension@contoso.com",
+        Some("+1 2065550102x33"),
+        None,
+        &[],
+        false,
+        None,
+    ),
+    (
+        "upnmail@contoso.com",
+        None,
+        None,
+        &["UPNmail@contoso.com"],
+        false,
+        None,
+    ),
+    (
+        "authmail@contoso.com",
+        None,
+        None,
+        &[],
+        false,
+        Some("authmail@contoso.com"),
+    ),
+    (
+        "shared1@contoso.com",
+        Some("+1 5555555555"),
+        None,
+        &[],
+        false,
+        None,
+    ),
+    (
+        "shared2@contoso.com",
+        Some("+1 5555555555"),
+        None,
+        &[],
+        false,
+        None,
+    ),
+    (
+        "shared3@contoso.com",
+        Some("+1 5555555555"),
+        None,
+        &[],
+        false,
+        None,
+    ),
+    (
+        "shared4@contoso.com",
+        Some("+1 5555555555"),
+        None,
+        &[],
+        false,
+        None,
+    ),
+    (
+        "synced@contoso.com",
+        Some("206.555.0103"),
+        None,
+        &["synced@fabrikam.com"],
+        true,
+        None,
+    ),
+    (
+        "office@contoso.com",
+        None,
+        Some("+44 20 7946 0958"),
+        &[],
+        false,
+        None,
+    ),
+];
+
+fn expected() -> BTreeMap<&'static str, Vec<&'static str>> {
+    BTreeMap::from([
+        ("ready@contoso.com", vec![]),
+        ("nothing@contoso.com", vec!["no_method"]),
+        ("national@contoso.com", vec!["phone_format", "no_method"]),
+        ("extension@contoso.com", vec!["phone_extension"]),
+        ("upnmail@contoso.com", vec!["email_is_upn", "no_method"]),
+        ("authmail@contoso.com", vec!["email_is_upn", "no_method"]),
+        ("shared1@contoso.com", vec!["phone_shared", "no_method"]),
+        ("shared2@contoso.com", vec!["phone_shared", "no_method"]),
+        ("shared3@contoso.com", vec!["phone_shared", "no_method"]),
+        ("shared4@contoso.com", vec!["phone_shared", "no_method"]),
+        (
+            "synced@contoso.com",
+            vec!["phone_format", "synced_fix_in_ad"],
+        ),
+        ("office@contoso.com", vec!["phone_format", "no_method"]),
+    ])
+}
+
+fn user(i: usize, r: &Row) -> (User, AuthDetails) {
+    (
+        User {
+            id: format!("00000000-0000-4000-a000-{i:012}"),
+            user_principal_name: r.0.into(),
+            display_name: Some(r.0.split('@').next().unwrap().into()),
+            mobile_phone: r.1.map(str::to_string),
+            office_phone: r.2.map(str::to_string),
+            alternate_email_addresses: r.3.iter().map(|m| m.to_string()).collect(),
+            on_premises_sync_enabled: r.4,
+        },
+        AuthDetails {
+            authentication_email: r.5.map(str::to_string),
+            ..Default::default()
+        },
+    )
+}
+
+/// A local directory holding the crafted users, written straight into SQLite (stored values
+/// as HR systems leave them, which set-user would refuse).
+fn local() -> Env {
+    let env = Env::new();
+    let spec = format!("local:{}", env.home.path().join("d.db").display());
+    let (code, _, err) = env.run(&["--directory", &spec, "get-user", "--all"]);
+    assert_eq!(code, 0, "{err}");
+    let conn = rusqlite::Connection::open(env.home.path().join("d.db")).unwrap();
+    for (i, r) in ROWS.iter().enumerate() {
+        let (u, a) = user(i, r);
+        conn.execute(
+            "INSERT INTO users (id, user_principal_name, display_name, alternate_email_addresses, mobile_phone, office_phone, on_premises_sync_enabled, authentication_email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            rusqlite::params![u.id, u.user_principal_name, u.display_name, serde_json::to_string(&u.alternate_email_addresses).unwrap(), u.mobile_phone, u.office_phone, u.on_premises_sync_enabled, a.authentication_email],
+        )
+        .unwrap();
+    }
+    env
+}
+
+fn run_local(env: &Env, args: &[&str]) -> (i32, String, String) {
+    let spec = format!("local:{}", env.home.path().join("d.db").display());
+    let mut all = vec!["--directory", spec.as_str()];
+    all.extend_from_slice(args);
+    let (code, out, err) = env.run(&all);
+    (code, out, err)
+}
+
+fn codes(records: &Value) -> BTreeMap<String, Vec<String>> {
+    records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["userPrincipalName"].as_str().unwrap().to_string(),
+                r["problems"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["code"].as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn as_strings(m: BTreeMap<&str, Vec<&str>>) -> BTreeMap<String, Vec<String>> {
+    m.into_iter()
+        .map(|(k, v)| (k.to_string(), v.into_iter().map(str::to_string).collect()))
+        .collect()
+}
+
+#[test]
+fn each_problem_appears_exactly_where_expected_and_audit_writes_nothing() {
+    let env = local();
+    let db = env.home.path().join("d.db");
+    let before = std::fs::read(&db).unwrap();
+    let (code, out, err) = run_local(
+        &env,
+        &["audit", "--all", "-o", "json", "--default-region", "US"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(codes(&v), as_strings(expected()));
+    let national = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["userPrincipalName"] == "national@contoso.com")
+        .unwrap();
+    assert_eq!(national["problems"][0]["fix"], "+1 2065550101");
+    assert_eq!(national["source"], "cloud");
+    assert_eq!(national["ready"], false);
+    let synced = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["userPrincipalName"] == "synced@contoso.com")
+        .unwrap();
+    assert_eq!(synced["source"], "synced");
+    assert_eq!(synced["ready"], true);
+    assert_eq!(synced["usableMethods"], json!(["alternateEmail"]));
+    // The summary, after the data, and the next steps.
+    assert!(err.contains("audit: 12 users, 3 ready (25.0%); problems: email_is_upn 2, no_method 9, phone_extension 1, phone_format 3, phone_shared 4, synced_fix_in_ad 1"), "{err}");
+    assert!(
+        err.contains("next 1: ssprctl audit --all --default-region US --fix-file fixes.csv"),
+        "{err}"
+    );
+    // Without --default-region the national number's fix can't be derived.
+    let (_, out, _) = run_local(&env, &["audit", "national@contoso.com", "-o", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["problems"][0]["fix"], Value::Null);
+    assert!(
+        v[0]["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no country code")
+    );
+    // --methods-required 2 and --enabled-methods narrow readiness.
+    let (_, out, _) = run_local(
+        &env,
+        &[
+            "audit",
+            "ready@contoso.com",
+            "-o",
+            "json",
+            "--methods-required",
+            "2",
+        ],
+    );
+    assert_eq!(
+        codes(&serde_json::from_str(&out).unwrap())["ready@contoso.com"],
+        ["too_few_methods"]
+    );
+    let (_, out, _) = run_local(
+        &env,
+        &[
+            "audit",
+            "ready@contoso.com",
+            "-o",
+            "json",
+            "--enabled-methods",
+            "office,email",
+        ],
+    );
+    assert_eq!(
+        codes(&serde_json::from_str(&out).unwrap())["ready@contoso.com"],
+        ["no_method"]
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before, "audit wrote nothing");
+}
+
+#[test]
+fn not_ready_formats_and_summary() {
+    let env = local();
+    let (code, out, _) = run_local(
+        &env,
+        &["audit", "--all", "--not-ready", "-o", "jsonl", "--summary"],
+    );
+    assert_eq!(code, 0);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 9 + 1);
+    assert!(lines[..9].iter().all(|r| r["ready"] == false));
+    assert_eq!(lines[9]["summary"]["audited"], 12);
+    assert_eq!(lines[9]["summary"]["ready"], 3);
+    let (_, out, _) = run_local(&env, &["audit", "--all", "-o", "json", "--summary"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["users"].as_array().unwrap().len(), 12);
+    assert_eq!(v["summary"]["problems"]["phone_shared"], 4);
+    let (_, out, _) = run_local(&env, &["audit", "national@contoso.com", "-o", "csv"]);
+    assert_eq!(
+        out,
+        "userPrincipalName,id,source,ready,usableMethods,problems,details\n\
+         national@contoso.com,00000000-0000-4000-a000-000000000002,cloud,false,,phone_format;no_method,'phone_format: not a phone SSPR can use: no country code (it does not start with +) (write it as +CountryCode Number (e.g. +1 4255550100), or give --default-region CC (e.g. --default-region US) for national numbers);no_method: no contact method SSPR can use: set a mobile phone, office phone or alternate email\n"
+            .replace(",'phone_format", ",\"phone_format")
+            .replace("alternate email\n", "alternate email\"\n")
+            .as_str()
+    );
+    let (_, out, _) = run_local(&env, &["audit", "national@contoso.com", "-o", "tsv"]);
+    assert!(
+        out.starts_with("userPrincipalName\tid\tsource\tready"),
+        "{out}"
+    );
+    let (_, out, _) = run_local(&env, &["audit", "--all", "-o", "table"]);
+    assert!(out.contains("phone_shared"), "{out}");
+    // A missing user: the others are printed, exit 3.
+    let (code, out, _) = run_local(
+        &env,
+        &[
+            "audit",
+            "ready@contoso.com",
+            "ghost@contoso.com",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(code, 3);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn the_fix_file_round_trip_makes_the_fixable_users_ready() {
+    let env = local();
+    for ext in ["csv", "jsonl"] {
+        let fixes = env.home.path().join(format!("fixes.{ext}"));
+        let f = fixes.to_str().unwrap();
+        let (code, _, err) = run_local(
+            &env,
+            &[
+                "audit",
+                "--all",
+                "--default-region",
+                "US",
+                "--fix-file",
+                f,
+                "-o",
+                "json",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        if ext == "csv" {
+            assert_eq!(
+                std::fs::read_to_string(&fixes).unwrap(),
+                "userPrincipalName,mobilePhone,officePhone\n\
+                 extension@contoso.com,+1 2065550102,\n\
+                 national@contoso.com,+1 2065550101,\n\
+                 office@contoso.com,,+44 2079460958\n"
+            );
+            // The dry run shows exactly those changes.
+            let (code, out, err) = run_local(&env, &["import", f, "--dry-run", "-o", "json"]);
+            assert_eq!(code, 0, "{err}");
+            let v: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v.as_array().unwrap().len(), 3);
+            let (code, _, err) = run_local(&env, &["import", f]);
+            assert_eq!(code, 0, "{err}");
+        } else {
+            // After the import there is nothing left to fix.
+            assert_eq!(std::fs::read_to_string(&fixes).unwrap(), "");
+        }
+    }
+    let (_, out, _) = run_local(&env, &["audit", "--all", "-o", "json"]);
+    let after = codes(&serde_json::from_str(&out).unwrap());
+    assert_eq!(after["national@contoso.com"], Vec::<String>::new());
+    assert_eq!(after["extension@contoso.com"], Vec::<String>::new());
+    assert_eq!(after["office@contoso.com"], Vec::<String>::new());
+    // The unfixable ones are unchanged.
+    assert_eq!(
+        after["synced@contoso.com"],
+        ["phone_format", "synced_fix_in_ad"]
+    );
+    assert_eq!(after["shared1@contoso.com"], ["phone_shared", "no_method"]);
+    // A bad --fix-file name fails before anything.
+    let (code, _, err) = run_local(&env, &["audit", "--all", "--fix-file", "fixes.txt"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+fn graph() -> Tenant {
+    let emu = Emulator::start();
+    for (i, r) in ROWS.iter().enumerate() {
+        let (u, a) = user(i, r);
+        emu.add_user(&u, &a);
+    }
+    Tenant::new(emu)
+}
+
+#[test]
+fn graph_reads_pages_and_the_registration_report_not_per_user() {
+    let g = graph();
+    let admin = user(0, &ROWS[0]).0.id;
+    g.emu.state().registrations.insert(
+        admin.clone(),
+        json!({"isAdmin": true, "methodsRegistered": ["mobilePhone"]}),
+    );
+    let capable = user(1, &ROWS[1]).0.id;
+    g.emu.state().registrations.insert(capable, json!({"isSsprRegistered": true, "isSsprCapable": true, "methodsRegistered": ["microsoftAuthenticatorPush"]}));
+    g.emu.clear_seen();
+    let (code, out, err) = g.run(&["audit", "--all", "-o", "json", "--default-region", "US"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let by = |upn: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["userPrincipalName"] == upn)
+            .unwrap()
+            .clone()
+    };
+    // The admin with one method: admin_policy. The Authenticator user: ready by registration.
+    assert_eq!(
+        by("ready@contoso.com")["problems"][0]["code"],
+        "admin_policy"
+    );
+    assert_eq!(by("ready@contoso.com")["isAdmin"], true);
+    assert_eq!(by("nothing@contoso.com")["ready"], true);
+    assert_eq!(
+        by("nothing@contoso.com")["methodsRegistered"],
+        json!(["microsoftAuthenticatorPush"])
+    );
+    // The Graph fix file carries no fix for the synced user.
+    assert_eq!(by("synced@contoso.com")["problems"][0]["fix"], Value::Null);
+    let paths = g.emu.graph_requests();
+    assert!(
+        paths.iter().all(|p| !p.contains("/authentication/")),
+        "no per-user reads: {paths:?}"
+    );
+    assert!(
+        paths.contains(
+            &"GET /v1.0/reports/authenticationMethods/userRegistrationDetails".to_string()
+        ),
+        "{paths:?}"
+    );
+    assert!(
+        !err.contains("method kinds from the tenant's"),
+        "the policy is not readable here"
+    );
+    // No permission for the report: said once, records say unavailable.
+    g.emu.state().report_forbidden = true;
+    let (code, out, err) = g.run(&["audit", "--all", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("AuditLog.Read.All").count(), 1, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["registration"] == "unavailable")
+    );
+    // The policy narrows the kinds: SMS and voice off.
+    g.emu.state().policy = Some(json!({"authenticationMethodConfigurations": [
+        {"id": "Email", "state": "enabled"}, {"id": "Sms", "state": "disabled"}, {"id": "Voice", "state": "disabled"}]}));
+    let (_, out, err) = g.run(&["audit", "ready@contoso.com", "-o", "json"]);
+    assert!(err.contains("method kinds from the tenant's authentication methods policy: mobile off, office off, email on"), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["problems"][0]["code"], "no_method");
+    // --with-methods reads the methods, in batches.
+    g.emu.state().policy = None;
+    g.emu.clear_seen();
+    let (code, out, _) = g.run(&["audit", "--all", "--with-methods", "-o", "json"]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let authmail = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["userPrincipalName"] == "authmail@contoso.com")
+        .unwrap();
+    assert_eq!(authmail["problems"][0]["code"], "email_is_upn");
+    assert!(
+        g.emu
+            .graph_requests()
+            .iter()
+            .any(|p| p == "POST /v1.0/$batch")
+    );
+    // Audit wrote nothing.
+    assert!(!g.emu.seen().iter().any(|r| r.method == "PATCH"
+        || r.method == "DELETE"
+        || (r.method == "POST" && !r.path.ends_with("$batch"))));
+}
