@@ -457,6 +457,13 @@ fn graph_reads_pages_and_the_registration_report_not_per_user() {
         ),
         "{paths:?}"
     );
+    let report = g
+        .emu
+        .seen()
+        .into_iter()
+        .find(|r| r.path.ends_with("userRegistrationDetails"))
+        .unwrap();
+    assert_eq!(report.query, "%24top=999");
     assert!(
         !err.contains("method kinds from the tenant's"),
         "the policy is not readable here"

@@ -776,7 +776,7 @@ fn route(
 /// at most 999), `$filter` with `eq` on the booleans (joined with `and`).
 fn registration_report(s: &State, q: &HashMap<String, String>, rid: &str) -> Response {
     let top: usize = match q.get("$top").map(|t| t.parse::<usize>()) {
-        None => 999,
+        None => 100,
         Some(Ok(t)) if (1..=999).contains(&t) => t,
         _ => return graph_error(400, "BadRequest", "Invalid $top.", rid),
     };
@@ -806,9 +806,17 @@ fn registration_report(s: &State, q: &HashMap<String, String>, rid: &str) -> Res
         .get("$skiptoken")
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
+    // Without a filter only this page is built (a 100,000-user tenant stays fast).
+    let (skip_first, total) = if filters.is_empty() {
+        (skip, s.users.len())
+    } else {
+        (0, usize::MAX)
+    };
     let all: Vec<Value> = s
         .users
         .iter()
+        .skip(skip_first)
+        .take(if filters.is_empty() { top } else { usize::MAX })
         .map(|u| {
             let mut r = json!({"id": u.id, "userPrincipalName": u.user_principal_name,
                 "userDisplayName": u.display_name, "userType": "member", "isAdmin": false,
@@ -824,9 +832,14 @@ fn registration_report(s: &State, q: &HashMap<String, String>, rid: &str) -> Res
         })
         .filter(|r| filters.iter().all(|(f, v)| r[f].as_bool() == Some(*v)))
         .collect();
-    let page: Vec<Value> = all.iter().skip(skip).take(top).cloned().collect();
+    let (page, total): (Vec<Value>, usize) = if filters.is_empty() {
+        (all, total)
+    } else {
+        let n = all.len();
+        (all.into_iter().skip(skip).take(top).collect(), n)
+    };
     let mut body = json!({"value": page});
-    if skip + top < all.len() {
+    if skip + top < total {
         let mut next = format!(
             "{}/v1.0/reports/authenticationMethods/userRegistrationDetails?$top={top}&$skiptoken={}",
             s.base_url,

@@ -334,6 +334,7 @@ impl GraphDirectory {
             "authenticationMethods",
             "userRegistrationDetails",
         ]);
+        url.query_pairs_mut().append_pair("$top", PAGE_SIZE);
         let mut out = std::collections::HashMap::new();
         let mut fetched = std::collections::HashSet::new();
         loop {
