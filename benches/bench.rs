@@ -684,13 +684,15 @@ fn bench_audit() {
             3 => Some("+1 5555555555".into()),
             _ => None,
         },
-        office_phone: (i % 3 == 0).then(|| format!("+1 425555{:04}", i % 10000)),
-        alternate_email_addresses: if i % 4 == 0 {
+        office_phone: i
+            .is_multiple_of(3)
+            .then(|| format!("+1 425555{:04}", i % 10000)),
+        alternate_email_addresses: if i.is_multiple_of(4) {
             vec![format!("u{i}@fabrikam.com")]
         } else {
             vec![]
         },
-        on_premises_sync_enabled: i % 7 == 0,
+        on_premises_sync_enabled: i.is_multiple_of(7),
     };
     let users: Vec<(User, AuthDetails)> =
         (0..n).map(|i| (user(i), AuthDetails::default())).collect();
