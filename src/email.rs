@@ -132,6 +132,15 @@ pub fn normalize_list<S: AsRef<str>>(
     Ok((out, warnings))
 }
 
+/// The warning for an authentication email equal to the user's own sign-in name, if it is.
+pub fn auth_upn_warning(address: Option<&str>, upn: &str) -> Option<String> {
+    address.filter(|a| a.eq_ignore_ascii_case(upn)).map(|a| {
+        format!(
+            "authentication email {a} is the user's own sign-in name; it cannot help a user who is locked out"
+        )
+    })
+}
+
 /// The warning for an alternate address equal to the user's own sign-in name, if any.
 pub fn upn_warning(addresses: &[String], upn: &str) -> Option<String> {
     addresses

@@ -351,18 +351,35 @@ pub fn is_json(format: Format) -> bool {
     matches!(format, Format::Json | Format::Jsonl)
 }
 
+/// A `--default-region` value: an ISO 3166 code the metadata knows; common mistakes (UK, EN,
+/// USA…) get the code they mean.
+pub fn region_arg(r: &str) -> Result<RegionCode, CliError> {
+    RegionCode::parse(r).ok_or_else(|| {
+        let meant = match r.trim().to_ascii_uppercase().as_str() {
+            "UK" | "EN" | "ENG" | "GBR" => Some("GB"),
+            "USA" => Some("US"),
+            "DEU" | "GER" => Some("DE"),
+            "FRA" => Some("FR"),
+            "ESP" => Some("ES"),
+            "JAP" | "JPN" => Some("JP"),
+            "CAN" => Some("CA"),
+            "AUS" => Some("AU"),
+            _ => None,
+        };
+        let e = CliError::usage(
+            "invalid_region",
+            format!("invalid --default-region \"{r}\": not a region the phone metadata knows"),
+        );
+        match meant {
+            Some(code) => e.with_hint(format!("did you mean {code}? (regions are ISO 3166 two-letter codes)")),
+            None => e.with_hint("use a two-letter ISO 3166 code such as US, GB, DE or IT"),
+        }
+    })
+}
+
 /// Phone options from `--default-region` and `--phone-check`.
 pub fn phone_options(a: &PhoneArgs) -> Result<PhoneOptions, CliError> {
-    let default_region = match &a.default_region {
-        None => None,
-        Some(r) => Some(RegionCode::parse(r).ok_or_else(|| {
-            CliError::usage(
-                "invalid_region",
-                format!("invalid --default-region \"{r}\": not a region the phone metadata knows"),
-            )
-            .with_hint("use a two-letter ISO 3166 code such as US, GB, DE or IT")
-        })?),
-    };
+    let default_region = a.default_region.as_deref().map(region_arg).transpose()?;
     Ok(PhoneOptions {
         default_region,
         check: match a.phone_check {

@@ -17,7 +17,6 @@ use crate::error::CliError;
 use crate::exit::Exit;
 use crate::model::{User, Value};
 use crate::output::{Records, Shape};
-use crate::phone::RegionCode;
 
 /// Fix file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,16 +57,11 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             format!("--fix-file: the folder {} does not exist", parent.display()),
         ));
     }
-    let default_region = match &a.default_region {
-        None => None,
-        Some(r) => Some(RegionCode::parse(r).ok_or_else(|| {
-            CliError::usage(
-                "invalid_region",
-                format!("invalid --default-region \"{r}\": not a region the phone metadata knows"),
-            )
-            .with_hint("use a two-letter ISO 3166 code such as US, GB, DE or IT")
-        })?),
-    };
+    let default_region = a
+        .default_region
+        .as_deref()
+        .map(crate::settings::region_arg)
+        .transpose()?;
     let dir = ctx.open_directory().await?;
     let ctl = BulkControl {
         auth_concurrency: usize::from(a.auth_concurrency),

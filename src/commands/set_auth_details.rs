@@ -69,13 +69,15 @@ fn update(a: &SetAuthArgs) -> Result<(AuthUpdate, Vec<String>), CliError> {
 }
 
 pub async fn run(a: SetAuthArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
-    let (update, warnings) = update(&a)?;
+    let (update, mut warnings) = update(&a)?;
     let dir = ctx.open_directory().await?;
     let (user, plan) = dir
         .update_auth(a.user.value(), a.dry_run, |u, current| {
             plan_auth(&u.user_principal_name, current, &update)
         })
         .await?;
+    let email = update.email.as_ref().and_then(|e| e.as_deref());
+    warnings.extend(crate::email::auth_upn_warning(email, &user.user_principal_name));
     let report = ChangeReport::new(user, a.dry_run, plan.changes, warnings);
     ctx.printer.changes(ctx.out, &report)?;
     Ok(Exit::Success)

@@ -294,10 +294,17 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<(User, AuthDetails)> {
 }
 
 fn find(conn: &Connection, user: &str) -> rusqlite::Result<Option<(User, AuthDetails)>> {
+    // Object ids are GUIDs, stored in lower case: `87D349ED-…` names the same user (and the
+    // comparison keeps using the primary key's index).
+    let key = if crate::model::is_guid(user) {
+        std::borrow::Cow::Owned(user.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(user)
+    };
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM users WHERE id = ?1 OR user_principal_name = ?1"
     ))?
-    .query_row([user], read_row)
+    .query_row([key.as_ref()], read_row)
     .optional()
 }
 

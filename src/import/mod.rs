@@ -286,6 +286,11 @@ async fn run_part<D: Directory>(
             Ok(None) => Err(DirectoryError::NotFound(v.key)),
             Ok(Some(Current { user, auth })) => {
                 r.user = user.user_principal_name.clone();
+                let email = v.auth.email.as_ref().and_then(|e| e.as_deref());
+                r.warnings.extend(crate::email::auth_upn_warning(
+                    email,
+                    &user.user_principal_name,
+                ));
                 r.id = Some(user.id.clone());
                 let auth = auth.unwrap_or_default();
                 plan_user(&user, &v.update)

@@ -62,6 +62,19 @@ pub enum Column {
     Report,
     /// Anything else: ignored with a warning.
     Unknown(String),
+    /// A bare `Email` / `Mail`: in HR exports that is the work mailbox (the sign-in name), not
+    /// a recovery address, so it is refused rather than guessed.
+    Ambiguous(String),
+}
+
+/// The error for an ambiguous column.
+fn ambiguous(name: &str) -> FileError {
+    file_error(
+        format!(
+            "column \"{name}\" is ambiguous: it could be the alternate email or the authentication email (and in HR exports it is usually the work mailbox, the sign-in name)"
+        ),
+        "rename it alternateEmailAddresses or authenticationEmail, or drop it",
+    )
 }
 
 /// Columns a report adds to the input's.
@@ -77,7 +90,16 @@ pub const REPORT_COLUMNS: [&str; 6] = [
 /// Maps a header to a column. User-object names win: `PhoneNumber` is the office phone, as in
 /// `Set-MsolUser -PhoneNumber`.
 pub fn column(name: &str) -> Column {
-    let name = name.trim();
+    let original = name.trim();
+    // Headers match ignoring case, spaces, `_` and `-`: `User Principal Name`, `mobile_phone`.
+    let squashed: String = original
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '\u{feff}'))
+        .collect();
+    if matches!(squashed.to_ascii_lowercase().as_str(), "email" | "mail" | "emailaddress" | "mailaddress") {
+        return Column::Ambiguous(original.to_string());
+    }
+    let name = squashed.as_str();
     if let Some(f) = UserField::parse(name) {
         return match f {
             UserField::Id => Column::Data(DataField::Id),
@@ -104,7 +126,7 @@ pub fn column(name: &str) -> Column {
     if REPORT_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
         return Column::Report;
     }
-    Column::Unknown(name.to_string())
+    Column::Unknown(original.to_string())
 }
 
 /// One cell as the file had it.
@@ -203,6 +225,7 @@ fn map_header<'a>(
     parsed: &mut Parsed,
 ) -> Result<Vec<Option<DataField>>, FileError> {
     let mut map = Vec::new();
+    let mut found: Vec<String> = Vec::new();
     let mut seen: Vec<(DataField, String)> = Vec::new();
     for name in names {
         match column(name) {
@@ -224,7 +247,9 @@ fn map_header<'a>(
                 map.push(None);
             }
             Column::ReadOnly | Column::Report => map.push(None),
+            Column::Ambiguous(n) => return Err(ambiguous(&n)),
         }
+        found.push(name.trim().to_string());
     }
     if !parsed
         .present
@@ -232,8 +257,11 @@ fn map_header<'a>(
         .any(|f| matches!(f, DataField::UserPrincipalName | DataField::Id))
     {
         return Err(file_error(
-            "the file has no userPrincipalName or id column to say which user a row is for".into(),
-            "add a userPrincipalName (or UserPrincipalName, ObjectId, id) column",
+            format!(
+                "the file has no userPrincipalName or id column to say which user a row is for (its columns: {})",
+                found.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+            ),
+            "add a userPrincipalName (or UserPrincipalName, User Principal Name, ObjectId, id) column",
         ));
     }
     Ok(map)
@@ -366,6 +394,7 @@ pub fn jsonl(bytes: &[u8]) -> Result<Parsed, FileError> {
                         Column::Unknown(n) => {
                             unknown.insert(n);
                         }
+                        Column::Ambiguous(n) => return Err(ambiguous(&n)),
                         Column::ReadOnly | Column::Report => {}
                     }
                 }
@@ -398,10 +427,17 @@ mod tests {
             column("AlternativePhoneNumber"),
             Column::Data(DataField::AlternateAuthenticationPhone)
         );
+        assert_eq!(column("Email"), Column::Ambiguous("Email".into()));
+        assert_eq!(column("e-mail"), Column::Ambiguous("e-mail".into()));
         assert_eq!(
-            column("Email"),
+            column("Authentication Email"),
             Column::Data(DataField::AuthenticationEmail)
         );
+        assert_eq!(
+            column("User Principal Name"),
+            Column::Data(DataField::UserPrincipalName)
+        );
+        assert_eq!(column("mobile_phone"), Column::Data(DataField::MobilePhone));
         assert_eq!(column("ObjectId"), Column::Data(DataField::Id));
         assert_eq!(column("displayName"), Column::ReadOnly);
         assert_eq!(column("status"), Column::Report);

@@ -264,6 +264,9 @@ pub fn duplicates(rows: &[(u64, &ValidRow)]) -> (Vec<Duplicate>, Vec<Problem>) {
     let mut first: HashMap<String, usize> = HashMap::with_capacity(rows.len());
     let mut marks = Vec::with_capacity(rows.len());
     let mut problems = Vec::new();
+    // The first row of a conflict gets a problem too (once): with --skip-invalid both rows are
+    // skipped, rather than one side of the conflict written.
+    let mut flagged_first = std::collections::HashSet::new();
     for (i, (line, r)) in rows.iter().enumerate() {
         match first.get(&r.key.to_lowercase()) {
             None => {
@@ -276,6 +279,18 @@ pub fn duplicates(rows: &[(u64, &ValidRow)]) -> (Vec<Duplicate>, Vec<Problem>) {
                     marks.push(Duplicate::SameAs(first_line));
                 } else {
                     marks.push(Duplicate::First);
+                    if flagged_first.insert(j) {
+                        problems.push(Problem {
+                            line: first_line,
+                            field: "userPrincipalName",
+                            input: other.key.clone(),
+                            message: format!(
+                                "{} is also on line {line}, with different values",
+                                other.key
+                            ),
+                            hint: Some("keep one row per user".into()),
+                        });
+                    }
                     problems.push(Problem {
                         line: *line,
                         field: "userPrincipalName",
@@ -421,8 +436,11 @@ mod tests {
             marks,
             [Duplicate::First, Duplicate::SameAs(2), Duplicate::First]
         );
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].line, 4);
-        assert!(problems[0].message.contains("also on line 2"));
+        // Both sides of the conflict have a problem (so --skip-invalid skips both).
+        assert_eq!(problems.len(), 2);
+        assert_eq!(problems[0].line, 2);
+        assert!(problems[0].message.contains("also on line 4"));
+        assert_eq!(problems[1].line, 4);
+        assert!(problems[1].message.contains("also on line 2"));
     }
 }

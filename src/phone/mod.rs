@@ -78,6 +78,8 @@ pub struct Phone {
 pub enum PhoneReason {
     Empty,
     InputTooLong,
+    /// `00CC…` without a region to say 00 is the international prefix.
+    InternationalPrefix,
     Letters(char),
     NoCountryCode,
     UnknownCountryCode,
@@ -107,6 +109,9 @@ impl fmt::Display for PhoneReason {
         match self {
             PhoneReason::Empty => write!(f, "empty"),
             PhoneReason::InputTooLong => write!(f, "longer than {MAX_INPUT_CHARS} characters"),
+            PhoneReason::InternationalPrefix => {
+                write!(f, "starts with 00, which looks like an international prefix")
+            }
             PhoneReason::Letters(c) => write!(f, "contains the letter '{c}'"),
             PhoneReason::NoCountryCode => write!(f, "no country code (it does not start with +)"),
             PhoneReason::UnknownCountryCode => write!(f, "unknown country code"),
@@ -147,6 +152,12 @@ impl PhoneError {
             PhoneReason::Letters(_) => {
                 "use digits only; vanity numbers (1-800-FLOWERS) are not converted"
             }
+            PhoneReason::InternationalPrefix => {
+                "looks like an international prefix: write +CountryCode (e.g. +44 instead of 0044), or give --default-region"
+            }
+            PhoneReason::TooLong { .. } if !self.input.trim_start().starts_with(['+', '＋']) => {
+                "too long for the default region's numbers: is --default-region right? (or write +CountryCode Number)"
+            }
             _ => "write it as +CountryCode Number, e.g. +1 4255550100 or +44 20 7946 0958",
         }
     }
@@ -158,13 +169,24 @@ pub fn normalize(input: &str, opts: &PhoneOptions) -> Result<Phone, PhoneError> 
         input: input.to_string(),
         reason,
     };
-    let trimmed = input.trim();
+    // A byte-order mark (a file saved with one) is not part of the number.
+    let trimmed = input.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     if trimmed.is_empty() {
         return Err(err(PhoneReason::Empty));
     }
     if trimmed.chars().count() > MAX_INPUT_CHARS {
         return Err(err(PhoneReason::InputTooLong));
     }
+    // Japanese text uses the long vowel mark (ー) as a dash.
+    let dashed;
+    let trimmed = if trimmed.contains('\u{30fc}') {
+        dashed = trimmed.replace('\u{30fc}', "-");
+        dashed.as_str()
+    } else {
+        trimmed
+    };
+    // A trailing extension marker with no digits ("… x") marks no extension.
+    let trimmed = strip_empty_extension(trimmed);
     let body = strip_tel_prefix(trimmed);
     if let Some(c) = stray_letter(body) {
         return Err(err(PhoneReason::Letters(c)));
@@ -176,7 +198,32 @@ pub fn normalize(input: &str, opts: &PhoneOptions) -> Result<Phone, PhoneError> 
     {
         return Err(err(PhoneReason::NotANumber));
     }
-    let has_plus = body.trim_start().starts_with(['+', '＋']);
+    // `00CC …` (or `+00CC`): the international prefix most of the world dials.
+    let digits_start = body.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let plus_idd = body.trim_start().starts_with("+00");
+    if digits_start.starts_with("00") && (plus_idd || !body.trim_start().starts_with('+')) {
+        if opts.default_region.is_none() && !plus_idd {
+            return Err(err(PhoneReason::InternationalPrefix));
+        }
+        let rest = &digits_start[2..];
+        return normalize_inner(input, &format!("+{rest}"), opts);
+    }
+    normalize_inner(input, trimmed, opts)
+}
+
+/// The engine's part: `trimmed` is the cleaned-up input, `input` what the user typed.
+fn normalize_inner(input: &str, trimmed: &str, opts: &PhoneOptions) -> Result<Phone, PhoneError> {
+    let err = |reason| PhoneError {
+        input: input.to_string(),
+        reason,
+    };
+    let body = strip_tel_prefix(trimmed);
+    // A `+` may follow an opening bracket or other punctuation: `(+44) 20 7946 0958`; a tel:
+    // URI's `phone-context=+49` gives the country too.
+    let has_plus = body
+        .trim_start_matches(|c: char| c.is_whitespace() || "([{-.".contains(c))
+        .starts_with(['+', '＋'])
+        || body.contains(";phone-context=+");
     let region = if has_plus {
         None
     } else {
@@ -228,8 +275,6 @@ pub fn normalize(input: &str, opts: &PhoneOptions) -> Result<Phone, PhoneError> 
     })
 }
 
-/// The region of a number, or the main region of its country code when the number itself
-/// matches no region's ranges (so errors can still say "for US").
 /// True for a number Graph shows masked (an Authentication Administrator reading another
 /// user's phone methods sees e.g. `+1 XXXXXXXX67`): it holds a run of `X`, or `*` or `•`.
 /// Such a value is never compared as a number.
@@ -242,6 +287,8 @@ pub fn show_masked(s: &str) -> String {
     format!("{s} (masked)")
 }
 
+/// The region of a number, or the main region of its country code when the number itself
+/// matches no region's ranges (so errors can still say "for US").
 fn region_of(number: &PhoneNumber) -> Option<String> {
     number
         .get_region_code()
@@ -250,6 +297,30 @@ fn region_of(number: &PhoneNumber) -> Option<String> {
         })
         .map(|r| r.to_string())
         .filter(|r| r != "ZZ")
+}
+
+/// Words that introduce an extension (libphonenumber's): `x`, `ext`, `extension`, `anexo`,
+/// `доб`, `int`, fullwidth `ｘ`…
+fn extension_marker(word: &str) -> bool {
+    matches!(
+        word,
+        "x" | "ｘ" | "ext" | "extn" | "extension" | "extensión" | "extensio" | "anexo" | "доб" | "int" | "ｅｘｔ"
+    )
+}
+
+/// `… x` or `… ext.` at the end, with no digits after: the marker is dropped.
+fn strip_empty_extension(s: &str) -> &str {
+    let t = s.trim_end_matches(['.', ':', ' ', '#']);
+    let start = t
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| c.is_alphabetic())
+        .last()
+        .map(|(i, _)| i);
+    match start {
+        Some(i) if i > 0 && extension_marker(&t[i..].to_lowercase()) => t[..i].trim_end(),
+        _ => s,
+    }
 }
 
 fn strip_tel_prefix(s: &str) -> &str {
@@ -270,7 +341,8 @@ fn stray_letter(s: &str) -> Option<char> {
         .unwrap_or(rest.len());
     let word = rest[..word_end].to_ascii_lowercase();
     let after = rest[word_end..].trim_start_matches(['.', ':', ' ', '\u{a0}', '=']);
-    let is_marker = matches!(word.as_str(), "x" | "ext" | "extn" | "extension");
+    let word = word.to_lowercase();
+    let is_marker = extension_marker(&word);
     let digits_follow =
         !after.trim().is_empty() && after.trim().chars().all(|c| c.is_numeric() || c == ' ');
     if is_marker && digits_follow {

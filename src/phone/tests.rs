@@ -31,6 +31,21 @@ const VALID: &[(&str, Option<&str>, &str, Option<&str>)] = &[
     ("1 201 555 0123", Some("US"), "+1 2015550123", None),
     ("011 44 20 7946 0958", Some("US"), "+44 2079460958", None),
     ("＋１ ２０１ ５５５ ０１２３", None, "+1 2015550123", None),
+    // Real HR data, as libphonenumber reads it
+    ("(+44) 20 7946 0958", None, "+44 2079460958", None),
+    ("\u{feff}+1 2015550123", None, "+1 2015550123", None),
+    ("tel:030123456;phone-context=+49", None, "+49 30123456", None),
+    ("03ー1234ー5678", Some("JP"), "+81 312345678", None),
+    ("+1 201 555 0123 x", None, "+1 2015550123", None),
+    ("+1 201 555 0123 ext.", None, "+1 2015550123", None),
+    ("0044 20 7946 0958", Some("GB"), "+44 2079460958", None),
+    ("0044 20 7946 0958", Some("US"), "+44 2079460958", None),
+    ("+0044 20 7946 0958", None, "+44 2079460958", None),
+    ("+56 2 2123 4567 anexo 12", None, "+56 221234567", Some("12")),
+    ("+7 495 123-45-67 доб. 89", None, "+7 4951234567", Some("89")),
+    ("+34 912 345 678 extensión 5", None, "+34 912345678", Some("5")),
+    ("+1 201 555 0123 ｘ7", None, "+1 2015550123", Some("7")),
+    ("+1 201 555 0123 int. 44", None, "+1 2015550123", Some("44")),
     // Extensions are removed and reported
     ("+1 201 555 0123 x123", None, "+1 2015550123", Some("123")),
     ("+1 201 555 0123 X123", None, "+1 2015550123", Some("123")),
@@ -111,11 +126,11 @@ const INVALID: &[(&str, Option<&str>, PhoneReason)] = &[
     ("", None, PhoneReason::Empty),
     ("   ", None, PhoneReason::Empty),
     ("201 555 0123", None, PhoneReason::NoCountryCode),
-    ("0044 20 7946 0958", None, PhoneReason::NoCountryCode),
+    ("0044 20 7946 0958", None, PhoneReason::InternationalPrefix),
     ("+1 800 FLOWERS", None, PhoneReason::Letters('F')),
     ("+1 201 555 O123", None, PhoneReason::Letters('O')),
     ("abc", Some("US"), PhoneReason::Letters('a')),
-    ("+1 201 555 0123 x", None, PhoneReason::Letters('x')),
+    ("+1 201 555 0123 xy", None, PhoneReason::Letters('x')),
     ("+999 123456", None, PhoneReason::UnknownCountryCode),
     ("+", None, PhoneReason::NotANumber),
     ("--", Some("US"), PhoneReason::NotANumber),
@@ -206,6 +221,15 @@ fn invalid_numbers_are_rejected_with_a_reason() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn hints_for_a_wrong_region_and_an_international_prefix() {
+    let e = normalize("0044 20 7946 0958", &opts(None, PhoneCheck::Strict)).unwrap_err();
+    assert!(e.hint().contains("looks like an international prefix: write +CountryCode"));
+    let e = normalize("020 7946 0958 1234", &opts(Some("GB"), PhoneCheck::Strict)).unwrap_err();
+    assert!(matches!(e.reason, PhoneReason::TooLong { .. }), "{e:?}");
+    assert!(e.hint().contains("is --default-region right?"), "{}", e.hint());
 }
 
 #[test]
