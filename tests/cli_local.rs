@@ -798,3 +798,34 @@ fn usage_errors_exit_2() {
     let (code, _, _) = env.run(&["set-user", "x", "--clear", "fax"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn a_closed_pipe_is_not_an_error_in_any_format() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    let db = env.home.path().join("big.db");
+    let spec = format!("local:{}", db.display());
+    let (code, _, _) = env.run(&["--directory", &spec, "get-user", "--all"]);
+    assert_eq!(code, 0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+         INSERT INTO users (id, user_principal_name, display_name) SELECT printf('00000000-0000-4000-8000-%012d', i), printf('u%05d@contoso.com', i), printf('User %d', i) FROM n;",
+    )
+    .unwrap();
+    for format in ["csv", "tsv", "json", "jsonl", "table"] {
+        let mut child = env
+            .std_cmd()
+            .args(["--directory", &spec, "get-user", "--all", "-o", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        // The reader is gone (like `| head -1`).
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("error"), "{format}");
+    }
+}

@@ -65,11 +65,20 @@ fn cell(v: &Value) -> String {
     neutralise(&text).into_owned()
 }
 
+/// A csv error as the I/O error inside it, so a closed pipe stays a broken pipe (which is not
+/// an error: `ssprctl … -o csv | head -1` exits 0).
+pub fn io_error(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
 pub fn csv(w: &mut dyn Write, fields: &[&str], rows: &[Vec<Value>]) -> io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
-    out.write_record(fields)?;
+    out.write_record(fields).map_err(io_error)?;
     for row in rows {
-        out.write_record(row.iter().map(cell))?;
+        out.write_record(row.iter().map(cell)).map_err(io_error)?;
     }
     out.flush()
 }
