@@ -39,7 +39,14 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "SSPRCTL_DIRECTORY", value_name = "SPEC")]
     pub directory: Option<String>,
     /// Output format [default: table on a terminal, json otherwise].
-    #[arg(short, long, global = true, env = "SSPRCTL_OUTPUT", value_enum)]
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "SSPRCTL_OUTPUT",
+        value_enum,
+        ignore_case = true
+    )]
     pub output: Option<Format>,
     /// Fields to show, comma-separated, case-insensitive; MSOnline, AzureAD and Graph names
     /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
@@ -53,7 +60,7 @@ pub struct GlobalArgs {
     pub verbose: u8,
     /// Which credential to use for --directory graph (auto: the first that applies, in the
     /// order the README gives).
-    #[arg(long, global = true, env = "SSPRCTL_CREDENTIAL", value_enum, value_name = "KIND",
+    #[arg(long, global = true, env = "SSPRCTL_CREDENTIAL", value_enum, ignore_case = true, value_name = "KIND",
           default_value_t = CredentialKind::Auto, help_heading = "Microsoft Graph")]
     pub credential: CredentialKind,
     /// Microsoft cloud for --directory graph: picks the login and Graph hosts [default: the
@@ -63,6 +70,7 @@ pub struct GlobalArgs {
         global = true,
         env = "SSPRCTL_CLOUD",
         value_enum,
+        ignore_case = true,
         help_heading = "Microsoft Graph"
     )]
     pub cloud: Option<Cloud>,
@@ -221,7 +229,13 @@ pub struct AuditArgs {
     pub methods_required: u8,
     /// The method kinds the SSPR policy enables, comma-separated [default: on Graph, from the
     /// authentication methods policy when readable; else all].
-    #[arg(long, value_name = "KINDS", value_delimiter = ',', value_enum)]
+    #[arg(
+        long,
+        value_name = "KINDS",
+        value_delimiter = ',',
+        value_enum,
+        ignore_case = true
+    )]
     pub enabled_methods: Vec<MethodKind>,
     /// Region for national numbers, to derive their +CC fix (e.g. US, GB).
     #[arg(long, value_name = "CC")]
@@ -275,7 +289,7 @@ pub struct ImportArgs {
     #[arg(value_name = "FILE")]
     pub file: String,
     /// File format [default: from the extension: .csv, or .jsonl/.ndjson].
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<ImportFormat>,
     /// Show the plan (per user, field: old → new) and write nothing.
     #[arg(long)]
@@ -362,7 +376,7 @@ pub struct PhoneArgs {
     #[arg(long, value_name = "CC")]
     pub default_region: Option<String>,
     /// strict: the number must be valid for its country; length: a possible length suffices.
-    #[arg(long, value_enum, default_value_t = PhoneCheckArg::Strict)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = PhoneCheckArg::Strict)]
     pub phone_check: PhoneCheckArg,
 }
 
@@ -401,7 +415,7 @@ pub struct SetUserArgs {
     #[arg(long, visible_aliases = ["phone-number", "telephone-number"], value_name = "PHONE")]
     pub office_phone: Option<String>,
     /// Clear a field (repeatable).
-    #[arg(long, value_enum, value_name = "FIELD")]
+    #[arg(long, value_enum, ignore_case = true, value_name = "FIELD")]
     pub clear: Vec<UserClear>,
     #[command(flatten)]
     pub phone: PhoneArgs,
@@ -453,7 +467,7 @@ pub struct SetAuthArgs {
     #[arg(long, value_name = "ADDR")]
     pub email: Option<String>,
     /// Remove a method (repeatable).
-    #[arg(long, value_enum, value_name = "METHOD")]
+    #[arg(long, value_enum, ignore_case = true, value_name = "METHOD")]
     pub clear: Vec<AuthClear>,
     #[command(flatten)]
     pub phone_args: PhoneArgs,

@@ -75,7 +75,18 @@ impl CliError {
 
     /// Writes the error to `w` (stderr); `json` adds the machine-readable line.
     pub fn render(&self, w: &mut dyn Write, json: bool) {
-        let _ = writeln!(w, "error: {}", self.message);
+        self.render_styled(w, json, false)
+    }
+
+    /// As [`CliError::render`], with `error:` in bold red when `color` (a terminal, and
+    /// `NO_COLOR` unset).
+    pub fn render_styled(&self, w: &mut dyn Write, json: bool, color: bool) {
+        let label = if color {
+            "\x1b[1;31merror:\x1b[0m"
+        } else {
+            "error:"
+        };
+        let _ = writeln!(w, "{label} {}", self.message);
         if let Some(hint) = &self.hint {
             let _ = writeln!(w, "hint: {hint}");
         }

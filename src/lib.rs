@@ -68,6 +68,10 @@ fn report(e: &CliError, json: bool) -> std::process::ExitCode {
     if e.code == error::BROKEN_PIPE {
         return Exit::Success.into();
     }
-    e.render(&mut std::io::stderr().lock(), json);
+    e.render_styled(
+        &mut std::io::stderr().lock(),
+        json,
+        settings::stderr_color(),
+    );
     e.exit.into()
 }

@@ -180,6 +180,11 @@ fn on_path(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// Whether stderr gets color: a terminal, and `NO_COLOR` unset or empty (no-color.org).
+pub fn stderr_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// The output format: `--output`/`SSPRCTL_OUTPUT`, else a table on a terminal and JSON when piped.
 pub fn resolve_format(g: &GlobalArgs) -> Format {
     g.output.unwrap_or(if std::io::stdout().is_terminal() {
@@ -371,7 +376,9 @@ pub fn region_arg(r: &str) -> Result<RegionCode, CliError> {
             format!("invalid --default-region \"{r}\": not a region the phone metadata knows"),
         );
         match meant {
-            Some(code) => e.with_hint(format!("did you mean {code}? (regions are ISO 3166 two-letter codes)")),
+            Some(code) => e.with_hint(format!(
+                "did you mean {code}? (regions are ISO 3166 two-letter codes)"
+            )),
             None => e.with_hint("use a two-letter ISO 3166 code such as US, GB, DE or IT"),
         }
     })

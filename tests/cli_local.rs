@@ -822,10 +822,70 @@ fn a_closed_pipe_is_not_an_error_in_any_format() {
             .spawn()
             .unwrap();
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
         // The reader is gone (like `| head -1`).
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(!String::from_utf8_lossy(&out.stderr).contains("error"), "{format}");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("error"),
+            "{format}"
+        );
     }
+}
+
+#[test]
+fn errors_are_red_on_a_terminal_unless_no_color_and_formats_ignore_case() {
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin("ssprctl");
+    let home = env.home.path().to_str().unwrap().to_string();
+    let on_tty = |no_color: bool| {
+        // `script` gives the command a pseudo-terminal for stdout and stderr.
+        let mut c = std::process::Command::new("script");
+        c.args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} get-user nobody@contoso.com", bin.display()),
+            "/dev/null",
+        ])
+        .env("SSPRCTL_HOME", &home)
+        .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        let out = c.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = on_tty(false);
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        out.contains("\u{1b}[1;31merror:\u{1b}[0m user nobody@contoso.com not found"),
+        "{out:?}"
+    );
+    let (_, out) = on_tty(true);
+    assert!(
+        out.contains("error: user nobody@contoso.com not found") && !out.contains("\u{1b}[1;31m"),
+        "{out:?}"
+    );
+    // Piped: never colored.
+    let (code, _, err) = env.run(&["get-user", "nobody@contoso.com"]);
+    assert_eq!(code, 3);
+    assert!(
+        err.starts_with("error: user nobody@contoso.com not found"),
+        "{err}"
+    );
+    // Format names ignore case.
+    let (code, out, _) = env.run(&["get-user", "--all", "-o", "JSON"]);
+    assert_eq!(code, 0);
+    assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok());
 }

@@ -77,7 +77,10 @@ pub async fn run(a: SetAuthArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         })
         .await?;
     let email = update.email.as_ref().and_then(|e| e.as_deref());
-    warnings.extend(crate::email::auth_upn_warning(email, &user.user_principal_name));
+    warnings.extend(crate::email::auth_upn_warning(
+        email,
+        &user.user_principal_name,
+    ));
     let report = ChangeReport::new(user, a.dry_run, plan.changes, warnings);
     ctx.printer.changes(ctx.out, &report)?;
     Ok(Exit::Success)

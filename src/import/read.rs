@@ -96,7 +96,10 @@ pub fn column(name: &str) -> Column {
         .chars()
         .filter(|c| !matches!(c, ' ' | '_' | '-' | '\u{feff}'))
         .collect();
-    if matches!(squashed.to_ascii_lowercase().as_str(), "email" | "mail" | "emailaddress" | "mailaddress") {
+    if matches!(
+        squashed.to_ascii_lowercase().as_str(),
+        "email" | "mail" | "emailaddress" | "mailaddress"
+    ) {
         return Column::Ambiguous(original.to_string());
     }
     let name = squashed.as_str();
@@ -259,7 +262,11 @@ fn map_header<'a>(
         return Err(file_error(
             format!(
                 "the file has no userPrincipalName or id column to say which user a row is for (its columns: {})",
-                found.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+                found
+                    .iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             "add a userPrincipalName (or UserPrincipalName, User Principal Name, ObjectId, id) column",
         ));

@@ -84,10 +84,18 @@ pub enum PhoneReason {
     NoCountryCode,
     UnknownCountryCode,
     NotANumber,
-    TooShort { region: Option<String> },
-    TooLong { region: Option<String> },
-    InvalidLength { region: Option<String> },
-    NotValidIn { region: Option<String> },
+    TooShort {
+        region: Option<String>,
+    },
+    TooLong {
+        region: Option<String>,
+    },
+    InvalidLength {
+        region: Option<String>,
+    },
+    NotValidIn {
+        region: Option<String>,
+    },
 }
 
 impl PhoneReason {
@@ -110,7 +118,10 @@ impl fmt::Display for PhoneReason {
             PhoneReason::Empty => write!(f, "empty"),
             PhoneReason::InputTooLong => write!(f, "longer than {MAX_INPUT_CHARS} characters"),
             PhoneReason::InternationalPrefix => {
-                write!(f, "starts with 00, which looks like an international prefix")
+                write!(
+                    f,
+                    "starts with 00, which looks like an international prefix"
+                )
             }
             PhoneReason::Letters(c) => write!(f, "contains the letter '{c}'"),
             PhoneReason::NoCountryCode => write!(f, "no country code (it does not start with +)"),
@@ -304,7 +315,16 @@ fn region_of(number: &PhoneNumber) -> Option<String> {
 fn extension_marker(word: &str) -> bool {
     matches!(
         word,
-        "x" | "ｘ" | "ext" | "extn" | "extension" | "extensión" | "extensio" | "anexo" | "доб" | "int" | "ｅｘｔ"
+        "x" | "ｘ"
+            | "ext"
+            | "extn"
+            | "extension"
+            | "extensión"
+            | "extensio"
+            | "anexo"
+            | "доб"
+            | "int"
+            | "ｅｘｔ"
     )
 }
 

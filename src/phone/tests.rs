@@ -34,16 +34,36 @@ const VALID: &[(&str, Option<&str>, &str, Option<&str>)] = &[
     // Real HR data, as libphonenumber reads it
     ("(+44) 20 7946 0958", None, "+44 2079460958", None),
     ("\u{feff}+1 2015550123", None, "+1 2015550123", None),
-    ("tel:030123456;phone-context=+49", None, "+49 30123456", None),
+    (
+        "tel:030123456;phone-context=+49",
+        None,
+        "+49 30123456",
+        None,
+    ),
     ("03ー1234ー5678", Some("JP"), "+81 312345678", None),
     ("+1 201 555 0123 x", None, "+1 2015550123", None),
     ("+1 201 555 0123 ext.", None, "+1 2015550123", None),
     ("0044 20 7946 0958", Some("GB"), "+44 2079460958", None),
     ("0044 20 7946 0958", Some("US"), "+44 2079460958", None),
     ("+0044 20 7946 0958", None, "+44 2079460958", None),
-    ("+56 2 2123 4567 anexo 12", None, "+56 221234567", Some("12")),
-    ("+7 495 123-45-67 доб. 89", None, "+7 4951234567", Some("89")),
-    ("+34 912 345 678 extensión 5", None, "+34 912345678", Some("5")),
+    (
+        "+56 2 2123 4567 anexo 12",
+        None,
+        "+56 221234567",
+        Some("12"),
+    ),
+    (
+        "+7 495 123-45-67 доб. 89",
+        None,
+        "+7 4951234567",
+        Some("89"),
+    ),
+    (
+        "+34 912 345 678 extensión 5",
+        None,
+        "+34 912345678",
+        Some("5"),
+    ),
     ("+1 201 555 0123 ｘ7", None, "+1 2015550123", Some("7")),
     ("+1 201 555 0123 int. 44", None, "+1 2015550123", Some("44")),
     // Extensions are removed and reported
@@ -226,10 +246,17 @@ fn invalid_numbers_are_rejected_with_a_reason() {
 #[test]
 fn hints_for_a_wrong_region_and_an_international_prefix() {
     let e = normalize("0044 20 7946 0958", &opts(None, PhoneCheck::Strict)).unwrap_err();
-    assert!(e.hint().contains("looks like an international prefix: write +CountryCode"));
+    assert!(
+        e.hint()
+            .contains("looks like an international prefix: write +CountryCode")
+    );
     let e = normalize("020 7946 0958 1234", &opts(Some("GB"), PhoneCheck::Strict)).unwrap_err();
     assert!(matches!(e.reason, PhoneReason::TooLong { .. }), "{e:?}");
-    assert!(e.hint().contains("is --default-region right?"), "{}", e.hint());
+    assert!(
+        e.hint().contains("is --default-region right?"),
+        "{}",
+        e.hint()
+    );
 }
 
 #[test]
