@@ -207,6 +207,10 @@ pub enum Command {
     Auth(AuthCommand),
     /// The same as `auth status`.
     Whoami,
+    /// Print a shell completion script: source it, e.g. `source <(ssprctl completions bash)`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `ssprctl man > ssprctl.1`, or `ssprctl man | man -l -`.
+    Man,
     /// Validate and normalise phone numbers (arguments, or one per line on stdin).
     ///
     /// Exits 1 if any number is invalid: use it to check HR data before an import.
@@ -268,6 +272,13 @@ pub enum MethodKind {
     Office,
     /// Email.
     Email,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, ignore_case = true)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]

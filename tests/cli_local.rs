@@ -889,3 +889,41 @@ fn errors_are_red_on_a_terminal_unless_no_color_and_formats_ignore_case() {
     assert_eq!(code, 0);
     assert!(serde_json::from_str::<serde_json::Value>(&out).is_ok());
 }
+
+#[test]
+fn bash_completes_commands_and_the_man_page_renders() {
+    let env = Env::new();
+    let (code, script, _) = env.run(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    let path = env.home.path().join("ssprctl.bash");
+    std::fs::write(&path, script).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(ssprctl se); COMP_CWORD=1; _ssprctl ssprctl se ssprctl; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    let words = String::from_utf8_lossy(&out.stdout);
+    let mut got: Vec<&str> = words.split_whitespace().collect();
+    got.sort_unstable();
+    assert_eq!(
+        got,
+        ["set-auth-details", "set-user"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shell in ["zsh", "fish", "powershell", "ELVISH"] {
+        let (code, out, err) = env.run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {err}");
+        assert!(out.contains("ssprctl"), "{shell}");
+    }
+    let (code, man, _) = env.run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        man.starts_with(".ie") && man.contains(".TH ssprctl 1"),
+        "{man}"
+    );
+    assert!(man.contains("set\\-user"), "subcommands are listed");
+}
