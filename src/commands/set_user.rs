@@ -52,8 +52,14 @@ pub(crate) fn phone_input(
 fn email_edit(a: &SetUserArgs, warnings: &mut Vec<String>) -> Result<Option<EmailEdit>, CliError> {
     let field = "alternateEmailAddresses";
     let list = |inputs: &[String], warnings: &mut Vec<String>| {
+        // `;` separates addresses too (it is the separator of imports and CSV output).
+        let split = inputs
+            .iter()
+            .flat_map(|i| i.split(';'))
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let (list, w) =
-            email::normalize_list(inputs, None).map_err(|e| CliError::email(field, e))?;
+            email::normalize_list(split, None).map_err(|e| CliError::email(field, e))?;
         warnings.extend(w);
         Ok::<_, CliError>(list)
     };

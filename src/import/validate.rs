@@ -152,9 +152,16 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
                 Some(EmailEdit::Replace(l))
             }
             Err(e) => {
+                // The cell is quoted already; name the address only when the cell holds more.
+                let cell = cell_text(raw.get(emails_field));
+                let message = if cell.trim() == e.input.trim() {
+                    e.reason.to_string()
+                } else {
+                    format!("address \"{}\": {}", e.input, e.reason)
+                };
                 problems.push(problem(
                     emails_field,
-                    format!("\"{}\": {}", e.input, e.reason),
+                    message,
                     Some("separate addresses with ; and write each as name@domain".into()),
                 ));
                 None
