@@ -194,7 +194,9 @@ pub enum Command {
     /// Authentication Administrator) are marked "(masked)".
     ///
     /// Security questions and answers are never shown: administrators can't see or set them.
-    GetAuthDetails(UserArg),
+    /// One user prints one object; several users or --all print a list (Graph reads them in
+    /// $batch requests at --auth-concurrency; the local directory in one query).
+    GetAuthDetails(GetAuthArgs),
     /// Sign in to Microsoft Graph with a device code (for an admin at a terminal).
     ///
     /// Prints a code and a URL on stderr; after sign-in the refresh token is saved (readable
@@ -215,6 +217,25 @@ pub enum Command {
     ///
     /// Exits 1 if any number is invalid: use it to check HR data before an import.
     Phone(PhoneCmdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetAuthArgs {
+    /// Users: user principal names or object ids.
+    #[arg(value_name = "USER", conflicts_with = "all", value_parser = user_key)]
+    pub users: Vec<String>,
+    /// The user, as MSOnline's -UserPrincipalName.
+    #[arg(long = "user-principal-name", value_name = "UPN", value_parser = user_key, conflicts_with = "all")]
+    pub upn: Option<String>,
+    /// The user, as AzureAD's -ObjectId.
+    #[arg(long = "object-id", value_name = "ID", value_parser = user_key, conflicts_with = "all")]
+    pub object_id: Option<String>,
+    /// Every user.
+    #[arg(long)]
+    pub all: bool,
+    /// Graph: authentication-method requests in flight at most (several users or --all).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
+    pub auth_concurrency: u16,
 }
 
 #[derive(Debug, Args)]

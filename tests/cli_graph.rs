@@ -1062,3 +1062,30 @@ fn proxies_are_not_used_for_loopback_endpoints() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Kim Akers"));
 }
+
+#[test]
+fn get_auth_details_of_many_users_reads_in_batches() {
+    let g = tenant();
+    g.emu.clear_seen();
+    let v = g.json(&["get-auth-details", "--all", "-o", "json"]);
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    let kim = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["userPrincipalName"] == "Kim@contoso.com")
+        .unwrap();
+    assert_eq!(kim["authenticationPhone"], "+1 2065550123");
+    assert!(
+        g.emu
+            .graph_requests()
+            .iter()
+            .all(|r| !r.contains("/authentication/")),
+        "per-user reads go in $batch"
+    );
+    assert!(
+        g.emu
+            .graph_requests()
+            .contains(&"POST /v1.0/$batch".to_string())
+    );
+}

@@ -927,3 +927,39 @@ fn bash_completes_commands_and_the_man_page_renders() {
     );
     assert!(man.contains("set\\-user"), "subcommands are listed");
 }
+
+#[test]
+fn get_auth_details_for_many_users() {
+    let env = Env::new();
+    let v = env.json(&["get-auth-details", "--all", "-o", "json"]);
+    assert_eq!(v.as_array().unwrap().len(), 5);
+    assert_eq!(v[0]["userPrincipalName"], "adele.vance@contoso.com");
+    let v = env.json(&[
+        "get-auth-details",
+        "lee.gu@contoso.com",
+        "adele.vance@contoso.com",
+        "-o",
+        "json",
+        "--select",
+        "upn,authenticationPhone"
+            .replace("upn", "userPrincipalName")
+            .as_str(),
+    ]);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["userPrincipalName"], "lee.gu@contoso.com");
+    let (code, out, _) = env.run(&[
+        "get-auth-details",
+        "lee.gu@contoso.com",
+        "ghost@contoso.com",
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(code, 3);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    // One user: one object, as before.
+    let v = env.json(&["get-auth-details", "lee.gu@contoso.com", "-o", "json"]);
+    assert!(v.is_object());
+    let (code, _, err) = env.run(&["get-auth-details"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("use --all"), "{err}");
+}

@@ -79,7 +79,8 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         Report::NotApplicable => None,
     };
     let tenant = matches!(dir, AnyDirectory::Graph(_));
-    let methods = if a.with_methods || !tenant {
+    // Methods: on the local directory always (cheap), on Graph with --with-methods, never on AD.
+    let methods = if matches!(dir, AnyDirectory::Local(_)) || (tenant && a.with_methods) {
         dir.read_methods(&users, &ctl).await?
     } else {
         users.iter().map(|_| None).collect()

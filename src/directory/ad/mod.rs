@@ -456,6 +456,14 @@ impl Directory for AdDirectory {
         &NOT_IN_AD
     }
 
+    async fn read_methods(
+        &self,
+        _users: &[User],
+        _ctl: &BulkControl,
+    ) -> Result<Vec<Option<AuthDetails>>, DirectoryError> {
+        Err(not_in_ad_methods())
+    }
+
     async fn read_many(
         &self,
         keys: &[String],
