@@ -320,9 +320,13 @@ pub struct ImportArgs {
     /// authenticationEmail (or their MSOnline/AzureAD/Graph names).
     #[arg(value_name = "FILE")]
     pub file: String,
-    /// File format [default: from the extension: .csv, or .jsonl/.ndjson].
+    /// File format [default: from the extension: .csv, or .jsonl/.ndjson; for stdin (-), from
+    /// the content].
     #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<ImportFormat>,
+    /// CSV field separator [default: from the header: `;` (European Excel), tab or `,`].
+    #[arg(long, value_enum, ignore_case = true, value_name = "SEP")]
+    pub delimiter: Option<Delimiter>,
     /// Show the plan (per user, field: old → new) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -343,6 +347,30 @@ pub struct ImportArgs {
     /// Graph: authentication-method requests in flight at most (they have lower limits).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
     pub auth_concurrency: u16,
+}
+
+/// CSV separators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Delimiter {
+    /// `,`
+    #[value(name = ",", alias = "comma")]
+    Comma,
+    /// `;`
+    #[value(name = ";", alias = "semicolon")]
+    Semicolon,
+    /// A tab.
+    #[value(name = "tab", alias = "\\t")]
+    Tab,
+}
+
+impl Delimiter {
+    pub fn byte(self) -> u8 {
+        match self {
+            Delimiter::Comma => b',',
+            Delimiter::Semicolon => b';',
+            Delimiter::Tab => b'\t',
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -612,8 +640,9 @@ mod tests {
 
     #[test]
     fn user_is_required_once() {
-        assert!(parse(&["get-auth-details"]).is_err());
-        assert!(parse(&["get-auth-details", "a", "--object-id", "b"]).is_err());
+        // get-auth-details takes several users or --all (no user: exit 2 at run time, with a hint).
+        assert!(parse(&["get-auth-details", "a", "--all"]).is_err());
+        assert!(parse(&["get-auth-details", "a", "--object-id", "b"]).is_ok());
         assert!(parse(&["get-user"]).is_err());
         assert!(parse(&["get-user", "a", "--all"]).is_err());
     }

@@ -469,3 +469,102 @@ fn format_comes_from_the_extension_or_the_flag_and_stdin_works() {
     assert_eq!(code, 2);
     assert!(err.contains("must end in .csv or .jsonl"), "{err}");
 }
+
+#[test]
+fn european_excel_files_tabs_and_stdin_without_a_format() {
+    let env = Env::new();
+    // `;` from European Excel, headers with spaces, a BOM.
+    let (code, out, err) = env.run_stdin(
+        &["import", "-", "--dry-run", "-o", "json"],
+        "\u{feff}User Principal Name;Mobile Phone\nlee.gu@contoso.com;+44 7400 123457\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["changes"][0]["new"], "+44 7400123457");
+    // JSON Lines on stdin, told by its content.
+    let (code, out, err) = env.run_stdin(
+        &["import", "-", "--dry-run", "-o", "json"],
+        "{\"userPrincipalName\":\"lee.gu@contoso.com\",\"mobilePhone\":\"+44 7400 123458\"}\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()[0]["changes"][0]["new"],
+        "+44 7400123458"
+    );
+    // An explicit separator.
+    let (code, out, err) = env.run_stdin(
+        &[
+            "import",
+            "-",
+            "--delimiter",
+            "tab",
+            "--dry-run",
+            "-o",
+            "json",
+        ],
+        "userPrincipalName\tofficePhone\nlee.gu@contoso.com\t+44 20 7946 0000\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()[0]["changes"][0]["field"],
+        "officePhone"
+    );
+    // No identity column: the columns found are listed.
+    let (code, _, err) = env.run_stdin(&["import", "-"], "upn|mobile\nx|y\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("(its columns: \"upn|mobile\")"), "{err}");
+    // A bare Email column is refused, naming both meanings.
+    let (code, _, err) = env.run_stdin(
+        &["import", "-"],
+        "userPrincipalName,Email\nlee.gu@contoso.com,lee.gu@contoso.com\n",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("column \"Email\" is ambiguous"), "{err}");
+    assert!(
+        err.contains("alternateEmailAddresses or authenticationEmail"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_authentication_email_equal_to_the_upn_is_warned_about() {
+    let env = Env::new();
+    let (code, _, err) = env.run_stdin(
+        &["import", "-", "--dry-run"],
+        "userPrincipalName,authenticationEmail\nlee.gu@contoso.com,Lee.Gu@contoso.com\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("authentication email Lee.Gu@contoso.com is the user's own sign-in name"),
+        "{err}"
+    );
+    let (code, _, err) = env.run(&[
+        "set-auth-details",
+        "lee.gu@contoso.com",
+        "--email",
+        "lee.gu@contoso.com",
+        "--dry-run",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("is the user's own sign-in name"), "{err}");
+}
+
+#[test]
+fn conflicting_duplicates_are_both_skipped() {
+    let env = Env::new();
+    let (code, out, err) = env.run_stdin(
+        &["import", "-", "--skip-invalid", "-o", "json"],
+        "userPrincipalName,mobilePhone\nlee.gu@contoso.com,+44 7400 111111\nadele.vance@contoso.com,+1 206 555 0199\nLEE.GU@contoso.com,+44 7400 222222\n",
+    );
+    assert_eq!(code, 1, "{err}");
+    let s: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (s["updated"].as_u64(), s["skipped"].as_u64()),
+        (Some(1), Some(2))
+    );
+    let lee = env.json(&["get-user", "lee.gu@contoso.com", "-o", "json"]);
+    assert_eq!(
+        lee[0]["mobilePhone"], "+44 7400123456",
+        "neither side was written"
+    );
+}

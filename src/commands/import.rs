@@ -28,9 +28,22 @@ const MAX_WARNINGS: usize = 20;
 /// Problems printed in full; the rest are counted by field (all of them are in `--report`).
 const MAX_PROBLEMS: usize = 100;
 
-fn input_format(a: &ImportArgs) -> Result<ImportFormat, CliError> {
+/// The input's format: `--format`, else the extension, else (stdin) the content: a first
+/// non-blank character `{` is JSON Lines, anything else CSV.
+fn input_format(a: &ImportArgs, bytes: &[u8]) -> Result<ImportFormat, CliError> {
     if let Some(f) = a.format {
         return Ok(f);
+    }
+    if a.file == "-" {
+        let first = String::from_utf8_lossy(&bytes[..bytes.len().min(1024)])
+            .trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+            .chars()
+            .next();
+        return Ok(if first == Some('{') {
+            ImportFormat::Jsonl
+        } else {
+            ImportFormat::Csv
+        });
     }
     let ext = Path::new(&a.file)
         .extension()
@@ -371,7 +384,10 @@ fn count(results: &[RowResult], s: Status) -> usize {
 pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let started = Instant::now();
     // Everything about the input is settled before the directory is touched.
-    let format = input_format(&a)?;
+    // The extension (or --format) is checked before reading a byte.
+    if a.file != "-" {
+        input_format(&a, &[])?;
+    }
     let report_format = a
         .report
         .as_deref()
@@ -382,8 +398,9 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         clear_empty: a.clear_empty,
     };
     let bytes = read_input(&a.file)?;
+    let format = input_format(&a, &bytes)?;
     let parsed = match format {
-        ImportFormat::Csv => read::csv(&bytes),
+        ImportFormat::Csv => read::csv(&bytes, a.delimiter.map(|d| d.byte())),
         ImportFormat::Jsonl => read::jsonl(&bytes),
     }
     .map_err(|e| CliError::usage("invalid_file", e.message).with_hint(e.hint))?;

@@ -275,9 +275,40 @@ fn map_header<'a>(
 }
 
 /// Reads CSV.
-pub fn csv(bytes: &[u8]) -> Result<Parsed, FileError> {
+/// The field separator of a CSV file, from its header line: `;` (European Excel), tab or `,`,
+/// whichever occurs most outside quotes (`,` on a tie).
+pub fn sniff_delimiter(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for b in header.bytes() {
+        match b {
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
+            _ => {
+                for (d, n) in counts.iter_mut() {
+                    if *d == b {
+                        *n += 1;
+                    }
+                }
+            }
+        }
+    }
+    counts
+        .iter()
+        .fold(
+            (b',', 0),
+            |best, &(d, n)| if n > best.1 { (d, n) } else { best },
+        )
+        .0
+}
+
+/// Reads a CSV file with `delimiter`, or the one its header uses.
+pub fn csv(bytes: &[u8], delimiter: Option<u8>) -> Result<Parsed, FileError> {
     let text = utf8(bytes)?;
+    let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(text));
     let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
         .has_headers(true)
         .flexible(false)
         .from_reader(text.as_bytes());
@@ -420,6 +451,30 @@ pub fn jsonl(bytes: &[u8]) -> Result<Parsed, FileError> {
 }
 
 #[cfg(test)]
+mod sniff_tests {
+    use super::*;
+
+    #[test]
+    fn the_header_says_the_separator() {
+        assert_eq!(sniff_delimiter("userPrincipalName;mobilePhone\nx;y"), b';');
+        assert_eq!(sniff_delimiter("upn\tmobile\n"), b'\t');
+        assert_eq!(sniff_delimiter("upn,mobile"), b',');
+        assert_eq!(sniff_delimiter("\"a;b\",mobile"), b',');
+        assert_eq!(sniff_delimiter("upn"), b',');
+        let p = csv(
+            "User Principal Name;Mobile Phone\nkim@c.com;+1 2065550100\n".as_bytes(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.rows.len(), 1);
+        assert_eq!(
+            p.rows[0].get(DataField::MobilePhone),
+            &Cell::Text("+1 2065550100".into())
+        );
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -456,7 +511,7 @@ mod tests {
         let data = "\u{feff}UserPrincipalName,Department,MobilePhone,otherMails\r\n\
                     kim@contoso.com,\"Sales, EMEA\",\"+44 20 7946 0958\",\"a@x.com;b@x.com\"\r\n\
                     lee@contoso.com,\"two\nlines\",,\r\n";
-        let p = csv(data.as_bytes()).unwrap();
+        let p = csv(data.as_bytes(), None).unwrap();
         assert_eq!(
             p.present,
             [
@@ -469,7 +524,11 @@ mod tests {
         assert_eq!(p.rows[0].line, 2);
         assert_eq!(p.rows[1].line, 3);
         assert_eq!(p.rows[1].get(DataField::MobilePhone), &Cell::Empty);
-        let lf = csv(b"userPrincipalName\na@b.com\n\"x\ny@b.com\"\nc@b.com\n").unwrap();
+        let lf = csv(
+            b"userPrincipalName\na@b.com\n\"x\ny@b.com\"\nc@b.com\n",
+            None,
+        )
+        .unwrap();
         let lines: Vec<u64> = lf.rows.iter().map(|r| r.line).collect();
         assert_eq!(lines, [2, 3, 5]);
         assert_eq!(
@@ -486,21 +545,21 @@ mod tests {
 
     #[test]
     fn csv_errors_name_the_line() {
-        let e = csv(b"mobilePhone\n+1 2015550123\n").unwrap_err();
+        let e = csv(b"mobilePhone\n+1 2015550123\n", None).unwrap_err();
         assert!(
             e.message.contains("no userPrincipalName or id column"),
             "{e:?}"
         );
-        let e = csv(b"userPrincipalName,mobilePhone\nkim@contoso.com\n").unwrap_err();
+        let e = csv(b"userPrincipalName,mobilePhone\nkim@contoso.com\n", None).unwrap_err();
         assert_eq!(e.message, "line 2: 1 fields where the header has 2");
-        let e = csv(b"userPrincipalName\nk\xe9@contoso.com\n").unwrap_err();
+        let e = csv(b"userPrincipalName\nk\xe9@contoso.com\n", None).unwrap_err();
         assert!(
             e.message.starts_with("line 2: the file is not UTF-8"),
             "{e:?}"
         );
-        let e = csv(b"\xff\xfeu\x00").unwrap_err();
+        let e = csv(b"\xff\xfeu\x00", None).unwrap_err();
         assert!(e.message.contains("UTF-16"));
-        let e = csv(b"userPrincipalName,mobilePhone,UserPrincipalName\n").unwrap_err();
+        let e = csv(b"userPrincipalName,mobilePhone,UserPrincipalName\n", None).unwrap_err();
         assert_eq!(
             e.message,
             "columns \"userPrincipalName\" and \"UserPrincipalName\" both mean userPrincipalName"
