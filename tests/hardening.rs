@@ -534,7 +534,8 @@ fn a_malformed_batch_answer_fails_its_rows_and_the_report_is_written() {
     g.emu.raw(
         Some("POST"),
         "/v1.0/$batch",
-        1,
+        // Both envelopes (20 + 10 rows, sent side by side) get the broken answer.
+        2,
         Raw::new(
             200,
             &[("content-type", "application/json")],
