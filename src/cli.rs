@@ -497,12 +497,7 @@ pub enum UserClear {
 #[derive(Debug, Args)]
 pub struct GetUserArgs {
     /// Users: user principal names or object ids.
-    #[arg(
-        value_name = "USER",
-        required_unless_present = "all",
-        conflicts_with = "all",
-        value_parser = user_key
-    )]
+    #[arg(value_name = "USER", conflicts_with = "all", value_parser = user_key)]
     pub users: Vec<String>,
     /// Every user, sorted by user principal name.
     #[arg(long)]
@@ -643,7 +638,8 @@ mod tests {
         // get-auth-details takes several users or --all (no user: exit 2 at run time, with a hint).
         assert!(parse(&["get-auth-details", "a", "--all"]).is_err());
         assert!(parse(&["get-auth-details", "a", "--object-id", "b"]).is_ok());
-        assert!(parse(&["get-user"]).is_err());
+        // get-user with no user: exit 2 at run time, with a hint to use --all.
+        assert!(parse(&["get-user"]).is_ok());
         assert!(parse(&["get-user", "a", "--all"]).is_err());
     }
 

@@ -794,7 +794,10 @@ fn usage_errors_exit_2() {
     let env = Env::new();
     let (code, _, err) = env.run(&["get-user"]);
     assert_eq!(code, 2);
-    assert!(err.contains("USER"), "{err}");
+    assert!(
+        err.contains("hint: name one or more users, or use --all"),
+        "{err}"
+    );
     let (code, _, _) = env.run(&["set-user", "x", "--clear", "fax"]);
     assert_eq!(code, 2);
 }

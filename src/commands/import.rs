@@ -250,6 +250,8 @@ struct Summary {
     unchanged: usize,
     skipped: usize,
     failed: usize,
+    /// Rows an interruption left out.
+    not_attempted: usize,
     seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     http_requests: Option<usize>,
@@ -504,13 +506,23 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         }
     }
 
+    // Rows an interruption (Ctrl-C, an expired token, a DC gone) left out are not "skipped".
+    let not_attempted = results
+        .iter()
+        .filter(|r| r.error.as_ref().is_some_and(|e| e.0 == "interrupted"))
+        .count();
     let (updated, unchanged, skipped, failed, planned) = (
         count(&results, Status::Updated),
         count(&results, Status::Unchanged),
-        count(&results, Status::Skipped),
+        count(&results, Status::Skipped) - not_attempted,
         count(&results, Status::Failed),
         count(&results, Status::Planned),
     );
+    let interrupted = if not_attempted > 0 {
+        format!("; interrupted: {not_attempted} not attempted")
+    } else {
+        String::new()
+    };
     let requests = ctx.http_requests();
     let secs = started.elapsed().as_secs_f64();
     if a.dry_run {
@@ -527,8 +539,10 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             })
             .collect();
         ctx.printer.change_list(ctx.out, &reports)?;
+        // The summary after the data it summarises.
+        ctx.out.flush()?;
         ctx.printer.note(&format!(
-            "dry run: {} rows: {planned} users to change, {unchanged} unchanged, {skipped} skipped, {failed} failed; nothing was written",
+            "dry run: {} rows: {planned} users to change, {unchanged} unchanged, {skipped} skipped, {failed} failed{interrupted}; nothing was written",
             results.len()
         ));
     } else {
@@ -538,12 +552,14 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             unchanged,
             skipped,
             failed,
+            not_attempted,
             seconds: (secs * 100.0).round() / 100.0,
             http_requests: requests,
         }
         .print(ctx)?;
+        ctx.out.flush()?;
         ctx.printer.note(&format!(
-            "import: {} rows: {updated} updated, {unchanged} unchanged, {skipped} skipped, {failed} failed in {secs:.1} s{}",
+            "import: {} rows: {updated} updated, {unchanged} unchanged, {skipped} skipped, {failed} failed{interrupted} in {secs:.1} s{}",
             results.len(),
             requests.map_or(String::new(), |n| format!(" ({n} HTTP requests)"))
         ));
