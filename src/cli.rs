@@ -545,9 +545,14 @@ pub enum AuthClear {
 
 #[derive(Debug, Args)]
 pub struct PhoneCmdArgs {
-    /// Numbers to check; none reads one per line from stdin.
+    /// Numbers to check; none (or -) reads one per line from stdin, as a stream: LF, CRLF or
+    /// CR line ends; a line that is not UTF-8 is reported invalid and the rest go on.
     #[arg(value_name = "NUMBER")]
     pub numbers: Vec<String>,
+    /// Leave out blank lines of stdin (otherwise each is reported, so results line up with
+    /// the input's lines).
+    #[arg(long)]
+    pub skip_blank: bool,
     #[command(flatten)]
     pub phone: PhoneArgs,
 }

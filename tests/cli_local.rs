@@ -966,3 +966,38 @@ fn get_auth_details_for_many_users() {
     assert_eq!(code, 2);
     assert!(err.contains("use --all"), "{err}");
 }
+
+#[test]
+fn phone_streams_stdin_lines_of_any_ending_and_reports_bad_ones() {
+    let env = Env::new();
+    let input: &[u8] = b"+1 2015550123\r+44 20 7946 0958\r\n\n\xff\xfe\n(+44) 20 7946 0958\n";
+    let out = env
+        .cmd()
+        .args(["phone", "-", "-o", "jsonl"])
+        .write_stdin(input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reasons: Vec<&str> = rows
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap_or("ok"))
+        .collect();
+    assert_eq!(reasons, ["ok", "ok", "empty", "not valid UTF-8 text", "ok"]);
+    assert_eq!(rows[4]["canonical"], "+44 2079460958");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 of 5 numbers are invalid"));
+    // --skip-blank leaves blank lines out; JSON is one array, as for arguments.
+    let out = env
+        .cmd()
+        .args(["phone", "--skip-blank", "-o", "json"])
+        .write_stdin(&b"+1 2015550123\n\n   \n+1 2015550124\n"[..])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}

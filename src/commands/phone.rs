@@ -1,4 +1,5 @@
-//! `phone`: validates and normalises numbers, one result per input, in order.
+//! `phone`: validates and normalises numbers, one result per input, in order. Numbers from
+//! stdin are read and written one line at a time (constant memory for a million lines).
 
 use std::io::BufRead;
 
@@ -7,7 +8,8 @@ use crate::cli::PhoneCmdArgs;
 use crate::error::CliError;
 use crate::exit::Exit;
 use crate::model::Value;
-use crate::output::{Records, Shape};
+use crate::output::RecordStream;
+use crate::phone::{PhoneOptions, PhoneReason};
 use crate::settings::phone_options;
 
 const FIELDS: &[&str] = &[
@@ -19,67 +21,95 @@ const FIELDS: &[&str] = &[
     "reason",
 ];
 
-pub fn run(a: PhoneCmdArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
-    let opts = phone_options(&a.phone)?;
-    let inputs: Vec<String> = if a.numbers.is_empty() {
-        std::io::stdin()
-            .lock()
-            .lines()
-            .collect::<Result<_, _>>()
-            .map_err(|e| {
-                CliError::usage("invalid_input", format!("can't read stdin: {e}"))
-                    .with_hint("give UTF-8 text, one number per line")
-            })?
-    } else {
-        a.numbers
-    };
-    let mut invalid = 0usize;
-    let rows = inputs
-        .iter()
-        .map(|input| match crate::phone::normalize(input, &opts) {
-            Ok(p) => vec![
-                Value::Text(input.clone()),
+/// One result row; `None` for valid.
+fn check(input: &str, opts: &PhoneOptions) -> (Vec<Value>, bool) {
+    match crate::phone::normalize(input, opts) {
+        Ok(p) => (
+            vec![
+                Value::Text(input.to_string()),
                 Value::Bool(true),
                 Value::Text(p.canonical),
                 p.region.into(),
                 p.extension.into(),
                 Value::Null,
             ],
-            Err(e) => {
-                invalid += 1;
-                let region = match &e.reason {
-                    crate::phone::PhoneReason::TooShort { region }
-                    | crate::phone::PhoneReason::TooLong { region }
-                    | crate::phone::PhoneReason::InvalidLength { region }
-                    | crate::phone::PhoneReason::NotValidIn { region } => region.clone(),
-                    _ => None,
-                };
-                vec![
-                    Value::Text(input.clone()),
-                    Value::Bool(false),
-                    Value::Null,
-                    region.into(),
-                    Value::Null,
-                    Value::Text(e.reason.to_string()),
-                ]
+            true,
+        ),
+        Err(e) => {
+            let region = match &e.reason {
+                PhoneReason::TooShort { region }
+                | PhoneReason::TooLong { region }
+                | PhoneReason::InvalidLength { region }
+                | PhoneReason::NotValidIn { region } => region.clone(),
+                _ => None,
+            };
+            (invalid(input, region, e.reason.to_string()), false)
+        }
+    }
+}
+
+fn invalid(input: &str, region: Option<String>, reason: String) -> Vec<Value> {
+    vec![
+        Value::Text(input.to_string()),
+        Value::Bool(false),
+        Value::Null,
+        region.into(),
+        Value::Null,
+        Value::Text(reason),
+    ]
+}
+
+pub fn run(a: PhoneCmdArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
+    let opts = phone_options(&a.phone)?;
+    let (mut total, mut bad) = (0usize, 0usize);
+    let mut out = RecordStream::new(ctx.printer.format, FIELDS, &mut *ctx.out)?;
+    let from_stdin = a.numbers.is_empty() || a.numbers == ["-"];
+    if from_stdin {
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = stdin
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| CliError::usage("invalid_input", format!("can't read stdin: {e}")))?;
+            if n == 0 {
+                break;
             }
-        })
-        .collect();
-    ctx.printer.records(
-        ctx.out,
-        &Records {
-            fields: FIELDS,
-            rows,
-        },
-        Shape::Array,
-    )?;
-    if invalid == 0 {
+            let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            // Old Mac files end lines with CR alone.
+            for part in line.split(|b| *b == b'\r') {
+                let (row, ok) = match std::str::from_utf8(part) {
+                    Ok(s) if s.trim().is_empty() && a.skip_blank => continue,
+                    Ok(s) => check(s, &opts),
+                    Err(_) => (
+                        invalid(
+                            &String::from_utf8_lossy(part),
+                            None,
+                            "not valid UTF-8 text".into(),
+                        ),
+                        false,
+                    ),
+                };
+                total += 1;
+                bad += usize::from(!ok);
+                out.row(row)?;
+            }
+        }
+    } else {
+        for input in &a.numbers {
+            let (row, ok) = check(input, &opts);
+            total += 1;
+            bad += usize::from(!ok);
+            out.row(row)?;
+        }
+    }
+    out.finish()?;
+    if bad == 0 {
         return Ok(Exit::Success);
     }
     ctx.out.flush()?;
-    ctx.printer.note(&format!(
-        "{invalid} of {} numbers are invalid",
-        inputs.len()
-    ));
+    ctx.printer
+        .note(&format!("{bad} of {total} numbers are invalid"));
     Ok(Exit::Failed)
 }

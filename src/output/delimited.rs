@@ -60,7 +60,7 @@ pub fn unneutralise(s: &str) -> &str {
 }
 
 /// A value as a safe CSV/TSV cell: control characters escaped, formulas neutralised.
-fn cell(v: &Value) -> String {
+pub(crate) fn cell(v: &Value) -> String {
     let text = super::sanitize(&v.to_text());
     neutralise(&text).into_owned()
 }
@@ -100,13 +100,18 @@ fn escape(s: &str) -> String {
 pub fn tsv(w: &mut dyn Write, fields: &[&str], rows: &[Vec<Value>]) -> io::Result<()> {
     writeln!(w, "{}", fields.join("\t"))?;
     for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .map(|v| neutralise(&super::sanitize(&escape(&v.to_text()))).into_owned())
-            .collect();
-        writeln!(w, "{}", cells.join("\t"))?;
+        tsv_row(w, row)?;
     }
     Ok(())
+}
+
+/// One TSV line.
+pub(crate) fn tsv_row(w: &mut dyn Write, row: &[Value]) -> io::Result<()> {
+    let cells: Vec<String> = row
+        .iter()
+        .map(|v| neutralise(&super::sanitize(&escape(&v.to_text()))).into_owned())
+        .collect();
+    writeln!(w, "{}", cells.join("\t"))
 }
 
 #[cfg(test)]

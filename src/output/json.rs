@@ -8,9 +8,9 @@ use serde::ser::SerializeMap;
 use super::{Records, Shape};
 use crate::model::Value;
 
-struct Row<'a> {
-    fields: &'a [&'static str],
-    values: &'a [Value],
+pub(crate) struct Row<'a> {
+    pub fields: &'a [&'static str],
+    pub values: &'a [Value],
 }
 
 impl Serialize for Row<'_> {

@@ -60,6 +60,91 @@ impl ChangeReport {
     }
 }
 
+/// Records written one at a time, in constant memory: the same text as
+/// [`Printer::records`] with [`Shape::Array`], except that a table (which needs every row for
+/// its column widths) is held until [`RecordStream::finish`].
+pub struct RecordStream<'w> {
+    format: Format,
+    fields: &'static [&'static str],
+    out: &'w mut dyn Write,
+    rows: usize,
+    table: Vec<Vec<Value>>,
+}
+
+impl<'w> RecordStream<'w> {
+    pub fn new(
+        format: Format,
+        fields: &'static [&'static str],
+        out: &'w mut dyn Write,
+    ) -> io::Result<Self> {
+        let mut s = RecordStream {
+            format,
+            fields,
+            out,
+            rows: 0,
+            table: Vec::new(),
+        };
+        match format {
+            Format::Csv => s.csv_record(fields.iter().map(|f| f.to_string()))?,
+            Format::Tsv => writeln!(s.out, "{}", fields.join("\t"))?,
+            Format::Json => write!(s.out, "[")?,
+            _ => {}
+        }
+        Ok(s)
+    }
+
+    /// One CSV record (RFC 4180 quoting by the csv crate).
+    fn csv_record(&mut self, cells: impl Iterator<Item = String>) -> io::Result<()> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(cells).map_err(delimited::io_error)?;
+        let bytes = w
+            .into_inner()
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        self.out.write_all(&bytes)
+    }
+
+    pub fn row(&mut self, values: Vec<Value>) -> io::Result<()> {
+        let row = json::Row {
+            fields: self.fields,
+            values: &values,
+        };
+        match self.format {
+            Format::Json => {
+                let text = serde_json::to_string_pretty(&row)?;
+                let sep = if self.rows == 0 { "\n" } else { ",\n" };
+                write!(self.out, "{sep}")?;
+                for (i, line) in text.lines().enumerate() {
+                    if i > 0 {
+                        writeln!(self.out)?;
+                    }
+                    write!(self.out, "  {line}")?;
+                }
+            }
+            Format::Jsonl => json::line(self.out, &row)?,
+            Format::Csv => self.csv_record(values.iter().map(delimited::cell))?,
+            Format::Tsv => delimited::tsv_row(self.out, &values)?,
+            Format::Table => self.table.push(values),
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        match self.format {
+            Format::Json if self.rows == 0 => writeln!(self.out, "]"),
+            Format::Json => writeln!(self.out, "\n]"),
+            Format::Table => table::records(
+                self.out,
+                &Records {
+                    fields: self.fields,
+                    rows: std::mem::take(&mut self.table),
+                },
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Writes data to stdout and messages to stderr according to the settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
