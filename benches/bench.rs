@@ -382,7 +382,7 @@ fn bench_validate() {
     let text = import_file(n, n, |i| format!("user{i:06}@contoso.com"));
     for pass in ["first pass (cold phone metadata)", "second pass"] {
         let t = Instant::now();
-        let parsed = read::csv(text.as_bytes(), None).unwrap();
+        let parsed = read::csv(text.as_bytes(), None, None).unwrap();
         let states = import::validate(&parsed, &Rules::default());
         let elapsed = t.elapsed();
         let first = import::problems(&states).next();

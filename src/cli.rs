@@ -324,6 +324,10 @@ pub struct ImportArgs {
     /// the content].
     #[arg(long, value_enum, ignore_case = true)]
     pub format: Option<ImportFormat>,
+    /// The column (or JSONL key) holding each row's country as an ISO code (US, GB…): national
+    /// numbers in that row are read in that region (overrides --default-region for the row).
+    #[arg(long, value_name = "NAME")]
+    pub region_column: Option<String>,
     /// CSV field separator [default: from the header: `;` (European Excel), tab or `,`].
     #[arg(long, value_enum, ignore_case = true, value_name = "SEP")]
     pub delimiter: Option<Delimiter>,

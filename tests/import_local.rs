@@ -568,3 +568,27 @@ fn conflicting_duplicates_are_both_skipped() {
         "neither side was written"
     );
 }
+
+#[test]
+fn a_region_column_reads_each_rows_national_numbers() {
+    let env = Env::new();
+    let (code, out, err) = env.run_stdin(
+        &["import", "-", "--region-column", "Country", "--default-region", "US", "--dry-run", "-o", "json"],
+        "userPrincipalName,mobilePhone,Country\nlee.gu@contoso.com,07400 123999,GB\nadele.vance@contoso.com,(206) 555-0999,\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let new: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["changes"][0]["new"].as_str().unwrap()).collect();
+    assert_eq!(new, ["+44 7400123999", "+1 2065550999"], "GB for Lee's row; the default for an empty cell");
+    assert!(!err.contains("Country"), "the region column is not an unknown column: {err}");
+    // A bad region is that row's problem; a missing column is the file's.
+    let (code, _, err) = env.run_stdin(
+        &["import", "-", "--region-column", "Country"],
+        "userPrincipalName,mobilePhone,Country\nlee.gu@contoso.com,07400 123999,UK\n",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("line 2: (region column) \"UK\": not a two-letter ISO 3166 region code"), "{err}");
+    let (code, _, err) = env.run_stdin(&["import", "-", "--region-column", "Land"], "userPrincipalName,mobilePhone\nx@y.com,+1 2065550100\n");
+    assert_eq!(code, 2);
+    assert!(err.contains("--region-column Land: the file has no such column"), "{err}");
+}

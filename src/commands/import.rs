@@ -402,8 +402,12 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let bytes = read_input(&a.file)?;
     let format = input_format(&a, &bytes)?;
     let parsed = match format {
-        ImportFormat::Csv => read::csv(&bytes, a.delimiter.map(|d| d.byte())),
-        ImportFormat::Jsonl => read::jsonl(&bytes),
+        ImportFormat::Csv => read::csv(
+            &bytes,
+            a.delimiter.map(|d| d.byte()),
+            a.region_column.as_deref(),
+        ),
+        ImportFormat::Jsonl => read::jsonl(&bytes, a.region_column.as_deref()),
     }
     .map_err(|e| CliError::usage("invalid_file", e.message).with_hint(e.hint))?;
     drop(bytes);

@@ -156,6 +156,8 @@ pub struct RawRow {
     pub cells: Vec<(DataField, Cell)>,
     /// A problem with the row as a whole (e.g. a JSONL line that is not an object).
     pub broken: Option<String>,
+    /// The row's own region (`--region-column`), for its national numbers.
+    pub region: Option<String>,
 }
 
 static ABSENT: Cell = Cell::Absent;
@@ -231,6 +233,11 @@ fn map_header<'a>(
     let mut found: Vec<String> = Vec::new();
     let mut seen: Vec<(DataField, String)> = Vec::new();
     for name in names {
+        // The region column (given as "") is read apart.
+        if name.is_empty() {
+            map.push(None);
+            continue;
+        }
         match column(name) {
             Column::Data(f) => {
                 if let Some((_, first)) = seen.iter().find(|(g, _)| *g == f) {
@@ -303,8 +310,21 @@ pub fn sniff_delimiter(text: &str) -> u8 {
         .0
 }
 
-/// Reads a CSV file with `delimiter`, or the one its header uses.
-pub fn csv(bytes: &[u8], delimiter: Option<u8>) -> Result<Parsed, FileError> {
+/// A header name as it is matched: no case, spaces, `_` or `-`.
+fn squash(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '\u{feff}'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Reads a CSV file with `delimiter`, or the one its header uses; `region_column` names the
+/// column holding each row's region.
+pub fn csv(
+    bytes: &[u8],
+    delimiter: Option<u8>,
+    region_column: Option<&str>,
+) -> Result<Parsed, FileError> {
     let text = utf8(bytes)?;
     let delimiter = delimiter.unwrap_or_else(|| sniff_delimiter(text));
     let mut reader = csv::ReaderBuilder::new()
@@ -323,7 +343,23 @@ pub fn csv(bytes: &[u8], delimiter: Option<u8>) -> Result<Parsed, FileError> {
             "the first line names the columns, e.g. userPrincipalName,mobilePhone",
         ));
     }
-    let map = map_header(headers.iter(), &mut parsed)?;
+    let region_at = match region_column {
+        None => None,
+        Some(c) => Some(headers.iter().position(|h| squash(h) == squash(c)).ok_or_else(|| {
+            file_error(
+                format!(
+                    "--region-column {c}: the file has no such column (its columns: {})",
+                    headers.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ")
+                ),
+                "give the name of the column that holds each row's country, e.g. --region-column Country",
+            )
+        })?),
+    };
+    let names = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| if Some(i) == region_at { "" } else { h });
+    let map = map_header(names, &mut parsed)?;
     // Line numbers from byte offsets: the csv crate's own line count is off with CRLF.
     let mut counted = (0usize, 1u64);
     let mut line_at = |byte: u64| {
@@ -353,7 +389,11 @@ pub fn csv(bytes: &[u8], delimiter: Option<u8>) -> Result<Parsed, FileError> {
             line: record.position().map_or(0, |p| line_at(p.byte())),
             cells: Vec::with_capacity(parsed.present.len()),
             broken: None,
+            region: None,
         };
+        if let Some(i) = region_at {
+            row.region = record.get(i).map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+        }
         for (value, field) in record.iter().zip(&map) {
             if let Some(f) = field {
                 row.cells.push((
@@ -382,7 +422,7 @@ fn csv_message(e: &csv::Error) -> String {
 
 /// Reads JSONL. A line that isn't a JSON object becomes a broken row, so every problem can be
 /// listed together.
-pub fn jsonl(bytes: &[u8]) -> Result<Parsed, FileError> {
+pub fn jsonl(bytes: &[u8], region_column: Option<&str>) -> Result<Parsed, FileError> {
     let text = utf8(bytes)?;
     let mut parsed = Parsed::default();
     let mut present = std::collections::BTreeSet::new();
@@ -398,6 +438,10 @@ pub fn jsonl(bytes: &[u8]) -> Result<Parsed, FileError> {
         match serde_json::from_str::<serde_json::Value>(line) {
             Ok(serde_json::Value::Object(obj)) => {
                 for (k, v) in obj {
+                    if region_column.is_some_and(|c| squash(c) == squash(&k)) {
+                        row.region = v.as_str().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+                        continue;
+                    }
                     match column(&k) {
                         Column::Data(f) => {
                             present.insert(f);
@@ -464,6 +508,7 @@ mod sniff_tests {
         let p = csv(
             "User Principal Name;Mobile Phone\nkim@c.com;+1 2065550100\n".as_bytes(),
             None,
+            None,
         )
         .unwrap();
         assert_eq!(p.rows.len(), 1);
@@ -511,7 +556,7 @@ mod tests {
         let data = "\u{feff}UserPrincipalName,Department,MobilePhone,otherMails\r\n\
                     kim@contoso.com,\"Sales, EMEA\",\"+44 20 7946 0958\",\"a@x.com;b@x.com\"\r\n\
                     lee@contoso.com,\"two\nlines\",,\r\n";
-        let p = csv(data.as_bytes(), None).unwrap();
+        let p = csv(data.as_bytes(), None, None).unwrap();
         assert_eq!(
             p.present,
             [
@@ -526,7 +571,7 @@ mod tests {
         assert_eq!(p.rows[1].get(DataField::MobilePhone), &Cell::Empty);
         let lf = csv(
             b"userPrincipalName\na@b.com\n\"x\ny@b.com\"\nc@b.com\n",
-            None,
+            None, None,
         )
         .unwrap();
         let lines: Vec<u64> = lf.rows.iter().map(|r| r.line).collect();
@@ -545,21 +590,21 @@ mod tests {
 
     #[test]
     fn csv_errors_name_the_line() {
-        let e = csv(b"mobilePhone\n+1 2015550123\n", None).unwrap_err();
+        let e = csv(b"mobilePhone\n+1 2015550123\n", None, None).unwrap_err();
         assert!(
             e.message.contains("no userPrincipalName or id column"),
             "{e:?}"
         );
-        let e = csv(b"userPrincipalName,mobilePhone\nkim@contoso.com\n", None).unwrap_err();
+        let e = csv(b"userPrincipalName,mobilePhone\nkim@contoso.com\n", None, None).unwrap_err();
         assert_eq!(e.message, "line 2: 1 fields where the header has 2");
-        let e = csv(b"userPrincipalName\nk\xe9@contoso.com\n", None).unwrap_err();
+        let e = csv(b"userPrincipalName\nk\xe9@contoso.com\n", None, None).unwrap_err();
         assert!(
             e.message.starts_with("line 2: the file is not UTF-8"),
             "{e:?}"
         );
-        let e = csv(b"\xff\xfeu\x00", None).unwrap_err();
+        let e = csv(b"\xff\xfeu\x00", None, None).unwrap_err();
         assert!(e.message.contains("UTF-16"));
-        let e = csv(b"userPrincipalName,mobilePhone,UserPrincipalName\n", None).unwrap_err();
+        let e = csv(b"userPrincipalName,mobilePhone,UserPrincipalName\n", None, None).unwrap_err();
         assert_eq!(
             e.message,
             "columns \"userPrincipalName\" and \"UserPrincipalName\" both mean userPrincipalName"
@@ -569,7 +614,7 @@ mod tests {
     #[test]
     fn jsonl_keeps_null_absent_and_lists() {
         let data = "{\"userPrincipalName\":\"kim@contoso.com\",\"mobilePhone\":null,\"otherMails\":[\"a@x.com\"]}\n\n[1]\n{\"id\":\"x\",\"mobilePhone\":5}\n";
-        let p = jsonl(data.as_bytes()).unwrap();
+        let p = jsonl(data.as_bytes(), None).unwrap();
         assert_eq!(p.rows.len(), 3);
         assert_eq!(p.rows[0].get(DataField::MobilePhone), &Cell::Null);
         assert_eq!(p.rows[0].get(DataField::OfficePhone), &Cell::Absent);

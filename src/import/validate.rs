@@ -108,6 +108,20 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
             String::new()
         }
     };
+    // The row's own region (--region-column) reads its national numbers.
+    let mut row_phone = rules.phone;
+    if let Some(r) = &raw.region {
+        match crate::phone::RegionCode::parse(r) {
+            Some(code) => row_phone.default_region = Some(code),
+            None => problems.push(Problem {
+                line: raw.line,
+                field: "(region column)",
+                input: r.clone(),
+                message: "not a two-letter ISO 3166 region code".into(),
+                hint: Some("write the country as a code such as US, GB, DE or IT".into()),
+            }),
+        }
+    }
     let mut phone = |field: DataField| -> Option<Option<String>> {
         match action(raw.get(field), rules) {
             Action::Leave => None,
@@ -120,7 +134,7 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
                 ));
                 None
             }
-            Action::Set(s) => match phone::normalize(s, &rules.phone) {
+            Action::Set(s) => match phone::normalize(s, &row_phone) {
                 Ok(p) => {
                     if let Some(ext) = &p.extension {
                         warnings.push(format!(
