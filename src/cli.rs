@@ -340,6 +340,10 @@ pub struct ImportArgs {
     /// Import the valid rows and report the invalid ones as skipped, instead of stopping.
     #[arg(long)]
     pub skip_invalid: bool,
+    /// Local directory only: create the users the file names (by userPrincipalName) that don't
+    /// exist yet, before importing (sandbox tenants; AD and Graph accounts are not created).
+    #[arg(long)]
+    pub create_missing: bool,
     /// Empty cells clear the field (otherwise they leave it alone).
     #[arg(long)]
     pub clear_empty: bool,

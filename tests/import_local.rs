@@ -578,17 +578,82 @@ fn a_region_column_reads_each_rows_national_numbers() {
     );
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
-    let new: Vec<&str> = v.as_array().unwrap().iter().map(|r| r["changes"][0]["new"].as_str().unwrap()).collect();
-    assert_eq!(new, ["+44 7400123999", "+1 2065550999"], "GB for Lee's row; the default for an empty cell");
-    assert!(!err.contains("Country"), "the region column is not an unknown column: {err}");
+    let new: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["changes"][0]["new"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        new,
+        ["+44 7400123999", "+1 2065550999"],
+        "GB for Lee's row; the default for an empty cell"
+    );
+    assert!(
+        !err.contains("Country"),
+        "the region column is not an unknown column: {err}"
+    );
     // A bad region is that row's problem; a missing column is the file's.
     let (code, _, err) = env.run_stdin(
         &["import", "-", "--region-column", "Country"],
         "userPrincipalName,mobilePhone,Country\nlee.gu@contoso.com,07400 123999,UK\n",
     );
     assert_eq!(code, 2);
-    assert!(err.contains("line 2: (region column) \"UK\": not a two-letter ISO 3166 region code"), "{err}");
-    let (code, _, err) = env.run_stdin(&["import", "-", "--region-column", "Land"], "userPrincipalName,mobilePhone\nx@y.com,+1 2065550100\n");
+    assert!(
+        err.contains("line 2: (region column) \"UK\": not a two-letter ISO 3166 region code"),
+        "{err}"
+    );
+    let (code, _, err) = env.run_stdin(
+        &["import", "-", "--region-column", "Land"],
+        "userPrincipalName,mobilePhone\nx@y.com,+1 2065550100\n",
+    );
     assert_eq!(code, 2);
-    assert!(err.contains("--region-column Land: the file has no such column"), "{err}");
+    assert!(
+        err.contains("--region-column Land: the file has no such column"),
+        "{err}"
+    );
+}
+
+#[test]
+fn create_missing_makes_a_sandbox_in_one_run() {
+    let env = Env::new();
+    let spec = format!("local:{}", env.home.path().join("sandbox.db").display());
+    let mut csv = String::from("userPrincipalName,mobilePhone\n");
+    for i in 0..300 {
+        csv.push_str(&format!("new{i:04}@sandbox.com,+1 206 555 {i:04}\n"));
+    }
+    let (code, out, err) = env.run_stdin(
+        &[
+            "--directory",
+            &spec,
+            "import",
+            "-",
+            "--create-missing",
+            "-o",
+            "json",
+        ],
+        &csv,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("created 300 missing users (--create-missing)"),
+        "{err}"
+    );
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["updated"], 300);
+    let v = env.json(&[
+        "--directory",
+        &spec,
+        "get-user",
+        "new0042@sandbox.com",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(v[0]["mobilePhone"], "+1 2065550042");
+    // Not on a tenant: refused before anything.
+    let (code, _, err) = env.run_stdin(
+        &["--directory", "graph", "import", "-", "--create-missing"],
+        &csv,
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("works on the local directory only"), "{err}");
 }

@@ -451,7 +451,27 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         ));
     }
 
+    if a.create_missing {
+        ctx.require_local("import --create-missing")?;
+    }
     let dir = ctx.open_directory().await?;
+    if let (true, AnyDirectory::Local(d)) = (a.create_missing, &dir) {
+        let upns: Vec<String> = states
+            .iter()
+            .filter_map(|s| match s {
+                RowState::Valid(v) if v.key.contains('@') => Some(v.key.clone()),
+                _ => None,
+            })
+            .collect();
+        if a.dry_run {
+            ctx.printer.note("dry run: --create-missing creates nothing; rows of missing users show as not found");
+        } else {
+            let created = d.create_missing(&upns)?;
+            ctx.printer.note(&format!(
+                "created {created} missing users (--create-missing)"
+            ));
+        }
+    }
     if let AnyDirectory::Graph(g) = &dir {
         g.check_permissions(&needed(&parsed.present, a.dry_run))
             .await?;

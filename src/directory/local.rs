@@ -210,10 +210,43 @@ impl LocalDirectory {
         tx.commit().map_err(|e| self.err(e))
     }
 
+    /// Creates the users of `upns` that don't exist yet, in one transaction (`import
+    /// --create-missing`, for sandbox directories); returns how many were created.
+    pub fn create_missing(&self, upns: &[String]) -> Result<usize, DirectoryError> {
+        let tx = self.write_tx()?;
+        let mut created = 0;
+        for upn in upns {
+            if find(&tx, upn).map_err(|e| self.err(e))?.is_some() {
+                continue;
+            }
+            let user = User {
+                id: new_id(&tx).map_err(|e| self.err(e))?,
+                user_principal_name: upn.clone(),
+                ..Default::default()
+            };
+            insert(&tx, &user, &AuthDetails::default()).map_err(|e| self.err(e))?;
+            created += 1;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(created)
+    }
+
     fn write_tx(&self) -> Result<Transaction<'_>, DirectoryError> {
         Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .map_err(|e| self.err(e))
     }
+}
+
+/// A random (version 4) GUID, lower case.
+fn new_id(conn: &Connection) -> rusqlite::Result<String> {
+    conn.query_row(
+        "SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
+         substr(hex(randomblob(2)), 2) || '-' || \
+         substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || \
+         '-' || hex(randomblob(6)))",
+        [],
+        |r| r.get(0),
+    )
 }
 
 fn insert(conn: &Connection, user: &User, auth: &AuthDetails) -> rusqlite::Result<()> {
@@ -426,16 +459,7 @@ impl Directory for LocalDirectory {
         if find(&tx, upn).map_err(|e| self.err(e))?.is_some() {
             return Err(DirectoryError::AlreadyExists(upn.to_string()));
         }
-        let id: String = tx
-            .query_row(
-                "SELECT lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || \
-                 substr(hex(randomblob(2)), 2) || '-' || \
-                 substr('89ab', 1 + (abs(random()) % 4), 1) || substr(hex(randomblob(2)), 2) || \
-                 '-' || hex(randomblob(6)))",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))?;
+        let id = new_id(&tx).map_err(|e| self.err(e))?;
         let user = User {
             id,
             user_principal_name: upn.to_string(),

@@ -392,7 +392,11 @@ pub fn csv(
             region: None,
         };
         if let Some(i) = region_at {
-            row.region = record.get(i).map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+            row.region = record
+                .get(i)
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string);
         }
         for (value, field) in record.iter().zip(&map) {
             if let Some(f) = field {
@@ -439,7 +443,11 @@ pub fn jsonl(bytes: &[u8], region_column: Option<&str>) -> Result<Parsed, FileEr
             Ok(serde_json::Value::Object(obj)) => {
                 for (k, v) in obj {
                     if region_column.is_some_and(|c| squash(c) == squash(&k)) {
-                        row.region = v.as_str().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+                        row.region = v
+                            .as_str()
+                            .map(str::trim)
+                            .filter(|r| !r.is_empty())
+                            .map(str::to_string);
                         continue;
                     }
                     match column(&k) {
@@ -571,7 +579,8 @@ mod tests {
         assert_eq!(p.rows[1].get(DataField::MobilePhone), &Cell::Empty);
         let lf = csv(
             b"userPrincipalName\na@b.com\n\"x\ny@b.com\"\nc@b.com\n",
-            None, None,
+            None,
+            None,
         )
         .unwrap();
         let lines: Vec<u64> = lf.rows.iter().map(|r| r.line).collect();
@@ -595,7 +604,12 @@ mod tests {
             e.message.contains("no userPrincipalName or id column"),
             "{e:?}"
         );
-        let e = csv(b"userPrincipalName,mobilePhone\nkim@contoso.com\n", None, None).unwrap_err();
+        let e = csv(
+            b"userPrincipalName,mobilePhone\nkim@contoso.com\n",
+            None,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(e.message, "line 2: 1 fields where the header has 2");
         let e = csv(b"userPrincipalName\nk\xe9@contoso.com\n", None, None).unwrap_err();
         assert!(
@@ -604,7 +618,12 @@ mod tests {
         );
         let e = csv(b"\xff\xfeu\x00", None, None).unwrap_err();
         assert!(e.message.contains("UTF-16"));
-        let e = csv(b"userPrincipalName,mobilePhone,UserPrincipalName\n", None, None).unwrap_err();
+        let e = csv(
+            b"userPrincipalName,mobilePhone,UserPrincipalName\n",
+            None,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(
             e.message,
             "columns \"userPrincipalName\" and \"UserPrincipalName\" both mean userPrincipalName"
