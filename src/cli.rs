@@ -18,6 +18,16 @@ Exit codes:
   5  service unavailable after retries (Graph)
 130  import interrupted by Ctrl-C (the report is still written)
 
+Environment:
+  SSPRCTL_HOME           where the local directory, saved login and token cache live
+  SSPRCTL_DIRECTORY, SSPRCTL_OUTPUT, SSPRCTL_CLOUD, SSPRCTL_GRAPH_URL, SSPRCTL_CREDENTIAL
+  Graph credentials      SSPRCTL_ACCESS_TOKEN; AZURE_TENANT_ID + AZURE_CLIENT_ID with
+                         AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH (+ _PASSWORD) or
+                         AZURE_FEDERATED_TOKEN_FILE; GitHub Actions / Azure Pipelines OIDC;
+                         IDENTITY_ENDPOINT (managed identity); `az` on PATH
+  Active Directory       SSPRCTL_LDAP_BIND_DN, SSPRCTL_LDAP_PASSWORD or SSPRCTL_LDAP_PASSWORD_FILE
+  NO_COLOR               no color on stderr
+
 Security questions and answers are never shown or set: administrators can't see or change them.";
 
 /// Read and pre-populate the contact information Entra ID self-service password reset uses.
@@ -36,7 +46,13 @@ pub struct GlobalArgs {
     /// Where users live: `local` (the default local directory), `local:PATH`, `graph` (a
     /// tenant, through Microsoft Graph), or `ldaps://HOST[:PORT]` / `ldap://HOST[:PORT]` (an
     /// Active Directory domain controller; ldap:// is upgraded with StartTLS).
-    #[arg(long, global = true, env = "SSPRCTL_DIRECTORY", value_name = "SPEC")]
+    #[arg(
+        long,
+        global = true,
+        env = "SSPRCTL_DIRECTORY",
+        value_name = "SPEC",
+        help_heading = "Global options"
+    )]
     pub directory: Option<String>,
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(
@@ -45,18 +61,21 @@ pub struct GlobalArgs {
         global = true,
         env = "SSPRCTL_OUTPUT",
         value_enum,
-        ignore_case = true
+        ignore_case = true,
+        help_heading = "Global options"
     )]
     pub output: Option<Format>,
-    /// Fields to show, comma-separated, case-insensitive; MSOnline, AzureAD and Graph names
-    /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
-    #[arg(long, global = true, value_name = "FIELDS")]
-    pub select: Option<String>,
     /// Print no warnings or notes on stderr (errors still go there).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Global options"
+    )]
     pub quiet: bool,
     /// Say more on stderr (repeat for more); with graph: credential, requests, status, timing.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
     /// Which credential to use for --directory graph (auto: the first that applies, in the
     /// order the README gives).
@@ -161,17 +180,31 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a user in the local directory (a tenant's users are not created by this tool).
+    #[command(display_order = 14)]
     NewUser(NewUserArgs),
     /// Delete a user from the local directory.
+    #[command(display_order = 15)]
     RemoveUser(UserArg),
     /// Set a user's alternate email, mobile phone and office phone (Set-MsolUser, Set-AzureADUser).
+    #[command(
+        display_order = 2,
+        after_long_help = "Examples:\n  ssprctl set-user kim@contoso.com --mobile-phone \"+1 425 555 0101\" --dry-run\n  ssprctl set-user kim@contoso.com --alternate-email \"kim@fabrikam.com;kim@outlook.com\"\n  ssprctl set-user kim@contoso.com --clear office-phone"
+    )]
     SetUser(SetUserArgs),
     /// Show users' contact information (Get-MsolUser, Get-AzureADUser).
+    #[command(
+        display_order = 1,
+        after_long_help = "Examples:\n  ssprctl get-user kim@contoso.com\n  ssprctl get-user --all -o csv --select DisplayName,UserPrincipalName,MobilePhone,PhoneNumber\n  ssprctl --directory graph get-user --all -o jsonl"
+    )]
     GetUser(GetUserArgs),
     /// Set a user's authentication phone(s) and email (what users register for SSPR).
     ///
     /// SSPR uses the authentication phone (SMS or call), the office phone (call) and the email;
     /// the alternate authentication phone is used for MFA only, never for password reset.
+    #[command(
+        display_order = 4,
+        after_long_help = "Examples:\n  ssprctl set-auth-details kim@contoso.com --phone \"+1 425 555 0101\" --email kim@fabrikam.com\n  ssprctl set-auth-details kim@contoso.com --clear alternate-phone"
+    )]
     SetAuthDetails(SetAuthArgs),
     /// Who can't reset their password today, why, and a fix file that import applies.
     ///
@@ -181,11 +214,16 @@ pub enum Command {
     /// Writes nothing to the directory. Example:
     ///   ssprctl audit --all --not-ready --default-region US --fix-file fixes.csv
     ///   ssprctl import fixes.csv --dry-run && ssprctl import fixes.csv
+    #[command(display_order = 6)]
     Audit(AuditArgs),
     /// Make the directory match a CSV or JSONL file of contact information.
     ///
     /// Validates every row first (any problem: nothing is written), reads the users with as few
     /// requests as possible, writes only what changes, and reports every row.
+    #[command(
+        display_order = 5,
+        after_long_help = "Examples:\n  ssprctl import hr.csv --default-region US --dry-run\n  ssprctl import hr.csv --report report.csv\n  ssprctl import offices.csv --region-column Country --delimiter \";\""
+    )]
     Import(ImportArgs),
     /// Show a user's authentication phones and email (MSOnline's StrongAuthenticationUserDetails).
     ///
@@ -196,26 +234,40 @@ pub enum Command {
     /// Security questions and answers are never shown: administrators can't see or set them.
     /// One user prints one object; several users or --all print a list (Graph reads them in
     /// $batch requests at --auth-concurrency; the local directory in one query).
+    #[command(
+        display_order = 3,
+        after_long_help = "Examples:\n  ssprctl get-auth-details kim@contoso.com\n  ssprctl --directory graph get-auth-details --all -o csv"
+    )]
     GetAuthDetails(GetAuthArgs),
     /// Sign in to Microsoft Graph with a device code (for an admin at a terminal).
     ///
     /// Prints a code and a URL on stderr; after sign-in the refresh token is saved (readable
     /// only by you) and later commands with --directory graph use it silently.
+    #[command(display_order = 8)]
     Login(LoginArgs),
     /// Delete every saved login and cached access token.
+    #[command(display_order = 9)]
     Logout,
     /// Credentials for --directory graph: `auth status` says who you are and what you may do.
     #[command(subcommand)]
+    #[command(display_order = 10)]
     Auth(AuthCommand),
     /// The same as `auth status`.
+    #[command(display_order = 11)]
     Whoami,
     /// Print a shell completion script: source it, e.g. `source <(ssprctl completions bash)`.
+    #[command(display_order = 12)]
     Completions(CompletionsArgs),
     /// Print the man page (roff): `ssprctl man > ssprctl.1`, or `ssprctl man | man -l -`.
+    #[command(display_order = 13)]
     Man,
     /// Validate and normalise phone numbers (arguments, or one per line on stdin).
     ///
     /// Exits 1 if any number is invalid: use it to check HR data before an import.
+    #[command(
+        display_order = 7,
+        after_long_help = "Examples:\n  ssprctl phone \"+44 20 7946 0958\" \"(425) 555-0100\" --default-region US\n  cut -d, -f3 hr.csv | ssprctl phone - -o csv --skip-blank"
+    )]
     Phone(PhoneCmdArgs),
 }
 
@@ -236,6 +288,10 @@ pub struct GetAuthArgs {
     /// Graph: authentication-method requests in flight at most (several users or --all).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
     pub auth_concurrency: u16,
+    /// Fields to show, comma-separated, case-insensitive; MSOnline, AzureAD and Graph names
+    /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
+    #[arg(long, value_name = "FIELDS")]
+    pub select: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -460,7 +516,7 @@ pub enum PhoneCheckArg {
 pub struct SetUserArgs {
     #[command(flatten)]
     pub user: UserArg,
-    /// Replace the alternate email addresses (repeat, or separate with commas).
+    /// Replace the alternate email addresses (repeat, or separate with , or ;).
     #[arg(long = "alternate-email", visible_aliases = ["alternate-email-addresses", "other-mails"],
           value_name = "ADDR", value_delimiter = ',', num_args = 1)]
     pub alternate_email: Vec<String>,
@@ -510,6 +566,10 @@ pub struct GetUserArgs {
     /// Every user, sorted by user principal name.
     #[arg(long)]
     pub all: bool,
+    /// Fields to show, comma-separated, case-insensitive; MSOnline, AzureAD and Graph names
+    /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
+    #[arg(long, value_name = "FIELDS")]
+    pub select: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -628,7 +688,12 @@ mod tests {
         let b = parse(&["get-user", "--all", "-o", "json", "--select", "id"]).unwrap();
         assert_eq!(a.global.output, Some(Format::Json));
         assert_eq!(b.global.output, Some(Format::Json));
-        assert_eq!(b.global.select.as_deref(), Some("id"));
+        let Command::GetUser(g) = &b.command else {
+            panic!("get-user")
+        };
+        assert_eq!(g.select.as_deref(), Some("id"));
+        // --select belongs to the commands that print fields.
+        assert!(parse(&["set-user", "x", "--select", "id"]).is_err());
         let c = parse(&[
             "--cloud",
             "usgov-dod",

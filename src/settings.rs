@@ -75,7 +75,6 @@ pub struct GraphSettings {
 pub struct Settings {
     pub directory: DirectorySpec,
     pub format: Format,
-    pub select: Option<String>,
     pub quiet: bool,
     pub verbose: u8,
     pub graph: GraphSettings,
@@ -149,7 +148,6 @@ impl Settings {
                 other => other,
             },
             format: resolve_format(g),
-            select: g.select.clone(),
             quiet: g.quiet,
             verbose: g.verbose,
         })

@@ -11,7 +11,7 @@ use crate::model::{AuthDetails, AuthField, User};
 use crate::output::{Records, Shape};
 
 pub async fn run(a: GetAuthArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
-    let fields: Vec<AuthField> = select(ctx.settings.select.as_deref())?;
+    let fields: Vec<AuthField> = select(a.select.as_deref())?;
     let mut keys: Vec<String> = a.users.clone();
     keys.extend(a.upn.iter().cloned());
     keys.extend(a.object_id.iter().cloned());

@@ -10,7 +10,7 @@ use crate::output::{Records, Shape};
 
 /// Prints the users found; users not found are reported together afterwards (exit 3).
 pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
-    let fields: Vec<UserField> = select(ctx.settings.select.as_deref())?;
+    let fields: Vec<UserField> = select(a.select.as_deref())?;
     if a.users.is_empty() && !a.all {
         return Err(CliError::usage("no_user", "get-user needs a user")
             .with_hint("name one or more users, or use --all to list every user"));

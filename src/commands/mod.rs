@@ -60,19 +60,12 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         http: std::cell::OnceCell::new(),
         run_deadline: None,
     };
-    let takes_select = matches!(
+    // A read command's --timeout covers the whole run.
+    if matches!(
         cli.command,
         Command::GetUser(_) | Command::GetAuthDetails(_)
-    );
-    if takes_select {
+    ) {
         ctx.run_deadline = std::time::Instant::now().checked_add(settings.graph.policy.total);
-    }
-    if settings.select.is_some() && !takes_select {
-        return Err(CliError::usage(
-            "select_not_supported",
-            "--select applies to get-user and get-auth-details only",
-        )
-        .with_hint("drop --select, or use -o json and pick fields with a JSON tool"));
     }
     match cli.command {
         Command::NewUser(a) => new_user::run(a, &mut ctx).await,
