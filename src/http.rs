@@ -511,6 +511,7 @@ mod tests {
                 format: crate::cli::Format::Json,
                 quiet: true,
                 verbose: 0,
+                table_width: None,
             },
             true,
         );

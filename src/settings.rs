@@ -80,6 +80,8 @@ pub struct Settings {
     pub graph: GraphSettings,
     /// Whether stderr is a terminal (progress bars).
     pub stderr_tty: bool,
+    /// stdout's terminal width (`COLUMNS`, else the terminal's); `None` when piped.
+    pub table_width: Option<usize>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -142,6 +144,7 @@ impl Settings {
         };
         Ok(Settings {
             stderr_tty: std::io::stderr().is_terminal(),
+            table_width: terminal_width(),
             graph,
             directory: match parse_directory(g.directory.as_deref().unwrap_or("local"), home)? {
                 DirectorySpec::Ldap(l) => DirectorySpec::Ldap(ldap_settings(l, g)?),
@@ -176,6 +179,30 @@ fn on_path(name: &str) -> Option<PathBuf> {
                 p.is_file()
             }
         })
+}
+
+/// stdout's width when it is a terminal: `COLUMNS` if set, else the terminal's own size.
+fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    if let Some(c) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+    {
+        return Some(c);
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: TIOCGWINSZ fills the struct we pass for a terminal file descriptor.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        if unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) } == 0
+            && ws.ws_col > 0
+        {
+            return Some(usize::from(ws.ws_col));
+        }
+    }
+    None
 }
 
 /// Whether stderr gets color: a terminal, and `NO_COLOR` unset or empty (no-color.org).

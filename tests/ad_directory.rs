@@ -34,6 +34,7 @@ fn printer() -> Printer {
         format: Format::Json,
         quiet: true,
         verbose: 0,
+        table_width: None,
     }
 }
 

@@ -1001,3 +1001,37 @@ fn phone_streams_stdin_lines_of_any_ending_and_reports_bad_ones() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn tables_fit_an_80_column_terminal_and_piped_output_is_unchanged() {
+    let env = Env::new();
+    let (code, _, _) = env.run(&["get-user", "--all"]);
+    assert_eq!(code, 0);
+    let bin = assert_cmd::cargo::cargo_bin("ssprctl");
+    let out = std::process::Command::new("script")
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} get-user --all -o table 2>/dev/null", bin.display()),
+            "/dev/null",
+        ])
+        .env("SSPRCTL_HOME", env.home.path())
+        .env("COLUMNS", "80")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(text.lines().count() > 6, "{text}");
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    // Piped: one line per user, not wrapped.
+    let (_, out, _) = env.run(&["get-user", "--all", "-o", "table"]);
+    assert_eq!(out.lines().count(), 2 + 5, "{out}");
+    assert!(out.lines().next().unwrap().chars().count() > 80);
+}

@@ -23,6 +23,7 @@ fn connect(emu: &Emulator) -> GraphDirectory {
         format: Format::Json,
         quiet: true,
         verbose: 0,
+        table_width: None,
     };
     let base = reqwest::Url::parse(&emu.url).unwrap();
     let http = Http::new(RetryPolicy::default(), printer, true);

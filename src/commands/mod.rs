@@ -55,6 +55,7 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
             format: settings.format,
             quiet: settings.quiet,
             verbose: settings.verbose,
+            table_width: settings.table_width,
         },
         out,
         http: std::cell::OnceCell::new(),

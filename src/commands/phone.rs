@@ -62,7 +62,7 @@ fn invalid(input: &str, region: Option<String>, reason: String) -> Vec<Value> {
 pub fn run(a: PhoneCmdArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let opts = phone_options(&a.phone)?;
     let (mut total, mut bad) = (0usize, 0usize);
-    let mut out = RecordStream::new(ctx.printer.format, FIELDS, &mut *ctx.out)?;
+    let mut out = RecordStream::new(&ctx.printer, FIELDS, &mut *ctx.out)?;
     let from_stdin = a.numbers.is_empty() || a.numbers == ["-"];
     if from_stdin {
         let mut stdin = std::io::stdin().lock();

@@ -69,20 +69,23 @@ pub struct RecordStream<'w> {
     out: &'w mut dyn Write,
     rows: usize,
     table: Vec<Vec<Value>>,
+    width: Option<usize>,
 }
 
 impl<'w> RecordStream<'w> {
     pub fn new(
-        format: Format,
+        printer: &Printer,
         fields: &'static [&'static str],
         out: &'w mut dyn Write,
     ) -> io::Result<Self> {
+        let format = printer.format;
         let mut s = RecordStream {
             format,
             fields,
             out,
             rows: 0,
             table: Vec::new(),
+            width: printer.table_width,
         };
         match format {
             Format::Csv => s.csv_record(fields.iter().map(|f| f.to_string()))?,
@@ -139,6 +142,7 @@ impl<'w> RecordStream<'w> {
                     fields: self.fields,
                     rows: std::mem::take(&mut self.table),
                 },
+                self.width,
             ),
             _ => Ok(()),
         }
@@ -151,6 +155,8 @@ pub struct Printer {
     pub format: Format,
     pub quiet: bool,
     pub verbose: u8,
+    /// The terminal's width, when stdout is one: tables wrap their widest columns to fit.
+    pub table_width: Option<usize>,
 }
 
 impl Printer {
@@ -161,7 +167,7 @@ impl Printer {
             Format::Jsonl => json::records_lines(w, r),
             Format::Csv => delimited::csv(w, r.fields, &r.rows),
             Format::Tsv => delimited::tsv(w, r.fields, &r.rows),
-            Format::Table => table::records(w, r),
+            Format::Table => table::records(w, r, self.table_width),
         }
     }
 

@@ -25,7 +25,8 @@ pub fn sanitize(s: &str) -> String {
         .collect()
 }
 
-pub fn records(w: &mut dyn Write, r: &Records<'_>) -> io::Result<()> {
+/// Rows as a table; with `width` (a terminal's), the widest columns wrap so the table fits.
+pub fn records(w: &mut dyn Write, r: &Records<'_>, width: Option<usize>) -> io::Result<()> {
     let mut b = Builder::default();
     b.push_record(r.fields.iter().map(|f| f.to_string()));
     for row in &r.rows {
@@ -33,6 +34,13 @@ pub fn records(w: &mut dyn Write, r: &Records<'_>) -> io::Result<()> {
     }
     let mut table = b.build();
     table.with(Style::psql());
+    if let Some(width) = width.filter(|w| *w >= 20) {
+        table.with(
+            tabled::settings::Width::wrap(width)
+                .priority(tabled::settings::peaker::Priority::max(true))
+                .keep_words(true),
+        );
+    }
     writeln!(w, "{table}")
 }
 

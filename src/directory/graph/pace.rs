@@ -197,6 +197,7 @@ mod tests {
             format: crate::cli::Format::Json,
             quiet: true,
             verbose: 0,
+            table_width: None,
         })
     }
 
