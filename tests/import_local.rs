@@ -657,3 +657,39 @@ fn create_missing_makes_a_sandbox_in_one_run() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("works on the local directory only"), "{err}");
 }
+
+#[test]
+fn progress_shows_on_a_terminal_and_never_in_a_pipe() {
+    let env = Env::new();
+    let mut csv = String::from("userPrincipalName,mobilePhone\n");
+    for i in 0..5 {
+        csv.push_str(
+            &format!("lee.gu@contoso.com,+44 7400 12345{i}\n").replace("lee.gu", &format!("u{i}")),
+        );
+    }
+    let file = write(&env, "p.csv", &csv);
+    // Piped: no progress at all on stderr.
+    let (_, _, err) = env.run(&["import", &file, "-o", "json"]);
+    assert!(
+        !err.contains("validating") && !err.contains('\u{1b}'),
+        "{err:?}"
+    );
+    // On a terminal (script gives one): the phases are drawn, then cleared.
+    let bin = assert_cmd::cargo::cargo_bin("ssprctl");
+    let out = std::process::Command::new("script")
+        .args([
+            "-q",
+            "-e",
+            "-c",
+            &format!("{} import {file} -o json > /dev/null", bin.display()),
+            "/dev/null",
+        ])
+        .env("SSPRCTL_HOME", env.home.path())
+        .output()
+        .unwrap();
+    let tty = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        tty.contains("reading ") || tty.contains("validating 5 rows") || tty.contains("rows ·"),
+        "{tty:?}"
+    );
+}

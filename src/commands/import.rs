@@ -1,10 +1,10 @@
 //! `import`: the command-line side of [`crate::import`] — reading the file, printing problems,
 //! the plan and the summary, the progress line, Ctrl-C, the report and the exit code.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::Ctx;
@@ -192,40 +192,77 @@ fn watch_ctrl_c(cancelled: Arc<AtomicBool>) {
     });
 }
 
-/// A progress line on stderr, redrawn five times a second until `finished`.
-fn progress(
-    ctl: BulkControl,
-    total: Arc<AtomicUsize>,
-    finished: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let start = Instant::now();
-        let mut drawn = false;
-        while !finished.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(200));
-            let total = total.load(Ordering::Relaxed);
-            if total == 0 {
-                continue;
-            }
-            let done = ctl.done.load(Ordering::Relaxed);
-            let secs = start.elapsed().as_secs_f64().max(0.001);
-            let rate = done as f64 / secs;
-            let eta = if rate > 0.0 {
-                format!("{:.0} s", (total.saturating_sub(done)) as f64 / rate)
-            } else {
-                "?".into()
-            };
-            eprint!(
-                "\r\x1b[2K{done}/{total} rows · {} changed · {} failed · {rate:.0} rows/s · ETA {eta}",
-                ctl.changed.load(Ordering::Relaxed),
-                ctl.failed.load(Ordering::Relaxed),
+/// The progress display, on a terminal only: a spinner naming each phase (reading, validating,
+/// opening the directory — which may wait for its lock), then a bar of rows with the counts,
+/// rate and ETA. Drawn by indicatif on stderr; stdout stays data only.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    ticker: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+}
+
+impl Progress {
+    fn new(visible: bool) -> Self {
+        let bar = visible.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
             );
-            drawn = true;
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    .expect("a valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Progress { bar, ticker: None }
+    }
+
+    fn phase(&self, msg: impl Into<String>) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg.into());
         }
-        if drawn {
-            eprint!("\r\x1b[2K");
+    }
+
+    /// Switches to the bar of rows, updated from the run's counters.
+    fn rows(&mut self, ctl: &BulkControl, total: usize) {
+        let Some(bar) = self.bar.clone() else { return };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} rows · {msg} · {per_sec} · ETA {eta}",
+            )
+            .expect("a valid template"),
+        );
+        bar.set_length(total as u64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ctl, flag) = (ctl.clone(), stop.clone());
+        let handle = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                bar.set_position(ctl.done.load(Ordering::Relaxed) as u64);
+                bar.set_message(format!(
+                    "{} changed · {} failed",
+                    ctl.changed.load(Ordering::Relaxed),
+                    ctl.failed.load(Ordering::Relaxed)
+                ));
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        self.ticker = Some((stop, handle));
+    }
+
+    fn finish(self) {}
+}
+
+/// Cleared on every way out (errors included), so messages never land after a stale line.
+impl Drop for Progress {
+    fn drop(&mut self) {
+        if let Some((stop, handle)) = self.ticker.take() {
+            stop.store(true, Ordering::Relaxed);
+            let _ = handle.join();
         }
-    })
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
 }
 
 /// The process's peak resident memory in MB (Linux; `None` elsewhere).
@@ -399,6 +436,15 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         phone: phone_options(&a.phone)?,
         clear_empty: a.clear_empty,
     };
+    let mut progress = Progress::new(ctx.settings.stderr_tty && !ctx.printer.quiet);
+    progress.phase(format!(
+        "reading {}",
+        if a.file == "-" {
+            "stdin"
+        } else {
+            a.file.as_str()
+        }
+    ));
     let bytes = read_input(&a.file)?;
     let format = input_format(&a, &bytes)?;
     let parsed = match format {
@@ -414,6 +460,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     for w in &parsed.warnings {
         ctx.printer.warn(w);
     }
+    progress.phase(format!("validating {} rows", parsed.rows.len()));
     let states = import::validate(&parsed, &rules);
     ctx.printer.log(
         1,
@@ -454,6 +501,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     if a.create_missing {
         ctx.require_local("import --create-missing")?;
     }
+    progress.phase("opening the directory (and waiting for its lock, or a token)");
     let dir = ctx.open_directory().await?;
     if let (true, AnyDirectory::Local(d)) = (a.create_missing, &dir) {
         let upns: Vec<String> = states
@@ -483,18 +531,12 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         ..Default::default()
     };
     watch_ctrl_c(ctl.cancelled.clone());
-    let total = Arc::new(AtomicUsize::new(0));
-    let finished = Arc::new(AtomicBool::new(false));
-    let bar = (ctx.settings.stderr_tty && !ctx.printer.quiet && std::io::stderr().is_terminal())
-        .then(|| progress(ctl.clone(), total.clone(), finished.clone()));
+    progress.phase("reading the users");
     let outcome = import::run(&dir, &parsed, states, a.dry_run, &ctl, |n| {
-        total.store(n, Ordering::Relaxed)
+        progress.rows(&ctl, n)
     })
     .await;
-    finished.store(true, Ordering::Relaxed);
-    if let Some(bar) = bar {
-        let _ = bar.join();
-    }
+    progress.finish();
     let results: Vec<RowResult> = outcome.map_err(|e: DirectoryError| CliError::from(e))?;
 
     let warnings: Vec<String> = results
