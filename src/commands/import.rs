@@ -420,12 +420,31 @@ fn count(results: &[RowResult], s: Status) -> usize {
     results.iter().filter(|r| r.status == s).count()
 }
 
+/// The import, phase by phase: settle the arguments, read the file, validate every row, prepare
+/// the directory, apply, report, and the exit code.
 pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let started = Instant::now();
-    // Everything about the input is settled before the directory is touched.
-    // The extension (or --format) is checked before reading a byte.
+    let (report_format, rules) = settle(&a)?;
+    let mut progress = Progress::new(ctx.settings.stderr_tty && !ctx.printer.quiet);
+    let parsed = read_file(&a, ctx, &progress)?;
+    let states = check(&a, ctx, &parsed, &rules, report_format, &progress, started)?;
+    let (dir, ctl) = prepare(&a, ctx, &parsed, &states, &progress).await?;
+    progress.phase("reading the users");
+    let outcome = import::run(&dir, &parsed, states, a.dry_run, &ctl, |n| {
+        progress.rows(&ctl, n)
+    })
+    .await;
+    progress.finish();
+    let results: Vec<RowResult> = outcome.map_err(|e: DirectoryError| CliError::from(e))?;
+    let counts = Counts::of(&results);
+    report(&a, ctx, &parsed, &results, report_format, &counts, started)?;
+    exit_code(&results, &counts, &ctl)
+}
+
+/// Phase 0: everything about the arguments, settled before a byte is read.
+fn settle(a: &ImportArgs) -> Result<(Option<ReportFormat>, Rules), CliError> {
     if a.file != "-" {
-        input_format(&a, &[])?;
+        input_format(a, &[])?;
     }
     let report_format = a
         .report
@@ -436,7 +455,11 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         phone: phone_options(&a.phone)?,
         clear_empty: a.clear_empty,
     };
-    let mut progress = Progress::new(ctx.settings.stderr_tty && !ctx.printer.quiet);
+    Ok((report_format, rules))
+}
+
+/// Phase 1: read and parse the file.
+fn read_file(a: &ImportArgs, ctx: &Ctx<'_>, progress: &Progress) -> Result<read::Parsed, CliError> {
     progress.phase(format!(
         "reading {}",
         if a.file == "-" {
@@ -446,7 +469,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         }
     ));
     let bytes = read_input(&a.file)?;
-    let format = input_format(&a, &bytes)?;
+    let format = input_format(a, &bytes)?;
     let parsed = match format {
         ImportFormat::Csv => read::csv(
             &bytes,
@@ -456,12 +479,25 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         ImportFormat::Jsonl => read::jsonl(&bytes, a.region_column.as_deref()),
     }
     .map_err(|e| CliError::usage("invalid_file", e.message).with_hint(e.hint))?;
-    drop(bytes);
     for w in &parsed.warnings {
         ctx.printer.warn(w);
     }
+    Ok(parsed)
+}
+
+/// Phase 2: validate every row. Any problem stops here (nothing written; the report still
+/// written) unless `--skip-invalid`.
+fn check(
+    a: &ImportArgs,
+    ctx: &Ctx<'_>,
+    parsed: &read::Parsed,
+    rules: &Rules,
+    report_format: Option<ReportFormat>,
+    progress: &Progress,
+    started: Instant,
+) -> Result<Vec<RowState>, CliError> {
     progress.phase(format!("validating {} rows", parsed.rows.len()));
-    let states = import::validate(&parsed, &rules);
+    let states = import::validate(parsed, rules);
     ctx.printer.log(
         1,
         &format!(
@@ -474,46 +510,65 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         .iter()
         .filter(|s| matches!(s, RowState::Invalid(_)))
         .count();
-    if bad_rows > 0 {
-        let problems: Vec<&Problem> = import::problems(&states).collect();
-        if !a.skip_invalid {
-            print_problems(&problems, ctx.settings.json_errors(), a.report.is_some());
-            drop(problems);
-            if let (Some(path), Some(format)) = (&a.report, report_format) {
-                let results = import::unattempted(&parsed, states);
-                write_report(path, format, &parsed, &results)?;
-            }
-            return Err(CliError::usage(
-                "invalid_rows",
-                format!("{bad_rows} of {} rows have problems; nothing was written", parsed.rows.len()),
-            )
-            .with_hint("fix them, or use --skip-invalid to import the valid rows and report these as skipped"));
-        }
-        if !ctx.printer.quiet {
-            print_problems(&problems, false, a.report.is_some());
-        }
+    if bad_rows == 0 {
+        return Ok(states);
+    }
+    let problems: Vec<&Problem> = import::problems(&states).collect();
+    if !a.skip_invalid {
+        print_problems(&problems, ctx.settings.json_errors(), a.report.is_some());
         drop(problems);
-        ctx.printer.warn(&format!(
-            "{bad_rows} invalid rows will be skipped (--skip-invalid)"
+        if let (Some(path), Some(format)) = (&a.report, report_format) {
+            let results = import::unattempted(parsed, states);
+            write_report(path, format, parsed, &results)?;
+        }
+        return Err(CliError::usage(
+            "invalid_rows",
+            format!(
+                "{bad_rows} of {} rows have problems; nothing was written",
+                parsed.rows.len()
+            ),
+        )
+        .with_hint(
+            "fix them, or use --skip-invalid to import the valid rows and report these as skipped",
         ));
     }
+    if !ctx.printer.quiet {
+        print_problems(&problems, false, a.report.is_some());
+    }
+    drop(problems);
+    ctx.printer.warn(&format!(
+        "{bad_rows} invalid rows will be skipped (--skip-invalid)"
+    ));
+    Ok(states)
+}
 
+/// Phase 3: open the directory (waiting for its lock, or getting a token), create missing
+/// users (local), check the token's permissions (Graph) and its lifetime, watch for Ctrl-C.
+async fn prepare(
+    a: &ImportArgs,
+    ctx: &Ctx<'_>,
+    parsed: &read::Parsed,
+    states: &[RowState],
+    progress: &Progress,
+) -> Result<(AnyDirectory, BulkControl), CliError> {
     if a.create_missing {
         ctx.require_local("import --create-missing")?;
     }
     progress.phase("opening the directory (and waiting for its lock, or a token)");
     let dir = ctx.open_directory().await?;
     if let (true, AnyDirectory::Local(d)) = (a.create_missing, &dir) {
-        let upns: Vec<String> = states
-            .iter()
-            .filter_map(|s| match s {
-                RowState::Valid(v) if v.key.contains('@') => Some(v.key.clone()),
-                _ => None,
-            })
-            .collect();
         if a.dry_run {
-            ctx.printer.note("dry run: --create-missing creates nothing; rows of missing users show as not found");
+            ctx.printer.note(
+                "dry run: --create-missing creates nothing; rows of missing users show as not found",
+            );
         } else {
+            let upns: Vec<String> = states
+                .iter()
+                .filter_map(|s| match s {
+                    RowState::Valid(v) if v.key.contains('@') => Some(v.key.clone()),
+                    _ => None,
+                })
+                .collect();
             let created = d.create_missing(&upns)?;
             ctx.printer.note(&format!(
                 "created {created} missing users (--create-missing)"
@@ -524,21 +579,54 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         g.check_permissions(&needed(&parsed.present, a.dry_run))
             .await?;
     }
-    warn_short_token(&dir, &states, ctx);
+    warn_short_token(&dir, states, ctx);
     let ctl = BulkControl {
         concurrency: usize::from(a.concurrency),
         auth_concurrency: usize::from(a.auth_concurrency),
         ..Default::default()
     };
     watch_ctrl_c(ctl.cancelled.clone());
-    progress.phase("reading the users");
-    let outcome = import::run(&dir, &parsed, states, a.dry_run, &ctl, |n| {
-        progress.rows(&ctl, n)
-    })
-    .await;
-    progress.finish();
-    let results: Vec<RowResult> = outcome.map_err(|e: DirectoryError| CliError::from(e))?;
+    Ok((dir, ctl))
+}
 
+/// What the rows came to.
+struct Counts {
+    updated: usize,
+    unchanged: usize,
+    skipped: usize,
+    failed: usize,
+    planned: usize,
+    /// Rows an interruption (Ctrl-C, an expired token, a DC gone) left out: not "skipped".
+    not_attempted: usize,
+}
+
+impl Counts {
+    fn of(results: &[RowResult]) -> Counts {
+        let not_attempted = results
+            .iter()
+            .filter(|r| r.error.as_ref().is_some_and(|e| e.0 == "interrupted"))
+            .count();
+        Counts {
+            updated: count(results, Status::Updated),
+            unchanged: count(results, Status::Unchanged),
+            skipped: count(results, Status::Skipped) - not_attempted,
+            failed: count(results, Status::Failed),
+            planned: count(results, Status::Planned),
+            not_attempted,
+        }
+    }
+}
+
+/// Phase 5: warnings, the report file, the failed rows, the plan or the summary.
+fn report(
+    a: &ImportArgs,
+    ctx: &mut Ctx<'_>,
+    parsed: &read::Parsed,
+    results: &[RowResult],
+    report_format: Option<ReportFormat>,
+    c: &Counts,
+    started: Instant,
+) -> Result<(), CliError> {
     let warnings: Vec<String> = results
         .iter()
         .flat_map(|r| {
@@ -562,7 +650,7 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         ));
     }
     if let (Some(path), Some(format)) = (&a.report, report_format) {
-        write_report(path, format, &parsed, &results)?;
+        write_report(path, format, parsed, results)?;
     }
     for r in results.iter().filter(|r| r.status == Status::Failed) {
         if let Some((code, message)) = &r.error
@@ -571,21 +659,8 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             eprintln!("line {}: {} failed ({code}): {message}", r.line, r.user);
         }
     }
-
-    // Rows an interruption (Ctrl-C, an expired token, a DC gone) left out are not "skipped".
-    let not_attempted = results
-        .iter()
-        .filter(|r| r.error.as_ref().is_some_and(|e| e.0 == "interrupted"))
-        .count();
-    let (updated, unchanged, skipped, failed, planned) = (
-        count(&results, Status::Updated),
-        count(&results, Status::Unchanged),
-        count(&results, Status::Skipped) - not_attempted,
-        count(&results, Status::Failed),
-        count(&results, Status::Planned),
-    );
-    let interrupted = if not_attempted > 0 {
-        format!("; interrupted: {not_attempted} not attempted")
+    let interrupted = if c.not_attempted > 0 {
+        format!("; interrupted: {} not attempted", c.not_attempted)
     } else {
         String::new()
     };
@@ -608,31 +683,44 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         // The summary after the data it summarises.
         ctx.out.flush()?;
         ctx.printer.note(&format!(
-            "dry run: {} rows: {planned} users to change, {unchanged} unchanged, {skipped} skipped, {failed} failed{interrupted}; nothing was written",
-            results.len()
+            "dry run: {} rows: {} users to change, {} unchanged, {} skipped, {} failed{interrupted}; nothing was written",
+            results.len(),
+            c.planned,
+            c.unchanged,
+            c.skipped,
+            c.failed
         ));
     } else {
         Summary {
             rows: results.len(),
-            updated,
-            unchanged,
-            skipped,
-            failed,
-            not_attempted,
+            updated: c.updated,
+            unchanged: c.unchanged,
+            skipped: c.skipped,
+            failed: c.failed,
+            not_attempted: c.not_attempted,
             seconds: (secs * 100.0).round() / 100.0,
             http_requests: requests,
         }
         .print(ctx)?;
         ctx.out.flush()?;
         ctx.printer.note(&format!(
-            "import: {} rows: {updated} updated, {unchanged} unchanged, {skipped} skipped, {failed} failed{interrupted} in {secs:.1} s{}",
+            "import: {} rows: {} updated, {} unchanged, {} skipped, {} failed{interrupted} in {secs:.1} s{}",
             results.len(),
+            c.updated,
+            c.unchanged,
+            c.skipped,
+            c.failed,
             requests.map_or(String::new(), |n| format!(" ({n} HTTP requests)"))
         ));
     }
     if let Some(peak) = peak_memory_mb() {
         ctx.printer.log(1, &format!("peak memory {peak} MB"));
     }
+    Ok(())
+}
+
+/// Phase 6: the exit code (a stopped run ends with its reason, after its report).
+fn exit_code(results: &[RowResult], c: &Counts, ctl: &BulkControl) -> Result<Exit, CliError> {
     if let Some(reason) = ctl.stop_reason() {
         return Err(reason.into());
     }
@@ -645,11 +733,11 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             r.status == Status::Failed && r.error.as_ref().is_some_and(|e| e.0 == "user_not_found")
         })
         .count();
-    Ok(if failed > not_found {
+    Ok(if c.failed > not_found {
         Exit::Failed
-    } else if failed > 0 {
+    } else if c.failed > 0 {
         Exit::NotFound
-    } else if skipped > 0 {
+    } else if c.skipped > 0 {
         Exit::Failed
     } else {
         Exit::Success
