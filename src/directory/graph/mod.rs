@@ -8,7 +8,9 @@
 
 pub mod batch;
 pub mod client;
+mod methods;
 pub mod pace;
+mod reports;
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -21,6 +23,7 @@ use crate::auth::endpoints::Cloud;
 use crate::model::{AuthDetails, User};
 use crate::plan::{AuthMethod, AuthPatch, AuthPlan, PlanError, UserPatch, UserPlan};
 use client::{GraphClient, Purpose};
+use methods::{methods_from, write_methods};
 
 /// The properties ssprctl reads; `otherMails` and `onPremisesSyncEnabled` only come when asked.
 pub const USER_SELECT: &str =
@@ -85,16 +88,6 @@ impl From<GraphUser> for User {
             office_phone: g.business_phones.unwrap_or_default().into_iter().next(),
             on_premises_sync_enabled: g.on_premises_sync_enabled.unwrap_or(false),
         }
-    }
-}
-
-/// The Graph-side identity of an authentication phone type.
-fn phone_type(m: AuthMethod) -> Option<(&'static str, &'static str)> {
-    match m {
-        AuthMethod::Phone => Some(("mobile", MOBILE_ID)),
-        AuthMethod::AlternatePhone => Some(("alternateMobile", ALTERNATE_MOBILE_ID)),
-        AuthMethod::OfficePhone => Some(("office", OFFICE_ID)),
-        AuthMethod::Email => None,
     }
 }
 
@@ -322,118 +315,6 @@ impl GraphDirectory {
             .collect()
     }
 
-    /// The registration report, by user id, in pages; unavailable without the permission it
-    /// needs.
-    async fn registration_report(&self) -> Result<crate::audit::Report, DirectoryError> {
-        const PURPOSE: Purpose = Purpose {
-            permission: "AuditLog.Read.All (and Entra ID P1 or P2)",
-            auth_method_write: false,
-        };
-        let mut url = self.client.url(&[
-            "reports",
-            "authenticationMethods",
-            "userRegistrationDetails",
-        ]);
-        url.query_pairs_mut().append_pair("$top", PAGE_SIZE);
-        let mut out = std::collections::HashMap::new();
-        let mut fetched = std::collections::HashSet::new();
-        loop {
-            fetched.insert(url.as_str().to_string());
-            let body = match self.client.send(Method::GET, &url, None, PURPOSE).await {
-                Ok(r) => r.body.unwrap_or(Value::Null),
-                Err(DirectoryError::Service(s)) if s.status == Some(403) => {
-                    return Ok(crate::audit::Report::Unavailable(
-                        "the registration report needs AuditLog.Read.All (and Entra ID P1/P2): auditing \
-                         from the users' properties only (records say registration: unavailable)"
-                            .into(),
-                    ));
-                }
-                Err(e) => return Err(e),
-            };
-            let Some(page) = body.get("value").and_then(Value::as_array) else {
-                return Err(client::malformed(
-                    &Method::GET,
-                    &url,
-                    "the page has no \"value\" list",
-                    None,
-                ));
-            };
-            for r in page {
-                let Some(id) = r["id"].as_str() else { continue };
-                let b = |k: &str| r[k].as_bool().unwrap_or(false);
-                out.insert(
-                    id.to_lowercase(),
-                    crate::audit::Registration {
-                        is_sspr_registered: b("isSsprRegistered"),
-                        is_sspr_capable: b("isSsprCapable"),
-                        is_admin: b("isAdmin"),
-                        methods_registered: r["methodsRegistered"]
-                            .as_array()
-                            .map(|m| {
-                                m.iter()
-                                    .filter_map(|x| x.as_str().map(str::to_string))
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    },
-                );
-            }
-            match &body["@odata.nextLink"] {
-                Value::String(next) => {
-                    let next = self.client.same_origin(next, "a next page link")?;
-                    if fetched.contains(next.as_str()) || fetched.len() >= MAX_PAGES {
-                        return Err(client::malformed(
-                            &Method::GET,
-                            &url,
-                            "its next page link repeats a page already read",
-                            None,
-                        ));
-                    }
-                    url = next;
-                }
-                _ => return Ok(crate::audit::Report::Available(out)),
-            }
-        }
-    }
-
-    /// The method kinds the tenant's authentication methods policy enables (email, SMS, voice);
-    /// `None` without `Policy.Read.All`.
-    async fn methods_policy(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
-        const PURPOSE: Purpose = Purpose {
-            permission: "Policy.Read.All",
-            auth_method_write: false,
-        };
-        let url = self
-            .client
-            .url(&["policies", "authenticationMethodsPolicy"]);
-        let body = match self.client.send(Method::GET, &url, None, PURPOSE).await {
-            Ok(r) => r.body.unwrap_or(Value::Null),
-            Err(DirectoryError::Service(s)) if matches!(s.status, Some(403 | 404)) => {
-                self.client.http.log(
-                    1,
-                    "the authentication methods policy can't be read (Policy.Read.All): every method kind counts",
-                );
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        };
-        let on = |id: &str| {
-            body["authenticationMethodConfigurations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| {
-                    c["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id))
-                        && c["state"].as_str() == Some("enabled")
-                })
-        };
-        Ok(Some(crate::audit::Enabled {
-            mobile: on("Sms") || on("Voice"),
-            office: on("Voice"),
-            email: on("Email"),
-        }))
-    }
-
     /// How many users the tenant has (`$count`), to choose between listing and batching.
     async fn user_count(&self) -> Option<usize> {
         let url = self.client.url(&["users", "$count"]);
@@ -552,119 +433,6 @@ fn user_url(client: &GraphClient, user: &str, rest: &[&str]) -> reqwest::Url {
     client.url(&all)
 }
 
-/// Writes authentication-method changes for one user, in the plan's order: PATCH a type that
-/// exists, POST one that doesn't, DELETE a removed one (all by the fixed method ids).
-///
-/// PATCH and DELETE of a fixed id are idempotent (a DELETE that finds nothing has done its
-/// job). A POST is not: when it gets no clear answer (503/504, timeout) it may have happened,
-/// so the collection is read again and the write continues from what is there.
-async fn write_methods(
-    client: &GraphClient,
-    user_id: &str,
-    current: &AuthDetails,
-    patch: &AuthPatch,
-) -> Result<(), DirectoryError> {
-    for (method, value) in &patch.ops {
-        let mut exists = match method {
-            AuthMethod::Phone => current.authentication_phone.is_some(),
-            AuthMethod::AlternatePhone => current.alternate_authentication_phone.is_some(),
-            AuthMethod::OfficePhone => current.authentication_office_phone.is_some(),
-            AuthMethod::Email => current.authentication_email.is_some(),
-        };
-        let (collection, id, body) = match phone_type(*method) {
-            Some((kind, id)) => (
-                "phoneMethods",
-                id,
-                value
-                    .as_ref()
-                    .map(|v| json!({"phoneNumber": v, "phoneType": kind})),
-            ),
-            None => (
-                "emailMethods",
-                EMAIL_ID,
-                value.as_ref().map(|v| json!({"emailAddress": v})),
-            ),
-        };
-        let purpose = methods_purpose(collection, true);
-        let mut rereads = 0;
-        loop {
-            let (verb, url) = match (&body, exists) {
-                (Some(_), true) => (
-                    Method::PATCH,
-                    user_url(client, user_id, &["authentication", collection, id]),
-                ),
-                (Some(_), false) => (
-                    Method::POST,
-                    user_url(client, user_id, &["authentication", collection]),
-                ),
-                (None, _) => (
-                    Method::DELETE,
-                    user_url(client, user_id, &["authentication", collection, id]),
-                ),
-            };
-            match client
-                .send(verb.clone(), &url, body.as_ref(), purpose)
-                .await
-            {
-                Ok(_) => break,
-                Err(DirectoryError::Service(s))
-                    if verb == Method::DELETE && s.status == Some(404) =>
-                {
-                    break;
-                }
-                Err(e) if verb == Method::POST && uncertain(&e) && rereads < 2 => {
-                    rereads += 1;
-                    let list = user_url(client, user_id, &["authentication", collection]);
-                    let now = client
-                        .send(Method::GET, &list, None, methods_purpose(collection, false))
-                        .await?;
-                    let after = if collection == "phoneMethods" {
-                        methods_from(&now.body, &None)
-                    } else {
-                        methods_from(&None, &now.body)
-                    };
-                    let there = method_value(*method, &after);
-                    client.http.log(
-                        1,
-                        &format!(
-                            "POST {} got no clear answer; read again: the method {}",
-                            url.path(),
-                            if there.is_some() {
-                                "exists"
-                            } else {
-                                "is absent"
-                            }
-                        ),
-                    );
-                    if there.is_some() && there == value.as_ref() {
-                        break;
-                    }
-                    exists = there.is_some();
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The value of one method in `d`.
-fn method_value(m: AuthMethod, d: &AuthDetails) -> Option<&String> {
-    match m {
-        AuthMethod::Phone => d.authentication_phone.as_ref(),
-        AuthMethod::AlternatePhone => d.alternate_authentication_phone.as_ref(),
-        AuthMethod::OfficePhone => d.authentication_office_phone.as_ref(),
-        AuthMethod::Email => d.authentication_email.as_ref(),
-    }
-}
-
-/// True for a failure after which a write may or may not have happened.
-fn uncertain(e: &DirectoryError) -> bool {
-    matches!(e, DirectoryError::Service(s)
-        if s.kind == crate::directory::ServiceKind::Unavailable
-            && s.status.is_none_or(|c| c == 503 || c == 504))
-}
-
 /// The fields a planned item changes.
 fn fields(p: &Planned) -> Vec<&'static str> {
     p.user_plan
@@ -673,31 +441,6 @@ fn fields(p: &Planned) -> Vec<&'static str> {
         .chain(&p.auth_plan.changes)
         .map(|c| c.field)
         .collect()
-}
-
-/// Authentication details from `phoneMethods` and `emailMethods` answers.
-fn methods_from(phones: &Option<Value>, emails: &Option<Value>) -> AuthDetails {
-    let mut d = AuthDetails::default();
-    for p in values(phones) {
-        let number = p["phoneNumber"].as_str().map(str::to_string);
-        match p["phoneType"].as_str() {
-            Some("mobile") => d.authentication_phone = number,
-            Some("alternateMobile") => d.alternate_authentication_phone = number,
-            Some("office") => d.authentication_office_phone = number,
-            _ => {}
-        }
-    }
-    d.authentication_email = values(emails)
-        .first()
-        .and_then(|e| e["emailAddress"].as_str())
-        .map(str::to_string);
-    d
-}
-
-fn values(body: &Option<Value>) -> Vec<Value> {
-    body.as_ref()
-        .and_then(|b| b["value"].as_array().cloned())
-        .unwrap_or_default()
 }
 
 fn parse_user(body: Option<Value>) -> Result<User, DirectoryError> {
