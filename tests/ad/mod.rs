@@ -295,31 +295,18 @@ impl Dc {
 
     /// Adds entries from an LDIF text.
     pub fn ldapadd(&self, ldif: &str) {
-        let mut child = self
-            .ldap_tool("ldapadd")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(ldif.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.ldif("ldapadd", ldif);
     }
 
     /// Modifies entries from an LDIF text.
     pub fn ldapmodify(&self, ldif: &str) {
+        self.ldif("ldapmodify", ldif);
+    }
+
+    /// Feeds `text` to an OpenLDAP tool bound as the administrator; it must succeed.
+    fn ldif(&self, tool: &str, text: &str) {
         let mut child = self
-            .ldap_tool("ldapmodify")
+            .ldap_tool(tool)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -329,12 +316,12 @@ impl Dc {
             .stdin
             .take()
             .unwrap()
-            .write_all(ldif.as_bytes())
+            .write_all(text.as_bytes())
             .unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
-            "{}",
+            "{tool}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
