@@ -298,11 +298,6 @@ impl Dc {
         self.ldif("ldapadd", ldif);
     }
 
-    /// Modifies entries from an LDIF text.
-    pub fn ldapmodify(&self, ldif: &str) {
-        self.ldif("ldapmodify", ldif);
-    }
-
     /// Feeds `text` to an OpenLDAP tool bound as the administrator; it must succeed.
     fn ldif(&self, tool: &str, text: &str) {
         let mut child = self
