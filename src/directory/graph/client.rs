@@ -80,6 +80,39 @@ impl GraphClient {
         Endpoints::join(&self.base, segments)
     }
 
+    /// The next page of a list whose page `url` answered `body`: `None` at the end. The link
+    /// must point at the Graph origin in use and at a page not read yet (`fetched`, at most
+    /// [`super::MAX_PAGES`]), so a server can't send the token elsewhere or loop the list.
+    pub fn next_page(
+        &self,
+        body: &Value,
+        url: &Url,
+        fetched: &mut std::collections::HashSet<String>,
+    ) -> Result<Option<Url>, DirectoryError> {
+        fetched.insert(url.as_str().to_string());
+        let next = match &body["@odata.nextLink"] {
+            Value::Null => return Ok(None),
+            Value::String(next) => self.same_origin(next, "a next page link")?,
+            _ => {
+                return Err(malformed(
+                    &Method::GET,
+                    url,
+                    "@odata.nextLink is not a string",
+                    None,
+                ));
+            }
+        };
+        if fetched.contains(next.as_str()) || fetched.len() >= super::MAX_PAGES {
+            return Err(malformed(
+                &Method::GET,
+                url,
+                "its next page link repeats a page already read (the list would never end)",
+                None,
+            ));
+        }
+        Ok(Some(next))
+    }
+
     /// A URL the server handed back, if it points at the Graph origin in use (same scheme,
     /// host and port); anything else is refused before any request is sent.
     pub fn same_origin(&self, raw: &str, what: &str) -> Result<Url, DirectoryError> {

@@ -484,7 +484,6 @@ impl Directory for GraphDirectory {
         let mut users = Vec::new();
         let mut fetched = std::collections::HashSet::new();
         loop {
-            fetched.insert(url.as_str().to_string());
             let resp = self
                 .client
                 .send(Method::GET, &url, None, READ_USERS)
@@ -501,28 +500,9 @@ impl Directory for GraphDirectory {
             for v in std::mem::take(page) {
                 users.push(parse_user(Some(v))?);
             }
-            match &body["@odata.nextLink"] {
-                Value::Null => break,
-                Value::String(next) => {
-                    let next = self.client.same_origin(next, "a next page link")?;
-                    if fetched.contains(next.as_str()) || fetched.len() >= MAX_PAGES {
-                        return Err(client::malformed(
-                            &Method::GET,
-                            &url,
-                            "its next page link repeats a page already read (the list would never end)",
-                            None,
-                        ));
-                    }
-                    url = next;
-                }
-                _ => {
-                    return Err(client::malformed(
-                        &Method::GET,
-                        &url,
-                        "@odata.nextLink is not a string",
-                        None,
-                    ));
-                }
+            match self.client.next_page(&body, &url, &mut fetched)? {
+                Some(next) => url = next,
+                None => break,
             }
         }
         users.sort_by_cached_key(|u| u.user_principal_name.to_lowercase());

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::client::{self, Purpose};
-use super::{GraphDirectory, MAX_PAGES, PAGE_SIZE};
+use super::{GraphDirectory, PAGE_SIZE};
 use crate::directory::DirectoryError;
 
 impl GraphDirectory {
@@ -25,7 +25,6 @@ impl GraphDirectory {
         let mut out = std::collections::HashMap::new();
         let mut fetched = std::collections::HashSet::new();
         loop {
-            fetched.insert(url.as_str().to_string());
             let body = match self.client.send(Method::GET, &url, None, PURPOSE).await {
                 Ok(r) => r.body.unwrap_or(Value::Null),
                 Err(DirectoryError::Service(s)) if s.status == Some(403) => {
@@ -65,20 +64,9 @@ impl GraphDirectory {
                     },
                 );
             }
-            match &body["@odata.nextLink"] {
-                Value::String(next) => {
-                    let next = self.client.same_origin(next, "a next page link")?;
-                    if fetched.contains(next.as_str()) || fetched.len() >= MAX_PAGES {
-                        return Err(client::malformed(
-                            &Method::GET,
-                            &url,
-                            "its next page link repeats a page already read",
-                            None,
-                        ));
-                    }
-                    url = next;
-                }
-                _ => return Ok(crate::audit::Report::Available(out)),
+            match self.client.next_page(&body, &url, &mut fetched)? {
+                Some(next) => url = next,
+                None => return Ok(crate::audit::Report::Available(out)),
             }
         }
     }
