@@ -33,27 +33,26 @@ Security questions and answers are never shown or set: administrators can't see 
 /// Read and pre-populate the contact information Entra ID self-service password reset uses.
 #[derive(Debug, Parser)]
 #[command(name = "ssprctl", version, after_help = EXIT_CODES, max_term_width = 100)]
-pub struct Cli {
+struct RawCli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    common: CommonArgs,
+    /// The directory options may also come before the command.
+    #[command(flatten)]
+    connect: ConnectArgs,
     #[command(subcommand)]
+    command: Command,
+}
+
+/// The parsed command line.
+#[derive(Debug)]
+pub struct Cli {
+    pub global: GlobalArgs,
     pub command: Command,
 }
 
 /// Options every command takes, before or after the subcommand.
 #[derive(Debug, Args)]
-pub struct GlobalArgs {
-    /// Where users live: `local` (the default local directory), `local:PATH`, `graph` (a
-    /// tenant, through Microsoft Graph), or `ldaps://HOST[:PORT]` / `ldap://HOST[:PORT]` (an
-    /// Active Directory domain controller; ldap:// is upgraded with StartTLS).
-    #[arg(
-        long,
-        global = true,
-        env = "SSPRCTL_DIRECTORY",
-        value_name = "SPEC",
-        help_heading = "Global options"
-    )]
-    pub directory: Option<String>,
+pub struct CommonArgs {
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(
         short,
@@ -77,77 +76,163 @@ pub struct GlobalArgs {
     /// Say more on stderr (repeat for more); with graph: credential, requests, status, timing.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = "Global options")]
     pub verbose: u8,
+}
+
+/// `--directory`: on the commands that read or write users, and before any command.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DirectoryArg {
+    /// Where users live: `local` (the default local directory), `local:PATH`, `graph` (a
+    /// tenant, through Microsoft Graph), or `ldaps://HOST[:PORT]` / `ldap://HOST[:PORT]` (an
+    /// Active Directory domain controller; ldap:// is upgraded with StartTLS)
+    /// [env: SSPRCTL_DIRECTORY].
+    #[arg(long, value_name = "SPEC", help_heading = "Directory")]
+    pub directory: Option<String>,
+}
+
+/// `--credential`: on the commands that get a Graph token.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CredentialArg {
     /// Which credential to use for --directory graph (auto: the first that applies, in the
-    /// order the README gives).
-    #[arg(long, global = true, env = "SSPRCTL_CREDENTIAL", value_enum, ignore_case = true, value_name = "KIND",
-          default_value_t = CredentialKind::Auto, help_heading = "Microsoft Graph")]
-    pub credential: CredentialKind,
-    /// Microsoft cloud for --directory graph: picks the login and Graph hosts [default: the
-    /// saved login's cloud, else global].
+    /// order the README gives) [default: auto] [env: SSPRCTL_CREDENTIAL].
     #[arg(
         long,
-        global = true,
-        env = "SSPRCTL_CLOUD",
         value_enum,
         ignore_case = true,
+        value_name = "KIND",
         help_heading = "Microsoft Graph"
     )]
+    pub credential: Option<CredentialKind>,
+}
+
+/// How to reach Microsoft Graph: on the commands that talk to it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GraphArgs {
+    /// Microsoft cloud for --directory graph: picks the login and Graph hosts [default: the
+    /// saved login's cloud, else global] [env: SSPRCTL_CLOUD].
+    #[arg(long, value_enum, ignore_case = true, help_heading = "Microsoft Graph")]
     pub cloud: Option<Cloud>,
-    /// Replace the Graph host (https://, or http:// to a loopback address); /v1.0/... is appended.
-    #[arg(
-        long,
-        global = true,
-        env = "SSPRCTL_GRAPH_URL",
-        value_name = "URL",
-        help_heading = "Microsoft Graph"
-    )]
+    /// Replace the Graph host (https://, or http:// to a loopback address); /v1.0/... is
+    /// appended [env: SSPRCTL_GRAPH_URL].
+    #[arg(long, value_name = "URL", help_heading = "Microsoft Graph")]
     pub graph_url: Option<String>,
-    /// Replace the login host; /{tenant}/oauth2/v2.0/token is appended.
-    #[arg(
-        long,
-        global = true,
-        env = "AZURE_AUTHORITY_HOST",
-        value_name = "URL",
-        help_heading = "Microsoft Graph"
-    )]
+    /// Replace the login host; /{tenant}/oauth2/v2.0/token is appended
+    /// [env: AZURE_AUTHORITY_HOST].
+    #[arg(long, value_name = "URL", help_heading = "Microsoft Graph")]
     pub authority_host: Option<String>,
-    /// Retries of a throttled (429) or unavailable (503, 504) request.
-    #[arg(long, global = true, value_name = "N", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(0..=10), help_heading = "Microsoft Graph")]
-    pub max_retries: u32,
+    /// Retries of a throttled (429) or unavailable (503, 504) request [default: 3].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10),
+          help_heading = "Microsoft Graph")]
+    pub max_retries: Option<u32>,
+    /// Time limit in seconds for one request and all its retries; for get-user and
+    /// get-auth-details, for the whole command (every page included) [default: 180].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, help_heading = "Microsoft Graph")]
+    pub timeout: Option<f64>,
+}
+
+/// How to reach and search a domain controller: on the commands that run against AD.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AdArgs {
     /// A PEM file of CA certificates to trust for the domain controller, besides the system's
     /// (the common case: the domain's private CA).
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        help_heading = "Active Directory"
-    )]
+    #[arg(long, value_name = "PATH", help_heading = "Active Directory")]
     pub ldap_ca: Option<std::path::PathBuf>,
     /// Don't verify the domain controller's certificate (labs only; warns on every run).
-    #[arg(long, global = true, help_heading = "Active Directory")]
+    #[arg(long, help_heading = "Active Directory")]
     pub ldap_insecure_skip_verify: bool,
     /// Where to search for users [default: the RootDSE's defaultNamingContext].
-    #[arg(
-        long,
-        global = true,
-        value_name = "DN",
-        help_heading = "Active Directory"
-    )]
+    #[arg(long, value_name = "DN", help_heading = "Active Directory")]
     pub base_dn: Option<String>,
     /// Which entries are users [default: (&(objectCategory=person)(objectClass=user))].
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILTER",
-        help_heading = "Active Directory"
-    )]
+    #[arg(long, value_name = "FILTER", help_heading = "Active Directory")]
     pub ldap_filter: Option<String>,
-    /// Time limit in seconds for one request and all its retries; for get-user and
-    /// get-auth-details, for the whole command (every page included).
-    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 180.0,
-          value_parser = parse_seconds, help_heading = "Microsoft Graph")]
+}
+
+/// The options of a command that reads or writes users in any directory.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConnectArgs {
+    #[command(flatten)]
+    pub directory: DirectoryArg,
+    #[command(flatten)]
+    pub token: TokenArgs,
+    #[command(flatten)]
+    pub ad: AdArgs,
+}
+
+/// The options of a command for the local directory or Graph (authentication methods are
+/// not in Active Directory).
+#[derive(Debug, Clone, Default, Args)]
+pub struct MethodsConnectArgs {
+    #[command(flatten)]
+    pub directory: DirectoryArg,
+    #[command(flatten)]
+    pub token: TokenArgs,
+}
+
+/// The options of a command that only gets a Graph token.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub credential: CredentialArg,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// The options after parsing: a command's own copy of a directory option wins over the one
+/// given before the command. Environment variables and the saved login are applied later,
+/// by [`crate::settings`].
+#[derive(Debug, Clone, Default)]
+pub struct GlobalArgs {
+    pub output: Option<Format>,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub directory: Option<String>,
+    pub credential: Option<CredentialKind>,
+    pub cloud: Option<Cloud>,
+    pub graph_url: Option<String>,
+    pub authority_host: Option<String>,
+    pub max_retries: u32,
     pub timeout: f64,
+    pub ldap_ca: Option<std::path::PathBuf>,
+    pub ldap_insecure_skip_verify: bool,
+    pub base_dn: Option<String>,
+    pub ldap_filter: Option<String>,
+}
+
+/// Retries of a throttled or unavailable request unless `--max-retries` says otherwise.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// `--timeout`'s default, in seconds.
+pub const DEFAULT_TIMEOUT: f64 = 180.0;
+
+impl DirectoryArg {
+    /// Takes `later`'s options where given (a command's own copy wins over the root's).
+    fn merge(&mut self, later: DirectoryArg) {
+        self.directory = later.directory.or(self.directory.take());
+    }
+}
+
+impl CredentialArg {
+    fn merge(&mut self, later: CredentialArg) {
+        self.credential = later.credential.or(self.credential.take());
+    }
+}
+
+impl GraphArgs {
+    fn merge(&mut self, later: GraphArgs) {
+        self.cloud = later.cloud.or(self.cloud.take());
+        self.graph_url = later.graph_url.or(self.graph_url.take());
+        self.authority_host = later.authority_host.or(self.authority_host.take());
+        self.max_retries = later.max_retries.or(self.max_retries.take());
+        self.timeout = later.timeout.or(self.timeout.take());
+    }
+}
+
+impl AdArgs {
+    fn merge(&mut self, later: AdArgs) {
+        self.ldap_ca = later.ldap_ca.or(self.ldap_ca.take());
+        self.ldap_insecure_skip_verify |= later.ldap_insecure_skip_verify;
+        self.base_dn = later.base_dn.or(self.base_dn.take());
+        self.ldap_filter = later.ldap_filter.or(self.ldap_filter.take());
+    }
 }
 
 /// A user argument, checked before it can reach a URL (see [`crate::model::check_user_key`]).
@@ -184,7 +269,7 @@ pub enum Command {
     NewUser(NewUserArgs),
     /// Delete a user from the local directory.
     #[command(display_order = 15)]
-    RemoveUser(UserArg),
+    RemoveUser(RemoveUserArgs),
     /// Set a user's alternate email, mobile phone and office phone (Set-MsolUser, Set-AzureADUser).
     #[command(
         display_order = 2,
@@ -254,7 +339,7 @@ pub enum Command {
     Auth(AuthCommand),
     /// The same as `auth status`.
     #[command(display_order = 11)]
-    Whoami,
+    Whoami(TokenArgs),
     /// Print a shell completion script: source it, e.g. `source <(ssprctl completions bash)`.
     #[command(display_order = 12)]
     Completions(CompletionsArgs),
@@ -292,6 +377,8 @@ pub struct GetAuthArgs {
     /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
     #[arg(long, value_name = "FIELDS")]
     pub select: Option<String>,
+    #[command(flatten)]
+    pub connect: MethodsConnectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -338,6 +425,8 @@ pub struct AuditArgs {
     /// Graph: authentication-method requests in flight at most (with --with-methods).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
     pub auth_concurrency: u16,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// SSPR's contact method kinds.
@@ -365,7 +454,7 @@ pub enum AuthCommand {
     ///
     /// Exit 0 when a token was obtained, 4 (with the next step) when not. The token itself is
     /// never printed.
-    Status,
+    Status(TokenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -411,6 +500,8 @@ pub struct ImportArgs {
     /// Graph: authentication-method requests in flight at most (they have lower limits).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
     pub auth_concurrency: u16,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 /// CSV separators.
@@ -453,6 +544,8 @@ pub struct LoginArgs {
     /// Application (client) id of an app registration that allows public client flows.
     #[arg(long, env = "AZURE_CLIENT_ID", value_name = "ID")]
     pub client_id: String,
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 #[derive(Debug, Args)]
@@ -466,6 +559,16 @@ pub struct NewUserArgs {
     /// Mark the user as synchronised from on-premises AD (its phones can't be changed here).
     #[arg(long)]
     pub synced: bool,
+    #[command(flatten)]
+    pub directory: DirectoryArg,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveUserArgs {
+    #[command(flatten)]
+    pub user: UserArg,
+    #[command(flatten)]
+    pub directory: DirectoryArg,
 }
 
 /// The user a command acts on.
@@ -546,6 +649,8 @@ pub struct SetUserArgs {
     /// Show what would change and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -570,6 +675,8 @@ pub struct GetUserArgs {
     /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
     #[arg(long, value_name = "FIELDS")]
     pub select: Option<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -597,6 +704,8 @@ pub struct SetAuthArgs {
     /// Show what would change and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub connect: MethodsConnectArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -625,14 +734,119 @@ pub struct PhoneCmdArgs {
     pub phone: PhoneArgs,
 }
 
+impl TokenArgs {
+    fn merge(&mut self, later: TokenArgs) {
+        self.credential.merge(later.credential);
+        self.graph.merge(later.graph);
+    }
+}
+
+impl ConnectArgs {
+    fn merge(&mut self, later: ConnectArgs) {
+        self.directory.merge(later.directory);
+        self.token.merge(later.token);
+        self.ad.merge(later.ad);
+    }
+}
+
+impl From<MethodsConnectArgs> for ConnectArgs {
+    fn from(MethodsConnectArgs { directory, token }: MethodsConnectArgs) -> Self {
+        ConnectArgs {
+            directory,
+            token,
+            ad: AdArgs::default(),
+        }
+    }
+}
+
+impl From<TokenArgs> for ConnectArgs {
+    fn from(token: TokenArgs) -> Self {
+        ConnectArgs {
+            token,
+            ..ConnectArgs::default()
+        }
+    }
+}
+
+impl From<DirectoryArg> for ConnectArgs {
+    fn from(directory: DirectoryArg) -> Self {
+        ConnectArgs {
+            directory,
+            ..ConnectArgs::default()
+        }
+    }
+}
+
+impl Command {
+    /// Moves out the directory options given after the command (those its help lists).
+    fn take_connect(&mut self) -> ConnectArgs {
+        use std::mem::take;
+        match self {
+            Command::GetUser(a) => take(&mut a.connect),
+            Command::SetUser(a) => take(&mut a.connect),
+            Command::Import(a) => take(&mut a.connect),
+            Command::Audit(a) => take(&mut a.connect),
+            Command::GetAuthDetails(a) => take(&mut a.connect).into(),
+            Command::SetAuthDetails(a) => take(&mut a.connect).into(),
+            Command::NewUser(a) => take(&mut a.directory).into(),
+            Command::RemoveUser(a) => take(&mut a.directory).into(),
+            Command::Login(a) => TokenArgs {
+                credential: CredentialArg::default(),
+                graph: take(&mut a.graph),
+            }
+            .into(),
+            Command::Auth(AuthCommand::Status(a)) | Command::Whoami(a) => take(a).into(),
+            Command::Logout | Command::Completions(_) | Command::Man | Command::Phone(_) => {
+                ConnectArgs::default()
+            }
+        }
+    }
+}
+
 impl Cli {
-    /// Parses arguments without exiting.
+    /// Parses arguments without exiting. The directory options may come before the command
+    /// (for every command) or after it (for the commands that use them, which list them in
+    /// their help); given in both places, the later one wins.
     pub fn try_parse_args<I, T>(args: I) -> Result<Self, clap::Error>
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        <Self as Parser>::try_parse_from(args)
+        let RawCli {
+            common,
+            mut connect,
+            mut command,
+        } = RawCli::try_parse_from(args)?;
+        connect.merge(command.take_connect());
+        let ConnectArgs {
+            directory,
+            token: TokenArgs { credential, graph },
+            ad,
+        } = connect;
+        Ok(Cli {
+            global: GlobalArgs {
+                output: common.output,
+                quiet: common.quiet,
+                verbose: common.verbose,
+                directory: directory.directory,
+                credential: credential.credential,
+                cloud: graph.cloud,
+                graph_url: graph.graph_url,
+                authority_host: graph.authority_host,
+                max_retries: graph.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+                timeout: graph.timeout.unwrap_or(DEFAULT_TIMEOUT),
+                ldap_ca: ad.ldap_ca,
+                ldap_insecure_skip_verify: ad.ldap_insecure_skip_verify,
+                base_dn: ad.base_dn,
+                ldap_filter: ad.ldap_filter,
+            },
+            command,
+        })
+    }
+
+    /// The clap command, for completions and the man page.
+    pub fn command() -> clap::Command {
+        <RawCli as clap::CommandFactory>::command()
     }
 }
 
@@ -709,6 +923,107 @@ mod tests {
         assert_eq!((c.global.max_retries, c.global.timeout), (0, 2.5));
         assert!(parse(&["get-user", "--all", "--max-retries", "11"]).is_err());
         assert!(parse(&["get-user", "--all", "--timeout", "0"]).is_err());
+        let d = parse(&["get-user", "--all"]).unwrap();
+        assert_eq!(
+            (d.global.max_retries, d.global.timeout, d.global.credential),
+            (DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, None)
+        );
+    }
+
+    #[test]
+    fn directory_options_go_before_any_command_or_after_those_that_use_them() {
+        // Before the command: every command, so a script can set them once.
+        let a = parse(&["--directory", "graph", "--ldap-ca", "ca.pem", "phone", "1"]).unwrap();
+        assert_eq!(a.global.directory.as_deref(), Some("graph"));
+        // After the command: only where its help lists them.
+        for args in [
+            &["phone", "1", "--directory", "graph"][..],
+            &["phone", "1", "--cloud", "usgov"],
+            &["completions", "bash", "--graph-url", "https://x"],
+            &["get-auth-details", "x", "--ldap-ca", "ca.pem"],
+            &["new-user", "a@x.com", "--credential", "secret"],
+            &[
+                "login",
+                "--tenant",
+                "t",
+                "--client-id",
+                "c",
+                "--directory",
+                "graph",
+            ],
+            &["whoami", "--base-dn", "DC=x"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::UnknownArgument,
+                "{args:?}"
+            );
+        }
+        // Given twice, the later one (the command's own) wins; a flag given once is kept.
+        let b = parse(&[
+            "--directory",
+            "local",
+            "--timeout",
+            "9",
+            "--ldap-insecure-skip-verify",
+            "import",
+            "f.csv",
+            "--directory",
+            "graph",
+            "--credential",
+            "secret",
+        ])
+        .unwrap();
+        assert_eq!(b.global.directory.as_deref(), Some("graph"));
+        assert_eq!(b.global.credential, Some(CredentialKind::Secret));
+        assert_eq!(b.global.timeout, 9.0);
+        assert!(b.global.ldap_insecure_skip_verify);
+        for (args, want) in [
+            (
+                &["remove-user", "x", "--directory", "local:a.db"][..],
+                "local:a.db",
+            ),
+            (
+                &["new-user", "a@x.com", "--directory", "local:b.db"],
+                "local:b.db",
+            ),
+            (&["get-auth-details", "x", "--directory", "graph"], "graph"),
+            (
+                &[
+                    "set-auth-details",
+                    "x",
+                    "--email",
+                    "a@x.com",
+                    "--directory",
+                    "graph",
+                ],
+                "graph",
+            ),
+            (
+                &["audit", "--all", "--directory", "ldaps://dc"],
+                "ldaps://dc",
+            ),
+        ] {
+            assert_eq!(
+                parse(args).unwrap().global.directory.as_deref(),
+                Some(want),
+                "{args:?}"
+            );
+        }
+        let c = parse(&["--cloud", "china", "auth", "status", "--cloud", "usgov"]).unwrap();
+        assert_eq!(c.global.cloud, Some(Cloud::Usgov));
+        let l = parse(&[
+            "login",
+            "--tenant",
+            "t",
+            "--client-id",
+            "c",
+            "--cloud",
+            "china",
+        ])
+        .unwrap();
+        assert_eq!(l.global.cloud, Some(Cloud::China));
     }
 
     #[test]

@@ -1,8 +1,13 @@
 //! The resolve step: turns parsed arguments and the environment into settings. This is the only
-//! place that reads environment variables (besides clap's declared `env` fallbacks) or asks
-//! whether stdout is a terminal.
+//! place that reads environment variables (besides clap's declared `env` fallbacks of
+//! `--output` and `login`'s options) or asks whether stdout is a terminal. A flag wins over its
+//! variable: `--directory` over `SSPRCTL_DIRECTORY`, `--cloud` over `SSPRCTL_CLOUD`,
+//! `--credential` over `SSPRCTL_CREDENTIAL`, `--graph-url` over `SSPRCTL_GRAPH_URL` and
+//! `--authority-host` over `AZURE_AUTHORITY_HOST`.
 
 use std::io::IsTerminal;
+
+use clap::ValueEnum;
 use std::path::PathBuf;
 
 use std::time::Duration;
@@ -93,10 +98,24 @@ impl Settings {
         let home = std::env::var_os("SSPRCTL_HOME")
             .filter(|h| !h.is_empty())
             .map(PathBuf::from);
+        let cloud = match g.cloud {
+            Some(c) => Some(c),
+            None => env_choice::<Cloud>("SSPRCTL_CLOUD", "--cloud")?,
+        };
+        let kind = match g.credential {
+            Some(k) => k,
+            None => env_choice("SSPRCTL_CREDENTIAL", "--credential")?.unwrap_or_default(),
+        };
+        let graph_url = g.graph_url.clone().or_else(|| env("SSPRCTL_GRAPH_URL"));
+        let authority_host = g
+            .authority_host
+            .clone()
+            .or_else(|| env("AZURE_AUTHORITY_HOST"));
+        let directory = g.directory.clone().or_else(|| env("SSPRCTL_DIRECTORY"));
         let endpoints = Endpoints::new(
-            g.cloud.unwrap_or(Cloud::Global),
-            g.graph_url.as_deref(),
-            g.authority_host.as_deref(),
+            cloud.unwrap_or(Cloud::Global),
+            graph_url.as_deref(),
+            authority_host.as_deref(),
         )
         .map_err(|e| {
             CliError::usage("invalid_url", e.to_string())
@@ -105,9 +124,9 @@ impl Settings {
         let total = Duration::from_secs_f64(g.timeout);
         let graph = GraphSettings {
             endpoints,
-            cloud_explicit: g.cloud.is_some(),
-            graph_url: g.graph_url.clone(),
-            authority_host: g.authority_host.clone(),
+            cloud_explicit: cloud.is_some(),
+            graph_url,
+            authority_host,
             policy: RetryPolicy {
                 max_retries: g.max_retries,
                 total,
@@ -115,7 +134,7 @@ impl Settings {
                 base_delay: RetryPolicy::default().base_delay,
             },
             credentials: EnvCredentials {
-                kind: g.credential,
+                kind,
                 access_token: env("SSPRCTL_ACCESS_TOKEN").map(Secret::new),
                 // Azure Pipelines' AzureCLI task names them AZURESUBSCRIPTION_*.
                 tenant_id: env("AZURE_TENANT_ID").or_else(|| env("AZURESUBSCRIPTION_TENANT_ID")),
@@ -146,7 +165,7 @@ impl Settings {
             stderr_tty: std::io::stderr().is_terminal(),
             table_width: terminal_width(),
             graph,
-            directory: match parse_directory(g.directory.as_deref().unwrap_or("local"), home)? {
+            directory: match parse_directory(directory.as_deref().unwrap_or("local"), home)? {
                 DirectorySpec::Ldap(l) => DirectorySpec::Ldap(ldap_settings(l, g)?),
                 other => other,
             },
@@ -160,6 +179,29 @@ impl Settings {
     pub fn json_errors(&self) -> bool {
         is_json(self.format)
     }
+}
+
+/// A choice (`--cloud`, `--credential`) from its environment variable, case ignored; unset or
+/// blank is `None`, anything else not one of the choices is a usage error naming both.
+fn env_choice<T: ValueEnum>(name: &str, flag: &str) -> Result<Option<T>, CliError> {
+    let Some(v) = env(name) else {
+        return Ok(None);
+    };
+    T::from_str(v.trim(), true).map(Some).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|c| c.to_possible_value())
+            .map(|p| p.get_name().to_string())
+            .collect();
+        CliError::usage(
+            "invalid_env",
+            format!("{name}=\"{v}\" is not a value {flag} takes"),
+        )
+        .with_hint(format!(
+            "set {name} to one of: {} (or unset it)",
+            names.join(", ")
+        ))
+    })
 }
 
 /// The first `name` on PATH that is an executable file.

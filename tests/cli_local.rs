@@ -790,6 +790,190 @@ fn help_documents_exit_codes_and_security_questions() {
 }
 
 #[test]
+fn help_lists_directory_options_only_where_they_apply() {
+    let env = Env::new();
+    let help = |args: &[&str]| {
+        let (code, out, err) = env.run(args);
+        assert_eq!((code, err.as_str()), (0, ""), "{args:?}");
+        out
+    };
+    let graph = [
+        "--credential",
+        "--cloud",
+        "--graph-url",
+        "--authority-host",
+        "--max-retries",
+        "--timeout",
+    ];
+    let ad = [
+        "--ldap-ca",
+        "--ldap-insecure-skip-verify",
+        "--base-dn",
+        "--ldap-filter",
+    ];
+    for (args, directory, with_graph, with_ad) in [
+        (&["--help"][..], true, true, true),
+        (&["get-user", "--help"], true, true, true),
+        (&["set-user", "--help"], true, true, true),
+        (&["import", "--help"], true, true, true),
+        (&["audit", "--help"], true, true, true),
+        (&["get-auth-details", "--help"], true, true, false),
+        (&["set-auth-details", "--help"], true, true, false),
+        (&["auth", "status", "--help"], false, true, false),
+        (&["whoami", "--help"], false, true, false),
+        (&["new-user", "--help"], true, false, false),
+        (&["remove-user", "--help"], true, false, false),
+        (&["phone", "--help"], false, false, false),
+        (&["completions", "--help"], false, false, false),
+        (&["man", "--help"], false, false, false),
+        (&["logout", "--help"], false, false, false),
+    ] {
+        let out = help(args);
+        assert_eq!(
+            out.contains("--directory <SPEC>"),
+            directory,
+            "{args:?}\n{out}"
+        );
+        for flag in graph {
+            assert_eq!(
+                out.contains(&format!("  {flag}")),
+                with_graph,
+                "{args:?} {flag}\n{out}"
+            );
+        }
+        for flag in ad {
+            assert_eq!(
+                out.contains(&format!("  {flag}")),
+                with_ad,
+                "{args:?} {flag}\n{out}"
+            );
+        }
+        assert!(out.contains("  -o, --output <OUTPUT>"), "{args:?}");
+    }
+    // login takes the Graph hosts but no credential (it is the credential).
+    let out = help(&["login", "--help"]);
+    assert!(
+        out.contains("  --cloud") && !out.contains("  --credential"),
+        "{out}"
+    );
+    // Where it is not listed, it is refused after the command (and fine before it).
+    let (code, out, err) = env.run(&["phone", "+1 2015550123", "--graph-url", "https://x"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("unexpected argument '--graph-url'"), "{err}");
+    let (code, out, _) = env.run(&[
+        "--graph-url",
+        "https://graph.example",
+        "phone",
+        "+1 2015550123",
+        "-o",
+        "csv",
+    ]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "input,valid,canonical,region,extension,reason\n+1 2015550123,true,+1 2015550123,US,,\n"
+        )
+    );
+}
+
+#[test]
+fn a_directory_flag_wins_over_its_environment_variable() {
+    let env = Env::new();
+    let a = env.home.path().join("a.db");
+    let b = env.home.path().join("b.db");
+    let spec = |p: &std::path::Path| format!("local:{}", p.display());
+    let run = |vars: &[(&str, String)], args: &[&str]| {
+        let out = env
+            .cmd()
+            .envs(vars.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let var = [("SSPRCTL_DIRECTORY", spec(&a))];
+    // The variable alone picks a.db; --directory before or after the command picks b.db.
+    let (code, _, err) = run(&var, &["new-user", "kim@contoso.com"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(
+        &var,
+        &["new-user", "lee@contoso.com", "--directory", &spec(&b)],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(
+        &var,
+        &["--directory", &spec(&b), "new-user", "ana@contoso.com"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let upns = |db: &std::path::Path| {
+        let (code, out, err) = run(
+            &[],
+            &[
+                "--directory",
+                &spec(db),
+                "get-user",
+                "--all",
+                "-o",
+                "csv",
+                "--select",
+                "UserPrincipalName",
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(upns(&a), "userPrincipalName\nkim@contoso.com\n");
+    assert_eq!(
+        upns(&b),
+        "userPrincipalName\nana@contoso.com\nlee@contoso.com\n"
+    );
+    // Before and after the command: the command's own wins.
+    let (code, out, err) = run(
+        &[],
+        &[
+            "--directory",
+            &spec(&b),
+            "get-user",
+            "--all",
+            "-o",
+            "csv",
+            "--select",
+            "UserPrincipalName",
+            "--directory",
+            &spec(&a),
+        ],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "userPrincipalName\nkim@contoso.com\n"),
+        "{err}"
+    );
+    // A variable's value is checked like its flag's, and the message names the variable.
+    for (name, value, flag) in [
+        ("SSPRCTL_CLOUD", "mooncake", "--cloud"),
+        ("SSPRCTL_CREDENTIAL", "password", "--credential"),
+    ] {
+        let (code, out, err) = run(
+            &[(name, value.to_string())],
+            &["get-user", "--all", "-o", "table"],
+        );
+        assert_eq!((code, out.as_str()), (2, ""), "{name}");
+        assert!(err.starts_with(&format!("error: {name}=\"{value}\" is not a value {flag} takes\nhint: set {name} to one of: ")), "{err}");
+    }
+    // ...and case is ignored, as for the flag; the flag still wins.
+    let (code, _, err) = run(
+        &[("SSPRCTL_CLOUD", "USGOV".into())],
+        &["get-user", "--all", "--cloud", "global"],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let env = Env::new();
     let (code, _, err) = env.run(&["get-user"]);

@@ -80,14 +80,16 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         Command::Import(a) => import::run(a, &mut ctx).await,
         Command::Audit(a) => audit::run(a, &mut ctx).await,
         Command::Logout => login::logout(&mut ctx),
-        Command::Auth(AuthCommand::Status) | Command::Whoami => auth_status::run(&mut ctx).await,
+        Command::Auth(AuthCommand::Status(_)) | Command::Whoami(_) => {
+            auth_status::run(&mut ctx).await
+        }
         Command::Completions(a) => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut cmd = Cli::command();
             clap_complete::generate(a.shell, &mut cmd, "ssprctl", &mut ctx.out);
             Ok(Exit::Success)
         }
         Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
+            let cmd = Cli::command();
             clap_mangen::Man::new(cmd).render(&mut ctx.out)?;
             Ok(Exit::Success)
         }
