@@ -7,6 +7,7 @@
 //! upsert (PATCH when the type exists, POST when not) in the order the service requires.
 
 pub mod batch;
+mod bulk;
 pub mod client;
 mod methods;
 pub mod pace;
@@ -15,8 +16,6 @@ mod reports;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-
-use tokio::task::JoinSet;
 
 use super::{BulkControl, Current, Directory, DirectoryError, Outcome, Planned};
 use crate::auth::endpoints::Cloud;
@@ -465,10 +464,16 @@ fn parse_user(body: Option<Value>) -> Result<User, DirectoryError> {
     Ok(user)
 }
 
-/// True for Graph's refusal to write on-premises mastered properties.
-fn is_on_prem_refusal(e: &DirectoryError) -> bool {
-    matches!(e, DirectoryError::Service(s)
-        if s.status == Some(400) && s.message.contains("on-premises mastered"))
+/// Graph's refusal to write on-premises mastered properties, said the way a local refusal
+/// says it (the fields, and the AD command that changes them at their source): Graph knows
+/// better than our read. Other errors are returned as they are.
+fn explain_synced(e: DirectoryError, upn: &str, patch: &UserPatch) -> DirectoryError {
+    let refused = matches!(&e, DirectoryError::Service(s)
+        if s.status == Some(400) && s.message.contains("on-premises mastered"));
+    if !refused {
+        return e;
+    }
+    PlanError::synced(upn, patch).map_or(e, DirectoryError::from)
 }
 
 impl Directory for GraphDirectory {
@@ -531,12 +536,7 @@ impl Directory for GraphDirectory {
             .await
         {
             Ok(_) => Ok((current, plan)),
-            // Graph knows better than our read: say it the way a local refusal says it.
-            Err(e) if is_on_prem_refusal(&e) => {
-                Err(PlanError::synced(&current.user_principal_name, &plan.patch)
-                    .map_or(e, DirectoryError::from))
-            }
-            Err(e) => Err(e),
+            Err(e) => Err(explain_synced(e, &current.user_principal_name, &plan.patch)),
         }
     }
 
@@ -623,119 +623,7 @@ impl Directory for GraphDirectory {
     }
 
     async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
-        let mut outcomes: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
-        let has_auth = |p: &Planned| !p.auth_plan.patch.is_empty();
-        // 0. Rows the cloud can't apply fail before any of their writes.
-        for (i, p) in items.iter().enumerate() {
-            if let Err(e) = self.check_cloud(&p.auth_plan.patch) {
-                let o = Outcome::Failed(e);
-                ctl.record(&o);
-                outcomes[i] = Some(o);
-            }
-        }
-        // 1. User PATCHes, batched.
-        let patched: Vec<usize> = (0..items.len())
-            .filter(|&i| outcomes[i].is_none() && !items[i].user_plan.patch.is_empty())
-            .collect();
-        let requests: Vec<batch::Item> = patched
-            .iter()
-            .map(|&i| batch::Item {
-                method: Method::PATCH,
-                url: self.user_url(&items[i].current.user.id, &[]),
-                body: Some(patch_body(&items[i].user_plan.patch)),
-            })
-            .collect();
-        let purpose = Purpose {
-            permission: "User-Phone.ReadWrite.All and User-Mail.ReadWrite.All (or User.ReadWrite.All)",
-            auth_method_write: false,
-        };
-        let mut user_results: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
-        batch::execute(
-            &self.client,
-            &requests,
-            ctl.concurrency,
-            purpose,
-            ctl,
-            |k, r| {
-                let i = patched[k];
-                let outcome = match r {
-                    batch::ItemResult::Answered(a) if (200..300).contains(&a.status) => {
-                        Outcome::Updated(fields(&items[i]))
-                    }
-                    batch::ItemResult::Answered(a) => {
-                        let e = self.client.error_for(
-                            &Method::PATCH,
-                            &requests[k].url,
-                            a.status,
-                            a.body.to_string().as_bytes(),
-                            a.request_id.clone(),
-                            purpose,
-                        );
-                        let e = if is_on_prem_refusal(&e) {
-                            PlanError::synced(
-                                &items[i].current.user.user_principal_name,
-                                &items[i].user_plan.patch,
-                            )
-                            .map_or(e, DirectoryError::from)
-                        } else {
-                            e
-                        };
-                        Outcome::Failed(e)
-                    }
-                    batch::ItemResult::Failed(e) => Outcome::Failed(e.duplicate()),
-                    batch::ItemResult::NotAttempted => Outcome::NotAttempted,
-                };
-                if !has_auth(&items[i]) || !matches!(outcome, Outcome::Updated(_)) {
-                    ctl.record(&outcome);
-                }
-                user_results[i] = Some(outcome);
-            },
-        )
-        .await;
-        // 2. Authentication methods: one user's writes in order, a few users at a time.
-        let mut tasks: JoinSet<(usize, Result<(), DirectoryError>)> = JoinSet::new();
-        let mut next = 0;
-        let auth_items: Vec<usize> = (0..items.len())
-            .filter(|&i| outcomes[i].is_none() && has_auth(&items[i]))
-            .filter(|&i| matches!(user_results[i], None | Some(Outcome::Updated(_))))
-            .collect();
-        loop {
-            while !ctl.is_cancelled()
-                && tasks.len() < ctl.auth_concurrency.max(1)
-                && next < auth_items.len()
-            {
-                let i = auth_items[next];
-                next += 1;
-                let client = self.client.clone();
-                let id = items[i].current.user.id.clone();
-                let current = items[i].current.auth.clone().unwrap_or_default();
-                let patch = items[i].auth_plan.patch.clone();
-                tasks
-                    .spawn(async move { (i, write_methods(&client, &id, &current, &patch).await) });
-            }
-            let Some(joined) = tasks.join_next().await else {
-                break;
-            };
-            let Ok((i, r)) = joined else { continue };
-            let outcome = match r {
-                Ok(()) => Outcome::Updated(fields(&items[i])),
-                Err(e) => Outcome::Failed(e),
-            };
-            ctl.record(&outcome);
-            outcomes[i] = Some(outcome);
-        }
-        for &i in &auth_items[next..] {
-            outcomes[i] = Some(Outcome::NotAttempted);
-        }
-        outcomes
-            .into_iter()
-            .zip(user_results)
-            .map(|(auth, user)| match (auth, user) {
-                (Some(a), _) => a,
-                (None, Some(u)) => u,
-                (None, None) => Outcome::Unchanged,
-            })
-            .collect()
+        self.write_many(items, ctl).await
     }
 
     async fn create_user(
