@@ -6,11 +6,10 @@
 //! `--authority-host` over `AZURE_AUTHORITY_HOST`.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::ValueEnum;
-use std::path::PathBuf;
-
-use std::time::Duration;
 
 use crate::auth::EnvCredentials;
 use crate::auth::endpoints::{Cloud, Endpoints};
