@@ -1,5 +1,5 @@
 //! The command line as clap parses it: raw input only, no environment or terminal lookups
-//! (those happen in [`crate::settings`]).
+//! (those happen in the `settings` layer, above this one).
 
 use std::ffi::OsString;
 
@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::auth::CredentialKind;
 use crate::auth::endpoints::Cloud;
+pub use crate::output::Format;
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -179,7 +180,7 @@ pub struct TokenArgs {
 
 /// The options after parsing: a command's own copy of a directory option wins over the one
 /// given before the command. Environment variables and the saved login are applied later,
-/// by [`crate::settings`].
+/// in the `settings` layer.
 #[derive(Debug, Clone, Default)]
 pub struct GlobalArgs {
     pub output: Option<Format>,
@@ -245,21 +246,6 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
         Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(v),
         _ => Err("a number of seconds between 0 and 86400, e.g. 30 or 2.5".into()),
     }
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// An aligned table for people.
-    Table,
-    /// JSON: an array for lists, an object for one result.
-    Json,
-    /// One JSON object per line.
-    Jsonl,
-    /// Comma-separated values with a header row (lists joined with `;`).
-    Csv,
-    /// Tab-separated values with a header row (tab, newline and backslash escaped as \t \n \\).
-    Tsv,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::auth::AuthError;
 use crate::directory::{DirectoryError, ServiceKind};
 use crate::email::EmailError;
 use crate::exit::Exit;
@@ -134,6 +135,12 @@ impl From<PlanError> for CliError {
             _ => "auth_method_rule",
         };
         CliError::new(Exit::Failed, code, e.to_string()).with_hint(hint)
+    }
+}
+
+impl From<AuthError> for CliError {
+    fn from(e: AuthError) -> Self {
+        DirectoryError::from(e).into()
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 
-use crate::output::Printer;
+use crate::diag::Log;
 use crate::secret::Secret;
 
 /// How hard to try.
@@ -141,13 +141,73 @@ impl Failure {
             }
             Failure::Redirect { status, location } => format!(
                 "{what}: the server answered with a redirect (HTTP {status} to {}), which ssprctl never follows",
-                crate::output::sanitize(location)
+                crate::text::sanitize(location)
             ),
             Failure::TooLarge { status } => format!(
                 "{what}: the answer (HTTP {status}) is larger than {} MiB; refused",
                 MAX_BODY >> 20
             ),
         }
+    }
+}
+
+/// What kind of failure a remote service reported; decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    /// Invalid request or usage (exit 2).
+    Usage,
+    /// The operation failed (exit 1).
+    Failed,
+    /// Authentication or permission (exit 4).
+    Auth,
+    /// Unavailable after retries (exit 5).
+    Unavailable,
+}
+
+/// A failure from Microsoft Graph or the login endpoint, with what the user needs to act on
+/// it: the server's error code and message, and the request id for Microsoft support.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    pub kind: ServiceKind,
+    /// HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// The server's error code (`Request_ResourceNotFound`, `invalid_client`, …).
+    pub code: Option<String>,
+    /// The whole message shown after `error:`.
+    pub message: String,
+    pub request_id: Option<String>,
+    pub hint: Option<String>,
+}
+
+/// Turns a failed exchange into an error naming `what`: unavailable (exit 5) when the service
+/// was busy or unreachable; a failure (exit 1) for a redirect or an oversized answer.
+pub fn service_error(what: &str, failure: Failure) -> ServiceError {
+    let message = failure.describe(what);
+    let (kind, hint) = if failure.unavailable() {
+        (
+            ServiceKind::Unavailable,
+            "try again later; raise --timeout or --max-retries for slow or busy services",
+        )
+    } else {
+        (
+            ServiceKind::Failed,
+            "check --graph-url and --authority-host: Microsoft's endpoints don't redirect these calls",
+        )
+    };
+    let (status, request_id) = match &failure {
+        Failure::Exhausted { last, .. } | Failure::WaitTooLong { last, .. } => {
+            (Some(last.status.as_u16()), last.request_id())
+        }
+        Failure::Redirect { status, .. } | Failure::TooLarge { status } => (Some(*status), None),
+        Failure::Transport { .. } => (None, None),
+    };
+    ServiceError {
+        kind,
+        status,
+        code: None,
+        message,
+        request_id,
+        hint: Some(hint.into()),
     }
 }
 
@@ -165,7 +225,7 @@ pub fn show_wait(d: Duration) -> String {
 pub struct Http {
     client: reqwest::Client,
     pub policy: RetryPolicy,
-    log: Printer,
+    log: Log,
     /// HTTP requests sent, retries included (shared by clones).
     sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// When set, no request runs past this instant (a read command's whole `--timeout`).
@@ -233,7 +293,7 @@ fn show(url: &Url) -> String {
 impl Http {
     /// A client; `direct` skips the proxies named by `HTTPS_PROXY` and the like (used when
     /// every endpoint is on this machine, where a proxy can only get in the way).
-    pub fn new(policy: RetryPolicy, log: Printer, direct: bool) -> Self {
+    pub fn new(policy: RetryPolicy, log: impl Into<Log>, direct: bool) -> Self {
         // Never follow a redirect: it would re-send a form (a client secret) or a bearer token
         // to wherever the server points.
         let mut builder = reqwest::Client::builder()
@@ -246,7 +306,7 @@ impl Http {
         Http {
             client,
             policy,
-            log,
+            log: log.into(),
             sent: Default::default(),
             run_deadline: None,
         }
@@ -505,16 +565,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter() {
-        let http = Http::new(
-            RetryPolicy::default(),
-            Printer {
-                format: crate::cli::Format::Json,
-                quiet: true,
-                verbose: 0,
-                table_width: None,
-            },
-            true,
-        );
+        let http = Http::new(RetryPolicy::default(), Log::silent(), true);
         for attempt in 1..=4 {
             let full = 3.0 * f64::from(1u32 << (attempt - 1));
             let d = http.backoff(attempt).as_secs_f64();

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod commands;
+pub mod diag;
 pub mod directory;
 pub mod email;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod phone;
 pub mod plan;
 pub mod secret;
 pub mod settings;
+pub mod text;
 
 use std::ffi::OsString;
 use std::io::Write;

@@ -36,28 +36,7 @@ pub enum DirectorySpec {
     Ldap(LdapSettings),
 }
 
-/// How to reach and bind to a domain controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LdapSettings {
-    /// `ldaps://host:port` or `ldap://host:port` (upgraded with StartTLS).
-    pub url: String,
-    pub host: String,
-    pub starttls: bool,
-    /// `SSPRCTL_LDAP_BIND_DN`: a DN, `DOMAIN\\user` or a UPN.
-    pub bind_dn: Option<String>,
-    /// `SSPRCTL_LDAP_PASSWORD` or the content of `SSPRCTL_LDAP_PASSWORD_FILE`.
-    pub password: Option<Secret>,
-    /// A PEM file of CA certificates trusted besides the system's.
-    pub ca: Option<PathBuf>,
-    pub insecure_skip_verify: bool,
-    pub base_dn: Option<String>,
-    pub filter: String,
-    /// Whether stdin is a terminal (to prompt for a missing password).
-    pub stdin_tty: bool,
-}
-
-/// The users an AD search considers unless `--ldap-filter` says otherwise.
-pub const DEFAULT_LDAP_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
+pub use crate::directory::ad::{DEFAULT_LDAP_FILTER, LdapSettings};
 
 /// How to reach Microsoft Graph and with which credentials.
 #[derive(Debug, Clone)]

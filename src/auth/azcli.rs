@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::AuthError;
 use super::auth_error;
 use super::store::usable_token;
 use super::token::Tokens;
-use crate::directory::DirectoryError;
 use crate::secret::Secret;
 
 /// How long `az` may take (it may refresh its own token over the network).
@@ -20,7 +20,7 @@ pub async fn token(
     program: &Path,
     resource: &str,
     tenant: Option<&str>,
-) -> Result<Tokens, DirectoryError> {
+) -> Result<Tokens, AuthError> {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args([
         "account",
@@ -55,7 +55,7 @@ pub async fn token(
             .map(str::trim)
             .find(|l| !l.is_empty())
             .unwrap_or("(no message)");
-        let first = crate::output::sanitize(&first.chars().take(300).collect::<String>());
+        let first = crate::text::sanitize(&first.chars().take(300).collect::<String>());
         let hint = if err.contains("az login") {
             "run `az login` (with --tenant for the tenant you manage), then try again"
         } else {

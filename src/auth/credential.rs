@@ -17,10 +17,10 @@
 
 use std::path::PathBuf;
 
+use super::AuthError;
 use super::endpoints::Endpoints;
 use super::store::{self, Store};
 use super::{auth_error, managed};
-use crate::directory::DirectoryError;
 use crate::secret::Secret;
 
 /// The credential kinds `--credential` names.
@@ -66,7 +66,7 @@ impl CredentialKind {
     }
 }
 
-/// What the environment offers (read in [`crate::settings`], the only place that reads it).
+/// What the environment offers (read in the `settings` layer, the only place that reads it).
 #[derive(Debug, Clone, Default)]
 pub struct EnvCredentials {
     pub kind: CredentialKind,
@@ -153,7 +153,7 @@ fn need(vars: &[(&'static str, bool)]) -> Result<(), Vec<&'static str>> {
 
 impl Credential {
     /// Picks the credential (see the module docs for the order). Also says why, for `-v`.
-    pub fn choose(env: &EnvCredentials, store: &Store) -> Result<(Self, String), DirectoryError> {
+    pub fn choose(env: &EnvCredentials, store: &Store) -> Result<(Self, String), AuthError> {
         use CredentialKind as K;
         let explicit = env.kind != K::Auto;
         let single = [env.kind];
@@ -185,7 +185,7 @@ impl Credential {
         env: &EnvCredentials,
         store: &Store,
         explicit: bool,
-    ) -> Result<Option<(Self, String)>, DirectoryError> {
+    ) -> Result<Option<(Self, String)>, AuthError> {
         use CredentialKind as K;
         let app_ids = || {
             need(&[

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::AuthError;
 use super::auth_error;
 use super::endpoints::Endpoints;
 use super::store::{Login, Store};
 use super::token::{self, TokenFailure};
-use crate::directory::DirectoryError;
+use crate::diag::Log;
 use crate::http::{Body, Http, Replay};
-use crate::output::Printer;
 
 #[derive(Deserialize)]
 struct DeviceCode {
@@ -46,8 +46,8 @@ pub async fn login(
     endpoints: &Endpoints,
     store: &Store,
     http: &Http,
-    printer: &Printer,
-) -> Result<(), DirectoryError> {
+    printer: &Log,
+) -> Result<(), AuthError> {
     let scope = format!("{} offline_access", endpoints.scope);
     let form = [("client_id", client_id), ("scope", scope.as_str())];
     let url = endpoints.device_code_url(tenant);

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 
 use reqwest::{Method, Url};
 
+use super::AuthError;
 use super::auth_error;
 use super::credential::CredentialKind;
 use super::endpoints::is_loopback;
 use super::store::usable_token;
-use crate::directory::DirectoryError;
 use crate::http::{Body, Http, Replay};
 use crate::secret::Secret;
 
@@ -38,7 +38,7 @@ pub enum Assertion {
 }
 
 /// A provider URL: https, or http to this machine (test stand-ins).
-fn provider_url(var: &str, raw: &str) -> Result<Url, DirectoryError> {
+fn provider_url(var: &str, raw: &str) -> Result<Url, AuthError> {
     let url = Url::parse(raw.trim()).map_err(|e| {
         auth_error(
             format!("{var} is not a URL ({e})"),
@@ -75,7 +75,7 @@ impl Assertion {
     }
 
     /// A fresh assertion.
-    pub async fn get(&self, http: &Http) -> Result<Secret, DirectoryError> {
+    pub async fn get(&self, http: &Http) -> Result<Secret, AuthError> {
         let (value, what) = match self {
             Assertion::File(path) => (read_file(path)?, "AZURE_FEDERATED_TOKEN_FILE"),
             Assertion::Github { url, token } => {
@@ -116,7 +116,7 @@ fn field(body: &serde_json::Value, name: &str) -> Option<String> {
 }
 
 /// Reads an assertion file: at most 64 KiB, trimmed.
-fn read_file(path: &PathBuf) -> Result<Option<String>, DirectoryError> {
+fn read_file(path: &PathBuf) -> Result<Option<String>, AuthError> {
     use std::io::Read;
     let unreadable = |e: std::io::Error| {
         auth_error(
@@ -144,7 +144,7 @@ async fn request(
     token: &Secret,
     what: &str,
     hint: &str,
-) -> Result<serde_json::Value, DirectoryError> {
+) -> Result<serde_json::Value, AuthError> {
     let body = serde_json::json!({});
     let resp = http
         .send(

@@ -18,12 +18,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::{Method, Url};
 
+use super::AuthError;
 use super::auth_error;
 use super::credential::EnvCredentials;
 use super::endpoints::is_loopback;
 use super::store::usable_token;
 use super::token::Tokens;
-use crate::directory::DirectoryError;
 use crate::http::{Body, Http, Replay};
 use crate::secret::Secret;
 
@@ -52,7 +52,7 @@ const HINT: &str = "managed identity works on Azure hosts only (App Service, Fun
 elsewhere choose another --credential";
 
 /// A host endpoint: https, or http to this machine or to the link-local IMDS address.
-fn endpoint(var: &str, raw: &str) -> Result<Url, DirectoryError> {
+fn endpoint(var: &str, raw: &str) -> Result<Url, AuthError> {
     let url = Url::parse(raw.trim())
         .map_err(|e| auth_error(format!("{var} is not a URL ({e})"), HINT))?;
     let local = is_loopback(&url) || url.host_str() == Some("169.254.169.254");
@@ -68,7 +68,7 @@ fn endpoint(var: &str, raw: &str) -> Result<Url, DirectoryError> {
 
 impl Managed {
     /// The identity the environment describes (see the module docs).
-    pub fn from_env(env: &EnvCredentials) -> Result<Self, DirectoryError> {
+    pub fn from_env(env: &EnvCredentials) -> Result<Self, AuthError> {
         let source = match (
             &env.identity_endpoint,
             &env.identity_header,
@@ -136,7 +136,7 @@ impl Managed {
     }
 
     /// A token for `resource` (the cloud's Graph resource).
-    pub async fn token(&self, http: &Http, resource: &str) -> Result<Tokens, DirectoryError> {
+    pub async fn token(&self, http: &Http, resource: &str) -> Result<Tokens, AuthError> {
         let (mut url, api) = match &self.source {
             Source::AppService { endpoint, .. } => (endpoint.clone(), "2019-08-01"),
             Source::Arc { endpoint, .. } => (endpoint.clone(), "2020-06-01"),
@@ -196,7 +196,7 @@ impl Managed {
                     v.get("error_description")
                         .or_else(|| v.get("message"))
                         .and_then(|m| m.as_str())
-                        .map(|m| crate::output::sanitize(&m.chars().take(300).collect::<String>()))
+                        .map(|m| crate::text::sanitize(&m.chars().take(300).collect::<String>()))
                 })
                 .unwrap_or_default();
             return Err(auth_error(
@@ -218,7 +218,7 @@ impl Managed {
 
 /// Reads the token answer: `access_token` and `expires_on` (Unix seconds, number or string) or
 /// `expires_in`.
-fn parse(body: &[u8], what: &str) -> Result<Tokens, DirectoryError> {
+fn parse(body: &[u8], what: &str) -> Result<Tokens, AuthError> {
     let v: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
         auth_error(
             format!("{what} answered with something that is not JSON ({e})"),
@@ -254,7 +254,7 @@ fn parse(body: &[u8], what: &str) -> Result<Tokens, DirectoryError> {
 
 /// Arc's challenge: the key file named by `WWW-Authenticate: Basic realm=<path>`, read only
 /// from `key_dir`, only a `.key` file of at most 4 KiB.
-fn arc_key(headers: &reqwest::header::HeaderMap, key_dir: &Path) -> Result<Secret, DirectoryError> {
+fn arc_key(headers: &reqwest::header::HeaderMap, key_dir: &Path) -> Result<Secret, AuthError> {
     let bad = |why: String| {
         auth_error(
             format!("Azure Arc's challenge can't be answered: {why}"),
@@ -284,7 +284,7 @@ fn arc_key(headers: &reqwest::header::HeaderMap, key_dir: &Path) -> Result<Secre
     {
         return Err(bad(format!(
             "the key file {} is not a .key file in {}; it was not read",
-            crate::output::sanitize(&path.display().to_string()),
+            crate::text::sanitize(&path.display().to_string()),
             dir.display()
         )));
     }

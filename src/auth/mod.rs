@@ -21,17 +21,27 @@ pub mod token;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::directory::{DirectoryError, ServiceError, ServiceKind};
-use crate::http::Http;
-use crate::output::Printer;
+use crate::diag::Log;
+use crate::http::{Http, ServiceError, ServiceKind};
 use crate::secret::Secret;
 pub use credential::{Credential, CredentialKind, EnvCredentials, NO_CREDENTIAL_HINT};
 use endpoints::Endpoints;
 use store::Store;
 
+/// Why no usable access token could be had. The directory layer turns it into its own error.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The login endpoint, a token provider or the credential's own files refused or failed.
+    #[error("{}", .0.message)]
+    Service(ServiceError),
+    /// The passthrough access token expired; it can't be renewed.
+    #[error("the access token in SSPRCTL_ACCESS_TOKEN expired at {at}")]
+    TokenExpired { at: String },
+}
+
 /// An authentication failure (exit 4) with what to do next.
-pub(crate) fn auth_error(message: String, hint: &str) -> DirectoryError {
-    DirectoryError::Service(ServiceError {
+pub(crate) fn auth_error(message: String, hint: &str) -> AuthError {
+    AuthError::Service(ServiceError {
         kind: ServiceKind::Auth,
         status: None,
         code: None,
@@ -53,13 +63,13 @@ struct Held {
 /// Hands out a valid access token for the whole run: renewed before it expires for every
 /// credential that can be renewed (secret, certificate, saved login), and once more when Graph
 /// rejects it. A passthrough token (`SSPRCTL_ACCESS_TOKEN`) can't be renewed: once it has
-/// expired, [`TokenSource::token`] says so ([`DirectoryError::TokenExpired`]) rather than send it.
+/// expired, [`TokenSource::token`] says so ([`AuthError::TokenExpired`]) rather than send it.
 pub struct TokenSource {
     credential: Credential,
     endpoints: Endpoints,
     store: Store,
     http: Http,
-    log: Printer,
+    log: Log,
     held: tokio::sync::Mutex<Option<Held>>,
     /// Whom the token in hand acts for (delegated tokens), readable without waiting.
     caller: std::sync::Mutex<Option<String>>,
@@ -85,14 +95,14 @@ impl TokenSource {
         endpoints: Endpoints,
         store: Store,
         http: Http,
-        log: Printer,
+        log: impl Into<Log>,
     ) -> Self {
         TokenSource {
             credential,
             endpoints,
             store,
             http,
-            log,
+            log: log.into(),
             held: tokio::sync::Mutex::new(None),
             caller: std::sync::Mutex::new(None),
         }
@@ -100,7 +110,7 @@ impl TokenSource {
 
     /// A source that only hands out `token` (a passthrough token, as from
     /// `SSPRCTL_ACCESS_TOKEN`): for library users and tests.
-    pub fn fixed(token: Secret, http: Http, log: Printer) -> Self {
+    pub fn fixed(token: Secret, http: Http, log: impl Into<Log>) -> Self {
         let endpoints =
             Endpoints::new(endpoints::Cloud::Global, None, None).expect("the built-in hosts parse");
         let store = Store {
@@ -159,7 +169,7 @@ impl TokenSource {
     }
 
     /// A token valid for a while yet: the one in hand, a cached one, or a new one.
-    pub async fn token(&self) -> Result<Secret, DirectoryError> {
+    pub async fn token(&self) -> Result<Secret, AuthError> {
         let mut held = self.held.lock().await;
         let now = SystemTime::now();
         if let Some(h) = held.as_ref() {
@@ -180,7 +190,7 @@ impl TokenSource {
 
     /// After Graph rejected `rejected` (401): forgets it and gets a new one, once per token.
     /// `Ok(None)` when the credential can't be renewed (a passthrough token).
-    pub async fn renew(&self, rejected: &Secret) -> Result<Option<Secret>, DirectoryError> {
+    pub async fn renew(&self, rejected: &Secret) -> Result<Option<Secret>, AuthError> {
         if self.passthrough() {
             return Ok(None);
         }
@@ -203,10 +213,10 @@ impl TokenSource {
     }
 
     /// Refuses a passthrough token past its expiry.
-    fn check_passthrough(&self, h: &Held) -> Result<(), DirectoryError> {
+    fn check_passthrough(&self, h: &Held) -> Result<(), AuthError> {
         match h.expires_at {
             Some(at) if self.passthrough() && at <= SystemTime::now() => {
-                Err(DirectoryError::TokenExpired {
+                Err(AuthError::TokenExpired {
                     at: claims::show_time(at),
                 })
             }
@@ -216,7 +226,7 @@ impl TokenSource {
 
     /// A token from the credential: the passthrough one, a cached one (`from_cache`), or a
     /// new one from the login endpoint (then cached).
-    async fn acquire(&self, from_cache: bool) -> Result<Held, DirectoryError> {
+    async fn acquire(&self, from_cache: bool) -> Result<Held, AuthError> {
         let now = SystemTime::now();
         if let Credential::AccessToken(t) = &self.credential {
             let expires_at = claims::Claims::of(t.expose()).and_then(|c| c.expires_at());
@@ -272,8 +282,8 @@ async fn fetch(
     endpoints: &Endpoints,
     store: &Store,
     http: &Http,
-    log: &Printer,
-) -> Result<token::Tokens, DirectoryError> {
+    log: &Log,
+) -> Result<token::Tokens, AuthError> {
     let tokens = match credential {
         Credential::AccessToken(_) => unreachable!("passthrough tokens are not fetched"),
         Credential::ClientSecret {

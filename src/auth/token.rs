@@ -3,11 +3,12 @@
 use reqwest::Method;
 use serde::Deserialize;
 
+use super::AuthError;
 use super::endpoints::Endpoints;
 use super::store::{MAX_LIFETIME, MIN_LIFETIME, usable_token};
-use crate::directory::{DirectoryError, ServiceError, ServiceKind};
+use crate::diag::Log;
 use crate::http::{Body, Failure, Http, Replay};
-use crate::output::Printer;
+use crate::http::{ServiceError, ServiceKind};
 use crate::secret::Secret;
 
 /// A successful token response.
@@ -51,14 +52,14 @@ pub enum TokenFailure {
     /// The endpoint answered with an OAuth error.
     OAuth(OAuthError, Option<String>),
     /// Anything else (transport, unexpected body), already explained.
-    Other(DirectoryError),
+    Other(AuthError),
 }
 
 impl TokenFailure {
     /// The failure as a user-facing error (exit 4 for OAuth errors).
-    pub fn into_error(self, hint: &str) -> DirectoryError {
+    pub fn into_error(self, hint: &str) -> AuthError {
         match self {
-            TokenFailure::OAuth(e, request_id) => DirectoryError::Service(ServiceError {
+            TokenFailure::OAuth(e, request_id) => AuthError::Service(ServiceError {
                 kind: ServiceKind::Auth,
                 status: None,
                 code: e.aadsts().or(Some(e.error.clone())),
@@ -88,36 +89,9 @@ struct TokenBody {
     refresh_token: Option<String>,
 }
 
-/// Turns a failed exchange into an error naming `what`: unavailable (exit 5) when the service
-/// was busy or unreachable; a failure (exit 1) for a redirect or an oversized answer.
-pub fn unavailable(what: &str, failure: Failure) -> DirectoryError {
-    let message = failure.describe(what);
-    let (kind, hint) = if failure.unavailable() {
-        (
-            ServiceKind::Unavailable,
-            "try again later; raise --timeout or --max-retries for slow or busy services",
-        )
-    } else {
-        (
-            ServiceKind::Failed,
-            "check --graph-url and --authority-host: Microsoft's endpoints don't redirect these calls",
-        )
-    };
-    let (status, request_id) = match &failure {
-        Failure::Exhausted { last, .. } | Failure::WaitTooLong { last, .. } => {
-            (Some(last.status.as_u16()), last.request_id())
-        }
-        Failure::Redirect { status, .. } | Failure::TooLarge { status } => (Some(*status), None),
-        Failure::Transport { .. } => (None, None),
-    };
-    DirectoryError::Service(ServiceError {
-        kind,
-        status,
-        code: None,
-        message,
-        request_id,
-        hint: Some(hint.into()),
-    })
+/// Turns a failed exchange into an error naming `what` (see [`crate::http::service_error`]).
+pub fn unavailable(what: &str, failure: Failure) -> AuthError {
+    AuthError::Service(crate::http::service_error(what, failure))
 }
 
 /// POSTs a form to `url` and reads tokens.
@@ -125,7 +99,7 @@ pub async fn post(
     http: &Http,
     url: &reqwest::Url,
     form: &[(&str, &str)],
-    log: &Printer,
+    log: &Log,
 ) -> Result<Tokens, TokenFailure> {
     let resp = http
         .send(
@@ -147,7 +121,7 @@ pub async fn post(
         .or_else(|| resp.request_id());
     if resp.status.is_success() {
         let body: TokenBody = serde_json::from_slice(&resp.body).map_err(|e| {
-            TokenFailure::Other(DirectoryError::Service(ServiceError {
+            TokenFailure::Other(AuthError::Service(ServiceError {
                 kind: ServiceKind::Auth,
                 status: Some(resp.status.as_u16()),
                 code: None,
@@ -157,7 +131,7 @@ pub async fn post(
             }))
         })?;
         let unusable = |what: &str| {
-            TokenFailure::Other(DirectoryError::Service(ServiceError {
+            TokenFailure::Other(AuthError::Service(ServiceError {
                 kind: ServiceKind::Auth,
                 status: Some(resp.status.as_u16()),
                 code: None,
@@ -206,7 +180,7 @@ pub async fn post(
     }
     match serde_json::from_slice::<OAuthError>(&resp.body) {
         Ok(e) => Err(TokenFailure::OAuth(e, request_id)),
-        Err(_) => Err(TokenFailure::Other(DirectoryError::Service(ServiceError {
+        Err(_) => Err(TokenFailure::Other(AuthError::Service(ServiceError {
             kind: ServiceKind::Auth,
             status: Some(resp.status.as_u16()),
             code: None,

@@ -16,7 +16,7 @@ pub async fn login(a: LoginArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         &g.endpoints,
         &g.store,
         &ctx.http(),
-        &ctx.printer,
+        &ctx.printer.into(),
     )
     .await?;
     ctx.printer.note(&format!(

@@ -131,7 +131,7 @@ impl LocalDirectory {
                     tables
                         .iter()
                         .take(5)
-                        .map(|t| crate::output::sanitize(t))
+                        .map(|t| crate::text::sanitize(t))
                         .collect::<Vec<_>>()
                         .join(", ")
                 }

@@ -13,6 +13,8 @@ mod sample;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::auth::AuthError;
+pub use crate::http::{ServiceError, ServiceKind};
 use crate::model::{AuthDetails, User};
 use crate::plan::{AuthPlan, AuthUpdate, PlanError, UserPlan, UserUpdate};
 
@@ -39,6 +41,16 @@ pub enum DirectoryError {
     TokenExpired { at: String },
 }
 
+/// A credential's failure is the directory operation's failure.
+impl From<AuthError> for DirectoryError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Service(s) => DirectoryError::Service(s),
+            AuthError::TokenExpired { at } => DirectoryError::TokenExpired { at },
+        }
+    }
+}
+
 impl DirectoryError {
     /// A copy for each of several items that one failure struck (a whole `$batch`, say):
     /// service errors keep every detail, others keep their message.
@@ -53,34 +65,6 @@ impl DirectoryError {
             },
         }
     }
-}
-
-/// What kind of failure a remote service reported; decides the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceKind {
-    /// Invalid request or usage (exit 2).
-    Usage,
-    /// The operation failed (exit 1).
-    Failed,
-    /// Authentication or permission (exit 4).
-    Auth,
-    /// Unavailable after retries (exit 5).
-    Unavailable,
-}
-
-/// A failure from Microsoft Graph or the login endpoint, with what the user needs to act on
-/// it: the server's error code and message, and the request id for Microsoft support.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceError {
-    pub kind: ServiceKind,
-    /// HTTP status, when there was a response.
-    pub status: Option<u16>,
-    /// The server's error code (`Request_ResourceNotFound`, `invalid_client`, …).
-    pub code: Option<String>,
-    /// The whole message shown after `error:`.
-    pub message: String,
-    pub request_id: Option<String>,
-    pub hint: Option<String>,
 }
 
 /// A user's current state, as read for a bulk plan.

@@ -405,7 +405,7 @@ pub fn csv(
                     if value.trim().is_empty() {
                         Cell::Empty
                     } else {
-                        Cell::Text(crate::output::unneutralise(value).to_string())
+                        Cell::Text(crate::text::unneutralise(value).to_string())
                     },
                 ));
             }

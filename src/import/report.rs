@@ -70,9 +70,8 @@ pub fn write(
                 rec.push(r.error.as_ref().map_or(String::new(), |e| e.1.clone()));
                 rec.push(r.warnings.join("; "));
                 w.write_record(
-                    rec.iter().map(|c| {
-                        crate::output::neutralise(&crate::output::sanitize(c)).into_owned()
-                    }),
+                    rec.iter()
+                        .map(|c| crate::text::neutralise(&crate::text::sanitize(c)).into_owned()),
                 )?;
             }
             w.flush()

@@ -9,59 +9,14 @@
 //! characters or another `'` gets one more `'`. `import` removes exactly one such `'`
 //! ([`unneutralise`]), so an export re-imports unchanged.
 
-use std::borrow::Cow;
 use std::io::{self, Write};
 
 use crate::model::Value;
-
-/// Characters that make a spreadsheet read a cell as a formula.
-fn trigger(c: char) -> bool {
-    matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r')
-}
-
-/// True for `+CC number` with an optional `xEXT`: what ssprctl's phone engine writes.
-fn canonical_phone(s: &str) -> bool {
-    let Some((cc, rest)) = s.strip_prefix('+').and_then(|r| r.split_once(' ')) else {
-        return false;
-    };
-    let number = rest.split_once('x').map_or(rest, |(n, _)| n);
-    let ext_ok = rest
-        .split_once('x')
-        .is_none_or(|(_, e)| !e.is_empty() && e.chars().all(|c| c.is_ascii_digit()));
-    (1..=3).contains(&cc.len())
-        && cc.chars().all(|c| c.is_ascii_digit())
-        && !number.is_empty()
-        && number.chars().all(|c| c.is_ascii_digit())
-        && ext_ok
-}
-
-/// The cell as written to CSV/TSV: a formula trigger neutralised with a leading `'`.
-pub fn neutralise(s: &str) -> Cow<'_, str> {
-    let mut chars = s.chars();
-    let needs = match (chars.next(), chars.next()) {
-        (Some(c), _) if trigger(c) => !canonical_phone(s),
-        (Some('\''), Some(c)) => trigger(c) || c == '\'',
-        _ => false,
-    };
-    if needs {
-        Cow::Owned(format!("'{s}"))
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-/// The inverse of [`neutralise`], for cells read from CSV: drops one leading `'` before a
-/// formula trigger or another `'`.
-pub fn unneutralise(s: &str) -> &str {
-    match s.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(|c: char| trigger(c) || c == '\'') => rest,
-        _ => s,
-    }
-}
+use crate::text::{neutralise, sanitize};
 
 /// A value as a safe CSV/TSV cell: control characters escaped, formulas neutralised.
 pub(crate) fn cell(v: &Value) -> String {
-    let text = super::sanitize(&v.to_text());
+    let text = sanitize(&v.to_text());
     neutralise(&text).into_owned()
 }
 
@@ -109,7 +64,7 @@ pub fn tsv(w: &mut dyn Write, fields: &[&str], rows: &[Vec<Value>]) -> io::Resul
 pub(crate) fn tsv_row(w: &mut dyn Write, row: &[Value]) -> io::Result<()> {
     let cells: Vec<String> = row
         .iter()
-        .map(|v| neutralise(&super::sanitize(&escape(&v.to_text()))).into_owned())
+        .map(|v| neutralise(&sanitize(&escape(&v.to_text()))).into_owned())
         .collect();
     writeln!(w, "{}", cells.join("\t"))
 }
@@ -117,6 +72,7 @@ pub(crate) fn tsv_row(w: &mut dyn Write, row: &[Value]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::unneutralise;
 
     #[test]
     fn csv_quotes_and_joins() {

@@ -5,16 +5,32 @@ mod delimited;
 mod json;
 mod table;
 
-pub use delimited::{neutralise, unneutralise};
-pub use table::sanitize;
+pub use crate::text::{neutralise, sanitize, unneutralise};
 
 use std::io::{self, Write};
 
+use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::cli::Format;
+use crate::diag::{Log, Sink};
 use crate::model::{User, Value};
 use crate::plan::FieldChange;
+
+/// Output formats (parsed by `--output`/`-o`; clap's `ValueEnum` is derived here, where the
+/// type lives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table for people.
+    Table,
+    /// JSON: an array for lists, an object for one result.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// Comma-separated values with a header row (lists joined with `;`).
+    Csv,
+    /// Tab-separated values with a header row (tab, newline and backslash escaped as \t \n \\).
+    Tsv,
+}
 
 /// Rows of named values, the shape of `get-user`, `get-auth-details` and `phone` output.
 pub struct Records<'a> {
@@ -228,5 +244,24 @@ impl Printer {
         if self.verbose >= level {
             eprintln!("debug: {msg}");
         }
+    }
+}
+
+/// The printer is the sink the commands hand down to the layers below.
+impl Sink for Printer {
+    fn warn(&self, msg: &str) {
+        Printer::warn(self, msg);
+    }
+    fn note(&self, msg: &str) {
+        Printer::note(self, msg);
+    }
+    fn log(&self, level: u8, msg: &str) {
+        Printer::log(self, level, msg);
+    }
+}
+
+impl From<Printer> for Log {
+    fn from(p: Printer) -> Log {
+        Log::new(p)
     }
 }

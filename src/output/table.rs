@@ -8,22 +8,7 @@ use tabled::settings::Style;
 
 use super::{ChangeReport, Records};
 use crate::model::Value;
-
-/// Escapes control characters (ESC, BEL, newlines …) so they print as text.
-pub fn sanitize(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+use crate::text::sanitize;
 
 /// Rows as a table; with `width` (a terminal's), the widest columns wrap so the table fits.
 pub fn records(w: &mut dyn Write, r: &Records<'_>, width: Option<usize>) -> io::Result<()> {
@@ -76,15 +61,4 @@ pub fn changes(w: &mut dyn Write, r: &ChangeReport) -> io::Result<()> {
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_are_escaped() {
-        assert_eq!(sanitize("Kim\u{1b}[31m"), "Kim\\u{1b}[31m");
-        assert_eq!(sanitize("plain"), "plain");
-    }
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 
+use super::LdapSettings;
 use crate::directory::{DirectoryError, ServiceError, ServiceKind};
 use crate::secret::Secret;
-use crate::settings::LdapSettings;
 
 /// How long connecting (TCP + TLS) and one operation may take.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -113,7 +113,7 @@ fn connect_error(s: &LdapSettings, e: LdapError) -> DirectoryError {
                 message: format!(
                     "TLS with {} failed: {}",
                     s.url,
-                    crate::output::sanitize(&text)
+                    crate::text::sanitize(&text)
                 ),
                 request_id: None,
                 hint: Some(if starttls {
@@ -134,7 +134,7 @@ pub fn unavailable(what: &str, why: &str) -> DirectoryError {
         kind: ServiceKind::Unavailable,
         status: None,
         code: None,
-        message: format!("{what}: {}", crate::output::sanitize(why)),
+        message: format!("{what}: {}", crate::text::sanitize(why)),
         request_id: None,
         hint: Some("check that the domain controller is up and reachable; try again later".into()),
     })
@@ -167,7 +167,7 @@ pub fn retryable(e: &DirectoryError) -> bool {
 /// Maps a non-success LDAP result of `what` to an error a user can act on. `attributes` names
 /// what a modify was writing (for insufficient access).
 pub fn result_error(what: &str, rc: u32, text: &str, attributes: Option<&str>) -> DirectoryError {
-    let text = crate::output::sanitize(text.trim().trim_end_matches('\0'));
+    let text = crate::text::sanitize(text.trim().trim_end_matches('\0'));
     let detail = if text.is_empty() {
         String::new()
     } else {

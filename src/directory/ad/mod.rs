@@ -19,6 +19,7 @@
 pub mod conn;
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,11 +27,33 @@ use ldap3::adapters::{EntriesOnly, PagedResults};
 use ldap3::{Ldap, Mod, Scope, SearchEntry, ldap_escape};
 
 use super::{BulkControl, Current, Directory, DirectoryError, Outcome, Planned, Read};
+use crate::diag::Log;
 use crate::model::{AuthDetails, User, UserField, check_user_key, is_guid};
-use crate::output::Printer;
 use crate::plan::{AuthPlan, PlanError, UserPatch, UserPlan};
 use crate::secret::Secret;
-use crate::settings::LdapSettings;
+
+/// How to reach and bind to a domain controller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapSettings {
+    /// `ldaps://host:port` or `ldap://host:port` (upgraded with StartTLS).
+    pub url: String,
+    pub host: String,
+    pub starttls: bool,
+    /// `SSPRCTL_LDAP_BIND_DN`: a DN, `DOMAIN\\user` or a UPN.
+    pub bind_dn: Option<String>,
+    /// `SSPRCTL_LDAP_PASSWORD` or the content of `SSPRCTL_LDAP_PASSWORD_FILE`.
+    pub password: Option<Secret>,
+    /// A PEM file of CA certificates trusted besides the system's.
+    pub ca: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+    pub base_dn: Option<String>,
+    pub filter: String,
+    /// Whether stdin is a terminal (to prompt for a missing password).
+    pub stdin_tty: bool,
+}
+
+/// The users an AD search considers unless `--ldap-filter` says otherwise.
+pub const DEFAULT_LDAP_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
 
 /// The attributes read for a user.
 const ATTRS: [&str; 6] = [
@@ -79,7 +102,7 @@ pub struct AdDirectory {
     /// The connection of single operations (reopened when it drops).
     ldap: std::cell::RefCell<Ldap>,
     base: String,
-    log: Printer,
+    log: Log,
 }
 
 /// The AD attribute of a patched field and its new value (`None` clears it).
@@ -133,8 +156,9 @@ impl AdDirectory {
         settings: LdapSettings,
         bind_dn: String,
         password: Secret,
-        log: Printer,
+        log: impl Into<Log>,
     ) -> Result<Self, DirectoryError> {
+        let log = log.into();
         if settings.insecure_skip_verify {
             log.warn(&format!(
                 "--ldap-insecure-skip-verify: the certificate of {} is not checked; anyone on the path can read the bind password",
@@ -319,7 +343,7 @@ async fn modify_on<F, Fut>(
     upn: &str,
     m: &[(&'static str, Option<String>)],
     reconnect: F,
-    log: &Printer,
+    log: &Log,
 ) -> Result<(), DirectoryError>
 where
     F: Fn() -> Fut,
@@ -550,7 +574,7 @@ impl Directory for AdDirectory {
                 self.tls.clone(),
                 self.bind_dn.clone(),
                 self.password.clone(),
-                self.log,
+                self.log.clone(),
             );
             let first = (w == 0).then(|| self.ldap.borrow().clone());
             tasks.spawn(async move {

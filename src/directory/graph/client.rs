@@ -13,9 +13,9 @@ use serde_json::Value;
 use super::pace::Pacer;
 use crate::auth::TokenSource;
 use crate::auth::endpoints::Endpoints;
+use crate::diag::Log;
 use crate::directory::{DirectoryError, ServiceError, ServiceKind};
 use crate::http::{Body, Failure, Http, Replay};
-use crate::output::Printer;
 
 /// Graph's error body: `{"error":{"code","message","innerError":{"request-id"}}}`.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +66,12 @@ pub struct GraphClient {
 }
 
 impl GraphClient {
-    pub fn new(http: Http, graph_host: &Url, tokens: Arc<TokenSource>, log: Printer) -> Self {
+    pub fn new(
+        http: Http,
+        graph_host: &Url,
+        tokens: Arc<TokenSource>,
+        log: impl Into<Log>,
+    ) -> Self {
         GraphClient {
             http,
             base: Endpoints::join(graph_host, &["v1.0"]),
@@ -133,7 +138,7 @@ impl GraphClient {
         let url = Url::parse(raw).map_err(|e| {
             refuse(format!(
                 "that is not a URL ({e}): \"{}\"",
-                crate::output::sanitize(&raw.chars().take(200).collect::<String>())
+                crate::text::sanitize(&raw.chars().take(200).collect::<String>())
             ))
         })?;
         if url.origin() != self.base.origin() {
@@ -145,7 +150,7 @@ impl GraphClient {
             );
             return Err(refuse(format!(
                 "pointing at another host, {}",
-                crate::output::sanitize(&host)
+                crate::text::sanitize(&host)
             )));
         }
         Ok(url)
@@ -295,7 +300,7 @@ impl GraphClient {
             }
             other => {
                 let what = format!("Microsoft Graph {method} {}", url.path());
-                let mut e = crate::auth::token::unavailable(&what, other);
+                let mut e = DirectoryError::Service(crate::http::service_error(&what, other));
                 if let DirectoryError::Service(s) = &mut e
                     && s.kind == ServiceKind::Unavailable
                 {
@@ -418,7 +423,7 @@ pub fn malformed(
         message: format!(
             "Microsoft Graph's answer to {method} {} can't be used: {}",
             url.path(),
-            crate::output::sanitize(what)
+            crate::text::sanitize(what)
         ),
         request_id,
         hint: Some("check --graph-url points at Microsoft Graph; run the command again".into()),

@@ -162,7 +162,7 @@ impl GraphDirectory {
         let Some(op) = ops.iter().find(|op| !op.allowed_by(&granted)) else {
             return Ok(());
         };
-        Err(crate::auth::auth_error(
+        Err(DirectoryError::from(crate::auth::auth_error(
             format!(
                 "the token can't {}: it needs one of {} and grants {}; nothing was written",
                 op.name,
@@ -185,7 +185,7 @@ impl GraphDirectory {
                     String::new()
                 }
             ),
-        ))
+        )))
     }
 
     /// When a passthrough token (`SSPRCTL_ACCESS_TOKEN`) expires, when it says.
@@ -455,8 +455,8 @@ fn parse_user(body: Option<Value>) -> Result<User, DirectoryError> {
         return Err(DirectoryError::Storage {
             message: format!(
                 "Microsoft Graph returned user {} with the id \"{}\", which is not a GUID; it is not used",
-                crate::output::sanitize(&user.user_principal_name),
-                crate::output::sanitize(&user.id.chars().take(80).collect::<String>())
+                crate::text::sanitize(&user.user_principal_name),
+                crate::text::sanitize(&user.id.chars().take(80).collect::<String>())
             ),
             hint: "check --graph-url points at Microsoft Graph".into(),
         });

@@ -19,7 +19,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::output::Printer;
+use crate::diag::Log;
 
 /// Graph's documented write quota per app and tenant, as a rate (3,000 per 150 s), for
 /// estimates of how long a run takes.
@@ -54,11 +54,11 @@ struct State {
 #[derive(Debug)]
 pub struct Pacer {
     state: Mutex<State>,
-    log: Printer,
+    log: Log,
 }
 
 impl Pacer {
-    pub fn new(log: Printer) -> Self {
+    pub fn new(log: impl Into<Log>) -> Self {
         Pacer {
             state: Mutex::new(State {
                 sent: 0,
@@ -68,7 +68,7 @@ impl Pacer {
                 blocked_until: None,
                 next_probe: None,
             }),
-            log,
+            log: log.into(),
         }
     }
 
@@ -193,12 +193,7 @@ mod tests {
     use super::*;
 
     fn pacer() -> Pacer {
-        Pacer::new(Printer {
-            format: crate::cli::Format::Json,
-            quiet: true,
-            verbose: 0,
-            table_width: None,
-        })
+        Pacer::new(Log::silent())
     }
 
     #[test]
