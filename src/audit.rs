@@ -192,116 +192,177 @@ fn one(
     } else {
         "cloud"
     };
-    let mut usable: Vec<&'static str> = Vec::new();
-    let mut problems: Vec<Problem> = Vec::new();
-    let mut needs_ad_fix = Vec::new();
-    for (state, field, value, kind_on) in [
-        (mobile, "mobilePhone", &u.mobile_phone, opts.enabled.mobile),
-        (office, "officePhone", &u.office_phone, opts.enabled.office),
-    ] {
-        let (Some(state), Some(value)) = (state, value) else {
-            continue;
-        };
-        match state {
-            PhoneState::Usable {
-                extension,
-                canonical,
-            } => {
-                let shared = (field == "mobilePhone")
-                    .then(|| holders.get(&canonical).copied().unwrap_or(0))
-                    .filter(|n| *n > opts.shared_threshold);
-                if let Some(n) = shared {
-                    problems.push(Problem {
-                        code: "phone_shared",
-                        field: Some(field),
-                        value: Some(value.clone()),
-                        message: format!(
-                            "{n} users have this mobile phone (more than {}): a switchboard or placeholder, not the user's own",
-                            opts.shared_threshold
-                        ),
-                        fix: None,
-                    });
-                    continue;
-                }
-                if let (Some(x), "mobilePhone") = (&extension, field) {
-                    problems.push(Problem {
-                        code: "phone_extension",
-                        field: Some(field),
-                        value: Some(value.clone()),
-                        message: format!("a mobile phone has no extension; SSPR drops \"x{x}\""),
-                        fix: Some(canonical.clone()),
-                    });
-                    needs_ad_fix.push(field);
-                }
-                if kind_on {
-                    usable.push(field);
-                }
-            }
-            PhoneState::Misformatted(fix) => {
-                let (message, fix) = match fix {
-                    Ok(c) => (
-                        format!(
-                            "SSPR needs +CountryCode Number with a space; this is {c} in that form"
-                        ),
-                        Some(c),
-                    ),
-                    Err(why) => (format!("not a phone SSPR can use: {why}"), None),
-                };
-                needs_ad_fix.push(field);
-                problems.push(Problem {
-                    code: "phone_format",
-                    field: Some(field),
-                    value: Some(value.clone()),
-                    message,
-                    fix,
-                });
-            }
-        }
+    let mut f = Findings::default();
+    f.phones(u, [mobile, office], holders, opts);
+    f.emails(s, opts);
+    if source == "synced" && !f.needs_ad_fix.is_empty() {
+        f.fix_in_ad(u);
     }
-    // Alternate emails: usable unless it is the sign-in name.
-    let mut email_problem = |field: &'static str, addr: &str| {
-        problems.push(Problem {
-            code: "email_is_upn",
-            field: Some(field),
-            value: Some(addr.to_string()),
-            message: "this is the user's own sign-in name: useless when the account is locked out"
-                .into(),
-            fix: None,
+    let ready = f.verdict(s, opts);
+    Record {
+        user_principal_name: u.user_principal_name.clone(),
+        id: u.id.clone(),
+        source,
+        ready,
+        usable_methods: f.usable,
+        problems: f.problems,
+        registration: s.registration.clone(),
+        registration_note: None,
+    }
+}
+
+/// What the checks of one user found: usable fields, problems, and the phones to fix in AD.
+#[derive(Default)]
+struct Findings {
+    usable: Vec<&'static str>,
+    problems: Vec<Problem>,
+    needs_ad_fix: Vec<&'static str>,
+}
+
+impl Findings {
+    fn problem(
+        &mut self,
+        code: &'static str,
+        field: Option<&'static str>,
+        value: Option<String>,
+        message: String,
+        fix: Option<String>,
+    ) {
+        self.problems.push(Problem {
+            code,
+            field,
+            value,
+            message,
+            fix,
         });
-    };
-    let mut alt_ok = false;
-    for a in &u.alternate_email_addresses {
-        if a.eq_ignore_ascii_case(&u.user_principal_name) {
-            email_problem("alternateEmailAddresses", a);
-        } else {
-            alt_ok = true;
+    }
+
+    /// The user's mobile and office phone: usable, shared, with an extension, or misformatted.
+    fn phones(
+        &mut self,
+        u: &User,
+        [mobile, office]: [Option<PhoneState>; 2],
+        holders: &HashMap<String, usize>,
+        opts: &Options,
+    ) {
+        for (state, field, value, kind_on) in [
+            (mobile, "mobilePhone", &u.mobile_phone, opts.enabled.mobile),
+            (office, "officePhone", &u.office_phone, opts.enabled.office),
+        ] {
+            let (Some(state), Some(value)) = (state, value) else {
+                continue;
+            };
+            match state {
+                PhoneState::Usable {
+                    extension,
+                    canonical,
+                } => {
+                    let shared = (field == "mobilePhone")
+                        .then(|| holders.get(&canonical).copied().unwrap_or(0))
+                        .filter(|n| *n > opts.shared_threshold);
+                    if let Some(n) = shared {
+                        self.problem(
+                            "phone_shared",
+                            Some(field),
+                            Some(value.clone()),
+                            format!(
+                                "{n} users have this mobile phone (more than {}): a switchboard or placeholder, not the user's own",
+                                opts.shared_threshold
+                            ),
+                            None,
+                        );
+                        continue;
+                    }
+                    if let (Some(x), "mobilePhone") = (&extension, field) {
+                        self.problem(
+                            "phone_extension",
+                            Some(field),
+                            Some(value.clone()),
+                            format!("a mobile phone has no extension; SSPR drops \"x{x}\""),
+                            Some(canonical.clone()),
+                        );
+                        self.needs_ad_fix.push(field);
+                    }
+                    if kind_on {
+                        self.usable.push(field);
+                    }
+                }
+                PhoneState::Misformatted(fix) => {
+                    let (message, fix) = match fix {
+                        Ok(c) => (
+                            format!(
+                                "SSPR needs +CountryCode Number with a space; this is {c} in that form"
+                            ),
+                            Some(c),
+                        ),
+                        Err(why) => (format!("not a phone SSPR can use: {why}"), None),
+                    };
+                    self.needs_ad_fix.push(field);
+                    self.problem(
+                        "phone_format",
+                        Some(field),
+                        Some(value.clone()),
+                        message,
+                        fix,
+                    );
+                }
+            }
         }
     }
-    if alt_ok && opts.enabled.email {
-        usable.push("alternateEmail");
-    }
-    if let Some(a) = &s.auth {
+
+    /// Alternate emails (usable unless it is the sign-in name) and, when read, the
+    /// authentication methods.
+    fn emails(&mut self, s: &Subject, opts: &Options) {
+        let u = &s.user;
+        let upn_problem = |f: &mut Self, field: &'static str, addr: &str| {
+            f.problem(
+                "email_is_upn",
+                Some(field),
+                Some(addr.to_string()),
+                "this is the user's own sign-in name: useless when the account is locked out"
+                    .into(),
+                None,
+            );
+        };
+        let mut alt_ok = false;
+        for a in &u.alternate_email_addresses {
+            if a.eq_ignore_ascii_case(&u.user_principal_name) {
+                upn_problem(self, "alternateEmailAddresses", a);
+            } else {
+                alt_ok = true;
+            }
+        }
+        if alt_ok && opts.enabled.email {
+            self.usable.push("alternateEmail");
+        }
+        let Some(a) = &s.auth else {
+            return;
+        };
         let ok_phone = |p: &Option<String>| {
             p.as_deref().is_some_and(|v| {
                 matches!(phone_state(v, None), PhoneState::Usable { .. }) || phone::is_masked(v)
             })
         };
         if ok_phone(&a.authentication_phone) && opts.enabled.mobile {
-            usable.push("authenticationPhone");
+            self.usable.push("authenticationPhone");
         }
         if ok_phone(&a.authentication_office_phone) && opts.enabled.office {
-            usable.push("authenticationOfficePhone");
+            self.usable.push("authenticationOfficePhone");
         }
         if let Some(e) = &a.authentication_email {
             if e.eq_ignore_ascii_case(&u.user_principal_name) {
-                email_problem("authenticationEmail", e);
+                upn_problem(self, "authenticationEmail", e);
             } else if opts.enabled.email {
-                usable.push("authenticationEmail");
+                self.usable.push("authenticationEmail");
             }
         }
     }
-    if source == "synced" && !needs_ad_fix.is_empty() {
-        let attrs: Vec<&str> = needs_ad_fix
+
+    /// A synchronised user's phones are fixed in AD: say so, and keep the fixes the tenant
+    /// would refuse out of the (Graph or local) fix file.
+    fn fix_in_ad(&mut self, u: &User) {
+        let attrs: Vec<&str> = self
+            .needs_ad_fix
             .iter()
             .map(|f| {
                 if *f == "mobilePhone" {
@@ -311,84 +372,79 @@ fn one(
                 }
             })
             .collect();
-        problems.push(Problem {
-            code: "synced_fix_in_ad",
-            field: None,
-            value: None,
-            message: format!(
+        self.problem(
+            "synced_fix_in_ad",
+            None,
+            None,
+            format!(
                 "synchronised from on-premises AD: fix {} there (ssprctl --directory ldaps://<your DC> audit {} --fix-file …); the tenant refuses the change",
                 attrs.join(" and "),
                 u.user_principal_name
             ),
-            fix: None,
-        });
-        // The tenant would refuse these: they stay out of the (Graph or local) fix file.
-        for p in problems.iter_mut() {
+            None,
+        );
+        for p in self.problems.iter_mut() {
             if matches!(p.code, "phone_format" | "phone_extension") {
                 p.fix = None;
             }
         }
     }
-    // Kinds: mobile, office, email.
-    let kinds = [
-        ["mobilePhone", "authenticationPhone"],
-        ["officePhone", "authenticationOfficePhone"],
-        ["alternateEmail", "authenticationEmail"],
-    ]
-    .iter()
-    .filter(|k| k.iter().any(|f| usable.contains(f)))
-    .count();
-    let admin = s.registration.as_ref().is_some_and(|r| r.is_admin);
-    let required = if admin {
-        opts.required.max(2)
-    } else {
-        opts.required
-    };
-    let mut ready = kinds >= required;
-    if kinds == 0 {
-        problems.push(Problem {
-            code: "no_method",
-            field: None,
-            value: None,
-            message: "no contact method SSPR can use: set a mobile phone, office phone or alternate email".into(),
-            fix: None,
-        });
-    } else if kinds < opts.required {
-        problems.push(Problem {
-            code: "too_few_methods",
-            field: None,
-            value: None,
-            message: format!(
-                "{kinds} usable method kind(s); SSPR requires {}",
-                opts.required
-            ),
-            fix: None,
-        });
-    }
-    if admin && kinds < 2 {
-        problems.push(Problem {
-            code: "admin_policy",
-            field: None,
-            value: None,
-            message: format!(
-                "an administrator: SSPR for admins always requires two methods, and {kinds} are usable"
-            ),
-            fix: None,
-        });
-    }
-    // Registered methods (e.g. the Authenticator app) can make a user capable on their own.
-    if s.registration.as_ref().is_some_and(|r| r.is_sspr_capable) {
-        ready = true;
-    }
-    Record {
-        user_principal_name: u.user_principal_name.clone(),
-        id: u.id.clone(),
-        source,
-        ready,
-        usable_methods: usable,
-        problems,
-        registration: s.registration.clone(),
-        registration_note: None,
+
+    /// Whether the user can reset: enough method kinds (two for administrators), or registered
+    /// methods that make them capable on their own. Adds the problems that say why not.
+    fn verdict(&mut self, s: &Subject, opts: &Options) -> bool {
+        // Kinds: mobile, office, email.
+        let kinds = [
+            ["mobilePhone", "authenticationPhone"],
+            ["officePhone", "authenticationOfficePhone"],
+            ["alternateEmail", "authenticationEmail"],
+        ]
+        .iter()
+        .filter(|k| k.iter().any(|f| self.usable.contains(f)))
+        .count();
+        let admin = s.registration.as_ref().is_some_and(|r| r.is_admin);
+        let required = if admin {
+            opts.required.max(2)
+        } else {
+            opts.required
+        };
+        let mut ready = kinds >= required;
+        if kinds == 0 {
+            self.problem(
+                "no_method",
+                None,
+                None,
+                "no contact method SSPR can use: set a mobile phone, office phone or alternate email".into(),
+                None,
+            );
+        } else if kinds < opts.required {
+            self.problem(
+                "too_few_methods",
+                None,
+                None,
+                format!(
+                    "{kinds} usable method kind(s); SSPR requires {}",
+                    opts.required
+                ),
+                None,
+            );
+        }
+        if admin && kinds < 2 {
+            self.problem(
+                "admin_policy",
+                None,
+                None,
+                format!(
+                    "an administrator: SSPR for admins always requires two methods, and {kinds} are usable"
+                ),
+                None,
+            );
+        }
+        // Registered methods (e.g. the Authenticator app) can make a user capable on their own.
+        if s.registration.as_ref().is_some_and(|r| r.is_sspr_capable) {
+            ready = true;
+        }
+        ready
     }
 }
 

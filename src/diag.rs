@@ -16,6 +16,8 @@ pub trait Sink: Send + Sync {
     fn note(&self, msg: &str);
     /// A log line at `-v` (level 1) or `-vv` (level 2).
     fn log(&self, level: u8, msg: &str);
+    /// What the user must act on (a sign-in code): shown even with `--quiet`.
+    fn prompt(&self, msg: &str);
 }
 
 /// A cheap, cloneable handle on a [`Sink`].
@@ -43,6 +45,10 @@ impl Log {
     pub fn log(&self, level: u8, msg: &str) {
         self.0.log(level, msg);
     }
+
+    pub fn prompt(&self, msg: &str) {
+        self.0.prompt(msg);
+    }
 }
 
 impl fmt::Debug for Log {
@@ -57,6 +63,7 @@ impl Sink for Silent {
     fn warn(&self, _: &str) {}
     fn note(&self, _: &str) {}
     fn log(&self, _: u8, _: &str) {}
+    fn prompt(&self, _: &str) {}
 }
 
 #[cfg(test)]
@@ -77,6 +84,9 @@ mod tests {
         fn log(&self, level: u8, msg: &str) {
             self.0.lock().unwrap().push(format!("log{level} {msg}"));
         }
+        fn prompt(&self, msg: &str) {
+            self.0.lock().unwrap().push(format!("prompt {msg}"));
+        }
     }
 
     #[test]
@@ -86,7 +96,11 @@ mod tests {
         log.warn("w");
         log.clone().note("n");
         log.log(2, "l");
-        assert_eq!(*rec.0.lock().unwrap(), ["warn w", "note n", "log2 l"]);
+        log.prompt("p");
+        assert_eq!(
+            *rec.0.lock().unwrap(),
+            ["warn w", "note n", "log2 l", "prompt p"]
+        );
         assert_eq!(format!("{log:?}"), "Log");
         Log::silent().warn("nothing");
     }

@@ -220,6 +220,16 @@ pub fn show_wait(d: Duration) -> String {
     }
 }
 
+/// What one answer means for an exchange.
+enum Verdict {
+    /// The answer to return (success or an error the caller explains).
+    Final(Response),
+    /// Throttled or unavailable: try again after this wait.
+    Retry(Duration),
+    /// Throttled or unavailable to the end.
+    Stop(Failure),
+}
+
 /// A client with a retry policy and a logger.
 #[derive(Clone)]
 pub struct Http {
@@ -341,11 +351,7 @@ impl Http {
         write: bool,
         replay: Replay,
     ) -> Result<Response, Failure> {
-        let start = Instant::now();
-        let own = start
-            .checked_add(self.policy.total)
-            .unwrap_or(start + MAX_RETRY_AFTER);
-        let deadline = self.run_deadline.map_or(own, |d| d.min(own));
+        let deadline = self.deadline();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
@@ -359,106 +365,18 @@ impl Http {
                     attempts: attempt - 1,
                 });
             }
-            let mut req = self
-                .client
-                .request(method.clone(), url.clone())
-                .timeout(self.policy.per_request.min(remaining));
-            if let Some(token) = bearer {
-                req = req.bearer_auth(token.expose());
-            }
-            for (name, value) in headers {
-                req = req.header(*name, *value);
-            }
-            req = match &body {
-                Body::None => req,
-                Body::Json(v) => req.json(v),
-                Body::Form(f) => req.form(f),
-            };
+            let req = self.request(&method, url, bearer, headers, &body, remaining);
             let t = Instant::now();
-            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let sent = req.send().await;
-            let result = match sent {
-                Ok(mut resp) => {
-                    let status = resp.status();
-                    if status.is_redirection() {
-                        let location = resp
-                            .headers()
-                            .get(reqwest::header::LOCATION)
-                            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                            .unwrap_or_else(|| "(no Location)".into());
-                        self.log.log(
-                            1,
-                            &format!(
-                                "{method} {} → {} (not followed)",
-                                show(url),
-                                status.as_u16()
-                            ),
-                        );
-                        return Err(Failure::Redirect {
-                            status: status.as_u16(),
-                            location,
-                        });
-                    }
-                    let headers = resp.headers().clone();
-                    match read_body(&mut resp).await {
-                        Ok(Some(body)) => Ok(Response {
-                            status,
-                            headers,
-                            body,
-                        }),
-                        Ok(None) => {
-                            return Err(Failure::TooLarge {
-                                status: status.as_u16(),
-                            });
-                        }
-                        Err(e) => Err((e, true)),
-                    }
-                }
-                Err(e) => Err((e, false)),
-            };
+            let exchanged = self.exchange(req, &method, url).await?;
             let elapsed = t.elapsed();
-            let delay = match result {
+            let delay = match exchanged {
                 Ok(resp) => {
-                    self.log.log(
-                        1,
-                        &format!(
-                            "{method} {} → {} in {} ms (request-id {})",
-                            show(url),
-                            resp.status.as_u16(),
-                            elapsed.as_millis(),
-                            resp.request_id().as_deref().unwrap_or("none")
-                        ),
-                    );
-                    if let Some(p) = resp.headers.get("x-ms-throttle-limit-percentage") {
-                        self.log.log(2, &format!("throttle limit percentage {p:?}"));
+                    self.log_response(&method, url, &resp, elapsed);
+                    match self.retry_response(resp, attempt, deadline, replay) {
+                        Verdict::Final(resp) => return Ok(resp),
+                        Verdict::Stop(failure) => return Err(failure),
+                        Verdict::Retry(delay) => delay,
                     }
-                    if !retryable(resp.status) {
-                        return Ok(resp);
-                    }
-                    // A 503/504 may hide a success: an unsafe write is not sent twice.
-                    if replay == Replay::Unsafe && resp.status != StatusCode::TOO_MANY_REQUESTS {
-                        return Err(Failure::Exhausted {
-                            last: resp,
-                            attempts: attempt,
-                        });
-                    }
-                    let asked = retry_after(&resp.headers);
-                    let delay = asked.unwrap_or_else(|| self.backoff(attempt));
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if asked.is_some() && delay > left && attempt <= self.policy.max_retries {
-                        return Err(Failure::WaitTooLong {
-                            last: resp,
-                            wait: delay,
-                            left,
-                        });
-                    }
-                    if attempt > self.policy.max_retries || delay > left {
-                        return Err(Failure::Exhausted {
-                            last: resp,
-                            attempts: attempt,
-                        });
-                    }
-                    delay
                 }
                 Err((e, got_response)) => {
                     let message = describe(&e);
@@ -496,6 +414,144 @@ impl Http {
             );
             tokio::time::sleep(delay).await;
         }
+    }
+
+    /// When the exchange that starts now must end: `--timeout` from now, or the run's
+    /// deadline if that comes first.
+    fn deadline(&self) -> Instant {
+        let start = Instant::now();
+        let own = start
+            .checked_add(self.policy.total)
+            .unwrap_or(start + MAX_RETRY_AFTER);
+        self.run_deadline.map_or(own, |d| d.min(own))
+    }
+
+    /// One attempt's request, with at most `remaining` to run.
+    fn request(
+        &self,
+        method: &Method,
+        url: &Url,
+        bearer: Option<&Secret>,
+        headers: &[(&str, &str)],
+        body: &Body<'_>,
+        remaining: Duration,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .request(method.clone(), url.clone())
+            .timeout(self.policy.per_request.min(remaining));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token.expose());
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        match body {
+            Body::None => req,
+            Body::Json(v) => req.json(v),
+            Body::Form(f) => req.form(f),
+        }
+    }
+
+    /// Sends one attempt and reads its answer whole. A redirect or an oversized body ends the
+    /// exchange (`Err`); a transport error is handed back with whether a response had begun.
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+        method: &Method,
+        url: &Url,
+    ) -> Result<Result<Response, (reqwest::Error, bool)>, Failure> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(e) => return Ok(Err((e, false))),
+        };
+        let status = resp.status();
+        if status.is_redirection() {
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_else(|| "(no Location)".into());
+            self.log.log(
+                1,
+                &format!(
+                    "{method} {} → {} (not followed)",
+                    show(url),
+                    status.as_u16()
+                ),
+            );
+            return Err(Failure::Redirect {
+                status: status.as_u16(),
+                location,
+            });
+        }
+        let headers = resp.headers().clone();
+        match read_body(&mut resp).await {
+            Ok(Some(body)) => Ok(Ok(Response {
+                status,
+                headers,
+                body,
+            })),
+            Ok(None) => Err(Failure::TooLarge {
+                status: status.as_u16(),
+            }),
+            Err(e) => Ok(Err((e, true))),
+        }
+    }
+
+    /// The `-v` line of an answer, and `-vv`'s throttle headroom.
+    fn log_response(&self, method: &Method, url: &Url, resp: &Response, elapsed: Duration) {
+        self.log.log(
+            1,
+            &format!(
+                "{method} {} → {} in {} ms (request-id {})",
+                show(url),
+                resp.status.as_u16(),
+                elapsed.as_millis(),
+                resp.request_id().as_deref().unwrap_or("none")
+            ),
+        );
+        if let Some(p) = resp.headers.get("x-ms-throttle-limit-percentage") {
+            self.log.log(2, &format!("throttle limit percentage {p:?}"));
+        }
+    }
+
+    /// What an answer means for the exchange.
+    fn retry_response(
+        &self,
+        resp: Response,
+        attempt: u32,
+        deadline: Instant,
+        replay: Replay,
+    ) -> Verdict {
+        if !retryable(resp.status) {
+            return Verdict::Final(resp);
+        }
+        // A 503/504 may hide a success: an unsafe write is not sent twice.
+        if replay == Replay::Unsafe && resp.status != StatusCode::TOO_MANY_REQUESTS {
+            return Verdict::Stop(Failure::Exhausted {
+                last: resp,
+                attempts: attempt,
+            });
+        }
+        let asked = retry_after(&resp.headers);
+        let delay = asked.unwrap_or_else(|| self.backoff(attempt));
+        let left = deadline.saturating_duration_since(Instant::now());
+        if asked.is_some() && delay > left && attempt <= self.policy.max_retries {
+            return Verdict::Stop(Failure::WaitTooLong {
+                last: resp,
+                wait: delay,
+                left,
+            });
+        }
+        if attempt > self.policy.max_retries || delay > left {
+            return Verdict::Stop(Failure::Exhausted {
+                last: resp,
+                attempts: attempt,
+            });
+        }
+        Verdict::Retry(delay)
     }
 
     /// Exponential backoff with jitter: between half and all of `base × 2^(attempt-1)`.

@@ -151,6 +151,58 @@ fn need(vars: &[(&'static str, bool)]) -> Result<(), Vec<&'static str>> {
     }
 }
 
+/// The variable that makes `kind` apply, and whether it is set.
+fn trigger(kind: CredentialKind, env: &EnvCredentials) -> (&'static str, bool) {
+    use CredentialKind as K;
+    match kind {
+        K::AccessToken => ("SSPRCTL_ACCESS_TOKEN", env.access_token.is_some()),
+        K::Secret => ("AZURE_CLIENT_SECRET", env.client_secret.is_some()),
+        K::Certificate => (
+            "AZURE_CLIENT_CERTIFICATE_PATH",
+            env.certificate_path.is_some(),
+        ),
+        K::WorkloadIdentity => (
+            "AZURE_FEDERATED_TOKEN_FILE",
+            env.federated_token_file.is_some(),
+        ),
+        K::GithubActions => (
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            env.github_request_url.is_some(),
+        ),
+        K::AzurePipelines => ("SYSTEM_OIDCREQUESTURI", env.pipelines_request_uri.is_some()),
+        K::ManagedIdentity => ("IDENTITY_ENDPOINT", env.identity_endpoint.is_some()),
+        K::Login => ("the saved login", true),
+        K::AzureCli => ("az on PATH", env.az_program.is_some()),
+        K::Auto => unreachable!("auto is an order, not a kind"),
+    }
+}
+
+/// The tenant and client id, or the names of those not set.
+fn app_ids(env: &EnvCredentials) -> Result<(String, String), Vec<&'static str>> {
+    need(&[
+        ("AZURE_TENANT_ID", env.tenant_id.is_none()),
+        ("AZURE_CLIENT_ID", env.client_id.is_none()),
+    ])
+    .map(|()| {
+        (
+            env.tenant_id.clone().unwrap_or_default(),
+            env.client_id.clone().unwrap_or_default(),
+        )
+    })
+}
+
+/// `what` needs the variables `names`, which are not set.
+fn missing(what: &str, names: Vec<&str>, hint: &str) -> AuthError {
+    auth_error(
+        format!(
+            "the {} credential needs {} (not set)",
+            what,
+            names.join(" and ")
+        ),
+        hint,
+    )
+}
+
 impl Credential {
     /// Picks the credential (see the module docs for the order). Also says why, for `-v`.
     pub fn choose(env: &EnvCredentials, store: &Store) -> Result<(Self, String), AuthError> {
@@ -187,159 +239,26 @@ impl Credential {
         explicit: bool,
     ) -> Result<Option<(Self, String)>, AuthError> {
         use CredentialKind as K;
-        let app_ids = || {
-            need(&[
-                ("AZURE_TENANT_ID", env.tenant_id.is_none()),
-                ("AZURE_CLIENT_ID", env.client_id.is_none()),
-            ])
-            .map(|()| {
-                (
-                    env.tenant_id.clone().unwrap_or_default(),
-                    env.client_id.clone().unwrap_or_default(),
-                )
-            })
-        };
-        // The variable that makes `kind` apply, and whether it is set.
-        let (trigger, present) = match kind {
-            K::AccessToken => ("SSPRCTL_ACCESS_TOKEN", env.access_token.is_some()),
-            K::Secret => ("AZURE_CLIENT_SECRET", env.client_secret.is_some()),
-            K::Certificate => (
-                "AZURE_CLIENT_CERTIFICATE_PATH",
-                env.certificate_path.is_some(),
-            ),
-            K::WorkloadIdentity => (
-                "AZURE_FEDERATED_TOKEN_FILE",
-                env.federated_token_file.is_some(),
-            ),
-            K::GithubActions => (
-                "ACTIONS_ID_TOKEN_REQUEST_URL",
-                env.github_request_url.is_some(),
-            ),
-            K::AzurePipelines => ("SYSTEM_OIDCREQUESTURI", env.pipelines_request_uri.is_some()),
-            K::ManagedIdentity => ("IDENTITY_ENDPOINT", env.identity_endpoint.is_some()),
-            K::Login => ("the saved login", true),
-            K::AzureCli => ("az on PATH", env.az_program.is_some()),
-            K::Auto => unreachable!("auto is an order, not a kind"),
-        };
+        let (trigger, present) = trigger(kind, env);
         if !present && !explicit && kind != K::Login {
             return Ok(None);
         }
-        let missing = |what: &str, names: Vec<&str>, hint: &str| {
-            Err(auth_error(
-                format!(
-                    "the {} credential needs {} (not set)",
-                    what,
-                    names.join(" and ")
-                ),
-                hint,
-            ))
-        };
-        let ids_hint = "set AZURE_TENANT_ID and AZURE_CLIENT_ID to the app registration's tenant and application (client) id";
         let credential = match kind {
             K::AccessToken => match &env.access_token {
                 Some(t) => Credential::AccessToken(t.clone()),
                 None => {
-                    return missing(
+                    return Err(missing(
                         "access-token",
                         vec!["SSPRCTL_ACCESS_TOKEN"],
                         "e.g. SSPRCTL_ACCESS_TOKEN=$(az account get-access-token --resource-type ms-graph --query accessToken -o tsv)",
-                    );
+                    ));
                 }
             },
             K::Secret | K::Certificate | K::WorkloadIdentity => {
-                if !present {
-                    return missing(kind.name(), vec![trigger], ids_hint);
-                }
-                let (tenant, client_id) = match app_ids() {
-                    Ok(ids) => ids,
-                    Err(names) => {
-                        return Err(auth_error(
-                            format!("{trigger} is set but {} is not", names.join(" and ")),
-                            ids_hint,
-                        ));
-                    }
-                };
-                match kind {
-                    K::Secret => Credential::ClientSecret {
-                        tenant,
-                        client_id,
-                        secret: env.client_secret.clone().expect("present"),
-                    },
-                    K::Certificate => Credential::Certificate {
-                        tenant,
-                        client_id,
-                        path: env.certificate_path.clone().expect("present"),
-                        password: env.certificate_password.clone(),
-                    },
-                    _ => Credential::Federated {
-                        tenant,
-                        client_id,
-                        source: super::federated::Assertion::File(
-                            env.federated_token_file.clone().expect("present"),
-                        ),
-                    },
-                }
+                Self::app(kind, env, trigger, present)?
             }
-            K::GithubActions => {
-                if let Err(names) = need(&[
-                    (
-                        "ACTIONS_ID_TOKEN_REQUEST_URL",
-                        env.github_request_url.is_none(),
-                    ),
-                    (
-                        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                        env.github_request_token.is_none(),
-                    ),
-                    ("AZURE_TENANT_ID", env.tenant_id.is_none()),
-                    ("AZURE_CLIENT_ID", env.client_id.is_none()),
-                ]) {
-                    return missing(
-                        "github-actions",
-                        names,
-                        "give the job `permissions: id-token: write` (GitHub sets ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN) \
-                         and set AZURE_TENANT_ID and AZURE_CLIENT_ID to the app with a federated credential for this repository",
-                    );
-                }
-                let (tenant, client_id) = app_ids().expect("checked");
-                Credential::Federated {
-                    tenant,
-                    client_id,
-                    source: super::federated::Assertion::Github {
-                        url: env.github_request_url.clone().expect("checked"),
-                        token: env.github_request_token.clone().expect("checked"),
-                    },
-                }
-            }
-            K::AzurePipelines => {
-                if let Err(names) = need(&[
-                    ("SYSTEM_OIDCREQUESTURI", env.pipelines_request_uri.is_none()),
-                    ("SYSTEM_ACCESSTOKEN", env.pipelines_access_token.is_none()),
-                    (
-                        "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
-                        env.pipelines_connection_id.is_none(),
-                    ),
-                    ("AZURE_TENANT_ID", env.tenant_id.is_none()),
-                    ("AZURE_CLIENT_ID", env.client_id.is_none()),
-                ]) {
-                    return missing(
-                        "azure-pipelines",
-                        names,
-                        "map SYSTEM_ACCESSTOKEN into the step's env (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)) and \
-                         set AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, AZURE_TENANT_ID and AZURE_CLIENT_ID from the \
-                         workload-identity service connection",
-                    );
-                }
-                let (tenant, client_id) = app_ids().expect("checked");
-                Credential::Federated {
-                    tenant,
-                    client_id,
-                    source: super::federated::Assertion::Pipelines {
-                        uri: env.pipelines_request_uri.clone().expect("checked"),
-                        token: env.pipelines_access_token.clone().expect("checked"),
-                        connection: env.pipelines_connection_id.clone().expect("checked"),
-                    },
-                }
-            }
+            K::GithubActions => Self::github(env)?,
+            K::AzurePipelines => Self::pipelines(env)?,
             K::ManagedIdentity => Credential::ManagedIdentity(managed::Managed::from_env(env)?),
             K::Login => match store.load_login() {
                 Some(l) => Credential::Login(l),
@@ -366,6 +285,111 @@ impl Credential {
             K::Auto => unreachable!("auto is an order, not a kind"),
         };
         Ok(Some((credential, format!("{trigger} is set"))))
+    }
+
+    /// An app registration's own credential: a client secret, a certificate or a federated
+    /// token file, with the tenant and client id.
+    fn app(
+        kind: CredentialKind,
+        env: &EnvCredentials,
+        trigger: &str,
+        present: bool,
+    ) -> Result<Self, AuthError> {
+        use CredentialKind as K;
+        let ids_hint = "set AZURE_TENANT_ID and AZURE_CLIENT_ID to the app registration's tenant and application (client) id";
+        if !present {
+            return Err(missing(kind.name(), vec![trigger], ids_hint));
+        }
+        let (tenant, client_id) = app_ids(env).map_err(|names| {
+            auth_error(
+                format!("{trigger} is set but {} is not", names.join(" and ")),
+                ids_hint,
+            )
+        })?;
+        Ok(match kind {
+            K::Secret => Credential::ClientSecret {
+                tenant,
+                client_id,
+                secret: env.client_secret.clone().expect("present"),
+            },
+            K::Certificate => Credential::Certificate {
+                tenant,
+                client_id,
+                path: env.certificate_path.clone().expect("present"),
+                password: env.certificate_password.clone(),
+            },
+            _ => Credential::Federated {
+                tenant,
+                client_id,
+                source: super::federated::Assertion::File(
+                    env.federated_token_file.clone().expect("present"),
+                ),
+            },
+        })
+    }
+
+    /// GitHub Actions' OIDC token, exchanged for the app's.
+    fn github(env: &EnvCredentials) -> Result<Self, AuthError> {
+        if let Err(names) = need(&[
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_URL",
+                env.github_request_url.is_none(),
+            ),
+            (
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                env.github_request_token.is_none(),
+            ),
+            ("AZURE_TENANT_ID", env.tenant_id.is_none()),
+            ("AZURE_CLIENT_ID", env.client_id.is_none()),
+        ]) {
+            return Err(missing(
+                "github-actions",
+                names,
+                "give the job `permissions: id-token: write` (GitHub sets ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN) \
+                 and set AZURE_TENANT_ID and AZURE_CLIENT_ID to the app with a federated credential for this repository",
+            ));
+        }
+        let (tenant, client_id) = app_ids(env).expect("checked");
+        Ok(Credential::Federated {
+            tenant,
+            client_id,
+            source: super::federated::Assertion::Github {
+                url: env.github_request_url.clone().expect("checked"),
+                token: env.github_request_token.clone().expect("checked"),
+            },
+        })
+    }
+
+    /// Azure Pipelines' OIDC token (a workload-identity service connection).
+    fn pipelines(env: &EnvCredentials) -> Result<Self, AuthError> {
+        if let Err(names) = need(&[
+            ("SYSTEM_OIDCREQUESTURI", env.pipelines_request_uri.is_none()),
+            ("SYSTEM_ACCESSTOKEN", env.pipelines_access_token.is_none()),
+            (
+                "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID",
+                env.pipelines_connection_id.is_none(),
+            ),
+            ("AZURE_TENANT_ID", env.tenant_id.is_none()),
+            ("AZURE_CLIENT_ID", env.client_id.is_none()),
+        ]) {
+            return Err(missing(
+                "azure-pipelines",
+                names,
+                "map SYSTEM_ACCESSTOKEN into the step's env (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)) and \
+                 set AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, AZURE_TENANT_ID and AZURE_CLIENT_ID from the \
+                 workload-identity service connection",
+            ));
+        }
+        let (tenant, client_id) = app_ids(env).expect("checked");
+        Ok(Credential::Federated {
+            tenant,
+            client_id,
+            source: super::federated::Assertion::Pipelines {
+                uri: env.pipelines_request_uri.clone().expect("checked"),
+                token: env.pipelines_access_token.clone().expect("checked"),
+                connection: env.pipelines_connection_id.clone().expect("checked"),
+            },
+        })
     }
 
     /// The kind, as `--credential` names it.

@@ -48,6 +48,53 @@ pub async fn login(
     http: &Http,
     printer: &Log,
 ) -> Result<(), AuthError> {
+    let dc = request_code(tenant, client_id, endpoints, http).await?;
+    // The user must see this even with --quiet: there is nothing to do without it.
+    let message = dc.message.clone().unwrap_or_else(|| {
+        format!(
+            "To sign in, open {} and enter the code {}",
+            dc.verification_uri
+                .as_deref()
+                .unwrap_or("the verification page"),
+            dc.user_code.as_deref().unwrap_or("(none)")
+        )
+    });
+    printer.prompt(&message);
+    let tokens = poll(tenant, client_id, endpoints, http, printer, &dc).await?;
+    let refresh = tokens.refresh_token.ok_or_else(|| {
+        auth_error(
+            "sign-in succeeded but no refresh token came back".into(),
+            "the scope must include offline_access; check the app registration",
+        )
+    })?;
+    let login = Login {
+        tenant: tenant.to_string(),
+        client_id: client_id.to_string(),
+        cloud: endpoints.cloud.name().to_string(),
+        refresh_token: refresh.expose().to_string(),
+    };
+    store.save_login(&login).map_err(|e| {
+        auth_error(
+            format!("can't save the login to {}: {e}", store.login.display()),
+            "set SSPRCTL_HOME to a writable folder",
+        )
+    })?;
+    let key = super::Credential::Login(login)
+        .cache_key(endpoints)
+        .expect("logins are cacheable");
+    if let Err(e) = store.save_token(&key, &tokens.access_token, tokens.expires_in) {
+        printer.log(1, &format!("could not cache the access token: {e}"));
+    }
+    Ok(())
+}
+
+/// Asks the login endpoint for a device code.
+async fn request_code(
+    tenant: &str,
+    client_id: &str,
+    endpoints: &Endpoints,
+    http: &Http,
+) -> Result<DeviceCode, AuthError> {
     let scope = format!("{} offline_access", endpoints.scope);
     let form = [("client_id", client_id), ("scope", scope.as_str())];
     let url = endpoints.device_code_url(tenant);
@@ -79,23 +126,23 @@ pub async fn login(
             "check --tenant and --client-id; the app registration must allow public client flows",
         ));
     }
-    let dc: DeviceCode = serde_json::from_slice(&resp.body).map_err(|e| {
+    serde_json::from_slice(&resp.body).map_err(|e| {
         auth_error(
             format!("the device code answer is not understood ({e})"),
             "check --authority-host",
         )
-    })?;
-    // The user must see this even with --quiet: there is nothing to do without it.
-    let message = dc.message.clone().unwrap_or_else(|| {
-        format!(
-            "To sign in, open {} and enter the code {}",
-            dc.verification_uri
-                .as_deref()
-                .unwrap_or("the verification page"),
-            dc.user_code.as_deref().unwrap_or("(none)")
-        )
-    });
-    eprintln!("{message}");
+    })
+}
+
+/// Polls the token endpoint as the server says until the admin has signed in.
+async fn poll(
+    tenant: &str,
+    client_id: &str,
+    endpoints: &Endpoints,
+    http: &Http,
+    printer: &Log,
+    dc: &DeviceCode,
+) -> Result<token::Tokens, AuthError> {
     // Server numbers are bounded before any clock arithmetic: at most an hour to sign in,
     // at most a minute between polls.
     let deadline = Instant::now() + Duration::from_secs(dc.expires_in.min(3600));
@@ -114,61 +161,36 @@ pub async fn login(
             ("client_id", client_id),
             ("device_code", dc.device_code.as_str()),
         ];
-        match token::post(http, &token_url, &form, printer).await {
-            Ok(tokens) => {
-                let refresh = tokens.refresh_token.ok_or_else(|| {
-                    auth_error(
-                        "sign-in succeeded but no refresh token came back".into(),
-                        "the scope must include offline_access; check the app registration",
-                    )
-                })?;
-                let login = Login {
-                    tenant: tenant.to_string(),
-                    client_id: client_id.to_string(),
-                    cloud: endpoints.cloud.name().to_string(),
-                    refresh_token: refresh.expose().to_string(),
-                };
-                store.save_login(&login).map_err(|e| {
-                    auth_error(
-                        format!("can't save the login to {}: {e}", store.login.display()),
-                        "set SSPRCTL_HOME to a writable folder",
-                    )
-                })?;
-                let key = super::Credential::Login(login)
-                    .cache_key(endpoints)
-                    .expect("logins are cacheable");
-                if let Err(e) = store.save_token(&key, &tokens.access_token, tokens.expires_in) {
-                    printer.log(1, &format!("could not cache the access token: {e}"));
-                }
-                return Ok(());
-            }
-            Err(TokenFailure::OAuth(e, rid)) => match e.error.as_str() {
-                "authorization_pending" => {
-                    printer.log(2, "authorization pending");
-                }
-                "slow_down" => {
-                    interval = (interval + Duration::from_secs(5)).min(Duration::from_secs(60));
-                    printer.log(1, "the server asked to slow down: polling 5 s less often");
-                }
-                "authorization_declined" | "expired_token" | "bad_verification_code" => {
-                    let hint = match e.error.as_str() {
-                        "authorization_declined" => {
-                            "sign-in was declined; run `ssprctl login` again to retry"
-                        }
-                        "expired_token" => {
-                            "the code expired; run `ssprctl login` again and finish within the time shown"
-                        }
-                        _ => "run `ssprctl login` again",
-                    };
-                    return Err(TokenFailure::OAuth(e, rid).into_error(hint));
-                }
-                _ => {
-                    return Err(
-                        TokenFailure::OAuth(e, rid).into_error("check --tenant and --client-id")
-                    );
-                }
-            },
+        let e = match token::post(http, &token_url, &form, printer).await {
+            Ok(tokens) => return Ok(tokens),
             Err(TokenFailure::Other(e)) => return Err(e),
+            Err(TokenFailure::OAuth(e, rid)) => (e, rid),
+        };
+        match e.0.error.as_str() {
+            "authorization_pending" => {
+                printer.log(2, "authorization pending");
+            }
+            "slow_down" => {
+                interval = (interval + Duration::from_secs(5)).min(Duration::from_secs(60));
+                printer.log(1, "the server asked to slow down: polling 5 s less often");
+            }
+            "authorization_declined" => {
+                return Err(TokenFailure::OAuth(e.0, e.1)
+                    .into_error("sign-in was declined; run `ssprctl login` again to retry"));
+            }
+            "expired_token" => {
+                return Err(TokenFailure::OAuth(e.0, e.1).into_error(
+                    "the code expired; run `ssprctl login` again and finish within the time shown",
+                ));
+            }
+            "bad_verification_code" => {
+                return Err(TokenFailure::OAuth(e.0, e.1).into_error("run `ssprctl login` again"));
+            }
+            _ => {
+                return Err(
+                    TokenFailure::OAuth(e.0, e.1).into_error("check --tenant and --client-id")
+                );
+            }
         }
     }
 }

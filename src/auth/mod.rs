@@ -284,7 +284,7 @@ async fn fetch(
     http: &Http,
     log: &Log,
 ) -> Result<token::Tokens, AuthError> {
-    let tokens = match credential {
+    match credential {
         Credential::AccessToken(_) => unreachable!("passthrough tokens are not fetched"),
         Credential::ClientSecret {
             tenant,
@@ -300,7 +300,7 @@ async fn fetch(
             ];
             token::post(http, &url, &form, log).await.map_err(|e| {
                 e.into_error("check AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (secrets expire; create a new one in the app registration)")
-            })?
+            })
         }
         Credential::Certificate {
             tenant,
@@ -318,19 +318,8 @@ async fn fetch(
             let assertion = cert
                 .assertion(client_id, url.as_str())
                 .map_err(|e| auth_error(e.to_string(), "check the certificate's private key"))?;
-            let form = [
-                ("client_id", client_id.as_str()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion.expose()),
-                ("grant_type", "client_credentials"),
-                ("scope", endpoints.scope.as_str()),
-            ];
-            token::post(http, &url, &form, log).await.map_err(|e| {
-                e.into_error("check that the certificate is uploaded to the app registration named by AZURE_CLIENT_ID")
-            })?
+            let hint = "check that the certificate is uploaded to the app registration named by AZURE_CLIENT_ID";
+            post_assertion(http, endpoints, tenant, client_id, &assertion, log, hint).await
         }
         Credential::Federated {
             tenant,
@@ -339,60 +328,79 @@ async fn fetch(
         } => {
             // A fresh assertion for every token: files rotate, GitHub's live minutes.
             let assertion = source.get(http).await?;
-            let url = token::url(endpoints, tenant);
-            let form = [
-                ("client_id", client_id.as_str()),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion.expose()),
-                ("grant_type", "client_credentials"),
-                ("scope", endpoints.scope.as_str()),
-            ];
-            token::post(http, &url, &form, log).await.map_err(|e| {
-                e.into_error(
-                    "check the app registration's federated credential: its issuer, subject (e.g. \
-                     repo:ORG/REPO:ref:refs/heads/main) and audience api://AzureADTokenExchange must match",
-                )
-            })?
+            let hint = "check the app registration's federated credential: its issuer, subject (e.g. \
+                        repo:ORG/REPO:ref:refs/heads/main) and audience api://AzureADTokenExchange must match";
+            post_assertion(http, endpoints, tenant, client_id, &assertion, log, hint).await
         }
-        Credential::ManagedIdentity(m) => m.token(http, endpoints.resource()).await?,
+        Credential::ManagedIdentity(m) => m.token(http, endpoints.resource()).await,
         Credential::AzureCli { program, tenant } => {
-            azcli::token(program, endpoints.resource(), tenant.as_deref()).await?
+            azcli::token(program, endpoints.resource(), tenant.as_deref()).await
         }
-        Credential::Login(saved) => {
-            // The refresh token rotates: a renewal later in the run uses the newest one.
-            let newest = store.load_login().filter(|l| {
-                l.tenant == saved.tenant && l.client_id == saved.client_id && l.cloud == saved.cloud
-            });
-            let login = newest.as_ref().unwrap_or(saved);
-            let url = token::url(endpoints, &login.tenant);
-            let scope = format!("{} offline_access", endpoints.scope);
-            let form = [
-                ("client_id", login.client_id.as_str()),
-                ("grant_type", "refresh_token"),
-                ("refresh_token", login.refresh_token.as_str()),
-                ("scope", scope.as_str()),
-            ];
-            let tokens = token::post(http, &url, &form, log).await.map_err(|e| {
-                e.into_error(
-                    "the saved login has expired or was revoked: run `ssprctl login` again",
-                )
-            })?;
-            if let Some(rt) = &tokens.refresh_token {
-                let renewed = store::Login {
-                    refresh_token: rt.expose().to_string(),
-                    tenant: login.tenant.clone(),
-                    client_id: login.client_id.clone(),
-                    cloud: login.cloud.clone(),
-                };
-                if let Err(e) = store.save_login(&renewed) {
-                    log.log(1, &format!("could not update the saved login: {e}"));
-                }
-            }
-            tokens
+        Credential::Login(saved) => refresh_login(saved, endpoints, store, http, log).await,
+    }
+}
+
+/// The client-credentials grant with a signed assertion (a certificate's or a federated one).
+async fn post_assertion(
+    http: &Http,
+    endpoints: &Endpoints,
+    tenant: &str,
+    client_id: &str,
+    assertion: &Secret,
+    log: &Log,
+    hint: &str,
+) -> Result<token::Tokens, AuthError> {
+    let url = token::url(endpoints, tenant);
+    let form = [
+        ("client_id", client_id),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.expose()),
+        ("grant_type", "client_credentials"),
+        ("scope", endpoints.scope.as_str()),
+    ];
+    token::post(http, &url, &form, log)
+        .await
+        .map_err(|e| e.into_error(hint))
+}
+
+/// A new access token from the saved login's refresh token; the rotated refresh token is
+/// saved for the next renewal.
+async fn refresh_login(
+    saved: &store::Login,
+    endpoints: &Endpoints,
+    store: &Store,
+    http: &Http,
+    log: &Log,
+) -> Result<token::Tokens, AuthError> {
+    // The refresh token rotates: a renewal later in the run uses the newest one.
+    let newest = store.load_login().filter(|l| {
+        l.tenant == saved.tenant && l.client_id == saved.client_id && l.cloud == saved.cloud
+    });
+    let login = newest.as_ref().unwrap_or(saved);
+    let url = token::url(endpoints, &login.tenant);
+    let scope = format!("{} offline_access", endpoints.scope);
+    let form = [
+        ("client_id", login.client_id.as_str()),
+        ("grant_type", "refresh_token"),
+        ("refresh_token", login.refresh_token.as_str()),
+        ("scope", scope.as_str()),
+    ];
+    let tokens = token::post(http, &url, &form, log).await.map_err(|e| {
+        e.into_error("the saved login has expired or was revoked: run `ssprctl login` again")
+    })?;
+    if let Some(rt) = &tokens.refresh_token {
+        let renewed = store::Login {
+            refresh_token: rt.expose().to_string(),
+            tenant: login.tenant.clone(),
+            client_id: login.client_id.clone(),
+            cloud: login.cloud.clone(),
+        };
+        if let Err(e) = store.save_login(&renewed) {
+            log.log(1, &format!("could not update the saved login: {e}"));
         }
-    };
+    }
     Ok(tokens)
 }

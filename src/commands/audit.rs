@@ -85,29 +85,9 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     } else {
         users.iter().map(|_| None).collect()
     };
-    let enabled = if !a.enabled_methods.is_empty() {
-        Enabled {
-            mobile: a.enabled_methods.contains(&MethodKind::Mobile),
-            office: a.enabled_methods.contains(&MethodKind::Office),
-            email: a.enabled_methods.contains(&MethodKind::Email),
-        }
-    } else {
-        match dir.enabled_methods().await? {
-            Some(e) => {
-                ctx.printer.note(&format!(
-                    "method kinds from the tenant's authentication methods policy: mobile {}, office {}, email {}",
-                    on_off(e.mobile),
-                    on_off(e.office),
-                    on_off(e.email)
-                ));
-                e
-            }
-            None => Enabled::default(),
-        }
-    };
     let opts = Options {
         required: usize::from(a.methods_required),
-        enabled,
+        enabled: enabled_methods(&a, &dir, ctx).await?,
         default_region,
         shared_threshold: a.shared_threshold,
         on_premises: matches!(dir, AnyDirectory::Ad(_)),
@@ -147,6 +127,34 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         return Err(DirectoryError::NotFound(missing.join(", ")).into());
     }
     Ok(Exit::Success)
+}
+
+/// The method kinds that count: `--enabled-methods`, else the tenant's policy (said once),
+/// else all.
+async fn enabled_methods(
+    a: &AuditArgs,
+    dir: &AnyDirectory,
+    ctx: &Ctx<'_>,
+) -> Result<Enabled, CliError> {
+    if !a.enabled_methods.is_empty() {
+        return Ok(Enabled {
+            mobile: a.enabled_methods.contains(&MethodKind::Mobile),
+            office: a.enabled_methods.contains(&MethodKind::Office),
+            email: a.enabled_methods.contains(&MethodKind::Email),
+        });
+    }
+    Ok(match dir.enabled_methods().await? {
+        Some(e) => {
+            ctx.printer.note(&format!(
+                "method kinds from the tenant's authentication methods policy: mobile {}, office {}, email {}",
+                on_off(e.mobile),
+                on_off(e.office),
+                on_off(e.email)
+            ));
+            e
+        }
+        None => Enabled::default(),
+    })
 }
 
 fn on_off(b: bool) -> &'static str {

@@ -238,24 +238,7 @@ async fn run_part<D: Directory>(
     dry_run: bool,
     ctl: &BulkControl,
 ) -> Result<Vec<RowResult>, DirectoryError> {
-    let (keys, auth): (Vec<String>, Vec<bool>) = part
-        .iter()
-        .filter_map(|(_, s)| match s {
-            RowState::Valid(v) => Some((v.key.clone(), !v.auth.is_empty())),
-            _ => None,
-        })
-        .unzip();
-    // A read that fails as a whole fails each of its rows (the report is still written); an
-    // expired token stops the run.
-    let reads = match dir.read_many(&keys, &auth, ctl).await {
-        Ok(reads) => reads,
-        Err(e) => {
-            ctl.stops_run(&e);
-            keys.iter().map(|_| Err(e.duplicate())).collect()
-        }
-    };
-    let mut current = reads.into_iter();
-    drop((keys, auth));
+    let mut current = read_part(dir, &part, ctl).await.into_iter();
     let mut results: Vec<RowResult> = Vec::with_capacity(part.len());
     let mut planned: Vec<Planned> = Vec::new();
     let mut planned_rows: Vec<usize> = Vec::new();
@@ -265,76 +248,10 @@ async fn run_part<D: Directory>(
             continue;
         };
         let cur = current.next().expect("one read per valid row");
-        let mut r = RowResult {
-            line: parsed.rows[i].line,
-            status: Status::Unchanged,
-            user: v.key.clone(),
-            id: None,
-            changed: Vec::new(),
-            changes: Vec::new(),
-            error: None,
-            warnings: v.warnings,
-        };
-        let plans = match cur {
-            Err(e) if matches!(e, DirectoryError::NotAttempted) || ctl.stops_run(&e) => {
-                r.status = Status::Skipped;
-                r.error = Some(not_attempted());
-                results.push(r);
-                continue;
-            }
-            Err(e) => Err(e),
-            Ok(None) => Err(DirectoryError::NotFound(v.key)),
-            Ok(Some(Current { user, auth })) => {
-                r.user = user.user_principal_name.clone();
-                let email = v.auth.email.as_ref().and_then(|e| e.as_deref());
-                r.warnings.extend(crate::email::auth_upn_warning(
-                    email,
-                    &user.user_principal_name,
-                ));
-                r.id = Some(user.id.clone());
-                let auth = auth.unwrap_or_default();
-                plan_user(&user, &v.update)
-                    .and_then(|u| {
-                        plan_auth(&user.user_principal_name, &auth, &v.auth).map(|a| (u, a))
-                    })
-                    .map_err(DirectoryError::from)
-                    .map(|(u, a)| (user, auth, u, a))
-            }
-        };
-        match plans {
-            Err(e) => {
-                let outcome = Outcome::Failed(e);
-                ctl.record(&outcome);
-                if let Outcome::Failed(e) = outcome {
-                    r.status = Status::Failed;
-                    r.error = Some(failure(e));
-                }
-            }
-            Ok((_, _, mut u, a)) if u.patch.is_empty() && a.patch.is_empty() => {
-                r.warnings.append(&mut u.warnings);
-                ctl.record(&Outcome::Unchanged);
-            }
-            Ok((user, auth, mut u, a)) => {
-                r.warnings.append(&mut u.warnings);
-                r.status = Status::Planned;
-                r.changed = u
-                    .changes
-                    .iter()
-                    .chain(&a.changes)
-                    .map(|c| c.field)
-                    .collect();
-                planned_rows.push(results.len());
-                planned.push(Planned {
-                    current: Current {
-                        user,
-                        auth: Some(auth),
-                    },
-                    update: v.update,
-                    auth_update: v.auth,
-                    user_plan: u,
-                    auth_plan: a,
-                });
-            }
+        let (r, plan) = plan_row(parsed.rows[i].line, *v, cur, ctl);
+        if let Some(p) = plan {
+            planned_rows.push(results.len());
+            planned.push(p);
         }
         results.push(r);
     }
@@ -353,29 +270,136 @@ async fn run_part<D: Directory>(
     let outcomes = dir.apply_many(&planned, ctl).await;
     drop(planned);
     for (k, outcome) in planned_rows.into_iter().zip(outcomes) {
-        let r = &mut results[k];
-        match outcome {
-            Outcome::Updated(_) => r.status = Status::Updated,
-            Outcome::Unchanged => {
-                r.status = Status::Unchanged;
-                r.changed.clear();
-            }
-            Outcome::Failed(e) if !ctl.stops_run(&e) => {
-                r.status = Status::Failed;
-                r.changed.clear();
-                r.error = Some(failure(e));
-            }
-            Outcome::Failed(_) | Outcome::NotAttempted => {
-                r.status = Status::Skipped;
-                r.changed.clear();
-                r.error = Some((
-                    "interrupted",
-                    "not attempted: the import was interrupted".into(),
-                ));
-            }
-        }
+        applied(&mut results[k], outcome, ctl);
     }
     Ok(results)
+}
+
+/// The current state of the part's valid rows' users, one read per valid row. A read that
+/// fails as a whole fails each of its rows (the report is still written); an expired token
+/// stops the run.
+async fn read_part<D: Directory>(
+    dir: &D,
+    part: &[(usize, RowState)],
+    ctl: &BulkControl,
+) -> Vec<crate::directory::Read> {
+    let (keys, auth): (Vec<String>, Vec<bool>) = part
+        .iter()
+        .filter_map(|(_, s)| match s {
+            RowState::Valid(v) => Some((v.key.clone(), !v.auth.is_empty())),
+            _ => None,
+        })
+        .unzip();
+    match dir.read_many(&keys, &auth, ctl).await {
+        Ok(reads) => reads,
+        Err(e) => {
+            ctl.stops_run(&e);
+            keys.iter().map(|_| Err(e.duplicate())).collect()
+        }
+    }
+}
+
+/// One valid row's result so far, and its planned change when there is one to write.
+fn plan_row(
+    line: u64,
+    v: ValidRow,
+    cur: crate::directory::Read,
+    ctl: &BulkControl,
+) -> (RowResult, Option<Planned>) {
+    let mut r = RowResult {
+        line,
+        status: Status::Unchanged,
+        user: v.key.clone(),
+        id: None,
+        changed: Vec::new(),
+        changes: Vec::new(),
+        error: None,
+        warnings: v.warnings,
+    };
+    let plans = match cur {
+        Err(e) if matches!(e, DirectoryError::NotAttempted) || ctl.stops_run(&e) => {
+            r.status = Status::Skipped;
+            r.error = Some(not_attempted());
+            return (r, None);
+        }
+        Err(e) => Err(e),
+        Ok(None) => Err(DirectoryError::NotFound(v.key)),
+        Ok(Some(Current { user, auth })) => {
+            r.user = user.user_principal_name.clone();
+            let email = v.auth.email.as_ref().and_then(|e| e.as_deref());
+            r.warnings.extend(crate::email::auth_upn_warning(
+                email,
+                &user.user_principal_name,
+            ));
+            r.id = Some(user.id.clone());
+            let auth = auth.unwrap_or_default();
+            plan_user(&user, &v.update)
+                .and_then(|u| plan_auth(&user.user_principal_name, &auth, &v.auth).map(|a| (u, a)))
+                .map_err(DirectoryError::from)
+                .map(|(u, a)| (user, auth, u, a))
+        }
+    };
+    match plans {
+        Err(e) => {
+            let outcome = Outcome::Failed(e);
+            ctl.record(&outcome);
+            if let Outcome::Failed(e) = outcome {
+                r.status = Status::Failed;
+                r.error = Some(failure(e));
+            }
+            (r, None)
+        }
+        Ok((_, _, mut u, a)) if u.patch.is_empty() && a.patch.is_empty() => {
+            r.warnings.append(&mut u.warnings);
+            ctl.record(&Outcome::Unchanged);
+            (r, None)
+        }
+        Ok((user, auth, mut u, a)) => {
+            r.warnings.append(&mut u.warnings);
+            r.status = Status::Planned;
+            r.changed = u
+                .changes
+                .iter()
+                .chain(&a.changes)
+                .map(|c| c.field)
+                .collect();
+            let planned = Planned {
+                current: Current {
+                    user,
+                    auth: Some(auth),
+                },
+                update: v.update,
+                auth_update: v.auth,
+                user_plan: u,
+                auth_plan: a,
+            };
+            (r, Some(planned))
+        }
+    }
+}
+
+/// A planned row's result once its write is done.
+fn applied(r: &mut RowResult, outcome: Outcome, ctl: &BulkControl) {
+    match outcome {
+        Outcome::Updated(_) => r.status = Status::Updated,
+        Outcome::Unchanged => {
+            r.status = Status::Unchanged;
+            r.changed.clear();
+        }
+        Outcome::Failed(e) if !ctl.stops_run(&e) => {
+            r.status = Status::Failed;
+            r.changed.clear();
+            r.error = Some(failure(e));
+        }
+        Outcome::Failed(_) | Outcome::NotAttempted => {
+            r.status = Status::Skipped;
+            r.changed.clear();
+            r.error = Some((
+                "interrupted",
+                "not attempted: the import was interrupted".into(),
+            ));
+        }
+    }
 }
 
 fn key_of(raw: &read::RawRow) -> String {

@@ -68,15 +68,6 @@ fn cell_text(cell: &Cell) -> String {
 
 /// Validates one row.
 pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let mut warnings = Vec::new();
-    let problem = |field: DataField, message: String, hint: Option<Cow<'static, str>>| Problem {
-        line: raw.line,
-        field: field.name(),
-        input: shorten(cell_text(raw.get(field))),
-        message,
-        hint,
-    };
     if let Some(why) = &raw.broken {
         return Err(vec![Problem {
             line: raw.line,
@@ -86,58 +77,123 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
             hint: Some("each line must be a JSON object such as {\"userPrincipalName\":\"kim@contoso.com\",\"mobilePhone\":\"+1 2065550100\"}".into()),
         }]);
     }
-    let key = [DataField::UserPrincipalName, DataField::Id]
-        .iter()
-        .find_map(|f| match raw.get(*f) {
-            Cell::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-            _ => None,
-        });
-    let key = match key {
-        Some(k) if crate::model::check_user_key(&k).is_err() => {
-            let why = crate::model::check_user_key(&k).unwrap_err();
-            problems.push(problem(DataField::UserPrincipalName, why, None));
-            k
-        }
-        Some(k) => k,
-        None => {
-            problems.push(problem(
-                DataField::UserPrincipalName,
-                "no user: userPrincipalName and id are both empty".into(),
-                Some("give the user's principal name or object id".into()),
-            ));
-            String::new()
-        }
+    let mut c = RowCheck {
+        raw,
+        rules,
+        problems: Vec::new(),
+        warnings: Vec::new(),
     };
-    // The row's own region (--region-column) reads its national numbers.
-    let mut row_phone = rules.phone;
-    if let Some(r) = &raw.region {
-        match crate::phone::RegionCode::parse(r) {
-            Some(code) => row_phone.default_region = Some(code),
-            None => problems.push(Problem {
-                line: raw.line,
-                field: "(region column)",
-                input: r.clone(),
-                message: "not a two-letter ISO 3166 region code".into(),
-                hint: Some("write the country as a code such as US, GB, DE or IT".into()),
-            }),
+    let key = c.key();
+    let row_phone = c.phone_options();
+    // In the order of the problems' report: phones, then emails.
+    let mobile_phone = c.phone(DataField::MobilePhone, &row_phone);
+    let office_phone = c.phone(DataField::OfficePhone, &row_phone);
+    let auth_phone = c.phone(DataField::AuthenticationPhone, &row_phone);
+    let alternate_phone = c.phone(DataField::AlternateAuthenticationPhone, &row_phone);
+    let auth_office = c.phone(DataField::AuthenticationOfficePhone, &row_phone);
+    let update = UserUpdate {
+        alternate_emails: c.alternate_emails(),
+        mobile_phone,
+        office_phone,
+    };
+    let auth = AuthUpdate {
+        phone: auth_phone,
+        alternate_phone,
+        office_phone: auth_office,
+        email: c.auth_email(),
+    };
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    Ok(ValidRow {
+        key,
+        update,
+        auth,
+        warnings: c.warnings,
+    })
+}
+
+/// One row being checked: its problems and warnings so far.
+struct RowCheck<'a> {
+    raw: &'a RawRow,
+    rules: &'a Rules,
+    problems: Vec<Problem>,
+    warnings: Vec<String>,
+}
+
+impl RowCheck<'_> {
+    fn problem(&mut self, field: DataField, message: String, hint: Option<Cow<'static, str>>) {
+        self.problems.push(Problem {
+            line: self.raw.line,
+            field: field.name(),
+            input: shorten(cell_text(self.raw.get(field))),
+            message,
+            hint,
+        });
+    }
+
+    /// The user: the principal name, else the object id.
+    fn key(&mut self) -> String {
+        let key = [DataField::UserPrincipalName, DataField::Id]
+            .iter()
+            .find_map(|f| match self.raw.get(*f) {
+                Cell::Text(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                _ => None,
+            });
+        match key {
+            Some(k) => {
+                if let Err(why) = crate::model::check_user_key(&k) {
+                    self.problem(DataField::UserPrincipalName, why, None);
+                }
+                k
+            }
+            None => {
+                self.problem(
+                    DataField::UserPrincipalName,
+                    "no user: userPrincipalName and id are both empty".into(),
+                    Some("give the user's principal name or object id".into()),
+                );
+                String::new()
+            }
         }
     }
-    let mut phone = |field: DataField| -> Option<Option<String>> {
-        match action(raw.get(field), rules) {
+
+    /// The phone rules for this row: its own region (--region-column) reads its national
+    /// numbers.
+    fn phone_options(&mut self) -> crate::phone::PhoneOptions {
+        let mut row_phone = self.rules.phone;
+        if let Some(r) = &self.raw.region {
+            match crate::phone::RegionCode::parse(r) {
+                Some(code) => row_phone.default_region = Some(code),
+                None => self.problems.push(Problem {
+                    line: self.raw.line,
+                    field: "(region column)",
+                    input: r.clone(),
+                    message: "not a two-letter ISO 3166 region code".into(),
+                    hint: Some("write the country as a code such as US, GB, DE or IT".into()),
+                }),
+            }
+        }
+        row_phone
+    }
+
+    /// A phone cell: `None` leaves the field, `Some(None)` clears it.
+    fn phone(
+        &mut self,
+        field: DataField,
+        opts: &crate::phone::PhoneOptions,
+    ) -> Option<Option<String>> {
+        match action(self.raw.get(field), self.rules) {
             Action::Leave => None,
             Action::Clear => Some(None),
             Action::SetList(_) => {
-                problems.push(problem(
-                    field,
-                    "a phone number is a string, not a list".into(),
-                    None,
-                ));
+                self.problem(field, "a phone number is a string, not a list".into(), None);
                 None
             }
-            Action::Set(s) => match phone::normalize(s, &row_phone) {
+            Action::Set(s) => match phone::normalize(s, opts) {
                 Ok(p) => {
                     if let Some(ext) = &p.extension {
-                        warnings.push(format!(
+                        self.warnings.push(format!(
                             "{}: extension {ext} removed from \"{s}\" (SSPR does not dial extensions)",
                             field.name()
                         ));
@@ -145,98 +201,71 @@ pub fn row(raw: &RawRow, rules: &Rules) -> Result<ValidRow, Vec<Problem>> {
                     Some(Some(p.canonical))
                 }
                 Err(e) => {
-                    problems.push(problem(field, e.reason.to_string(), Some(e.hint().into())));
+                    self.problem(field, e.reason.to_string(), Some(e.hint().into()));
                     None
                 }
             },
         }
-    };
-    let mobile = phone(DataField::MobilePhone);
-    let office = phone(DataField::OfficePhone);
-    let auth_phone = phone(DataField::AuthenticationPhone);
-    let auth_alternate = phone(DataField::AlternateAuthenticationPhone);
-    let auth_office = phone(DataField::AuthenticationOfficePhone);
-    let emails_field = DataField::AlternateEmailAddresses;
-    let list = |items: &mut dyn Iterator<Item = &str>,
-                problems: &mut Vec<Problem>,
-                warnings: &mut Vec<String>| {
+    }
+
+    fn alternate_emails(&mut self) -> Option<EmailEdit> {
+        match action(self.raw.get(DataField::AlternateEmailAddresses), self.rules) {
+            Action::Leave => None,
+            Action::Clear => Some(EmailEdit::Replace(Vec::new())),
+            Action::Set(s) => {
+                self.email_list(&mut s.split(';').map(str::trim).filter(|x| !x.is_empty()))
+            }
+            Action::SetList(l) => self.email_list(&mut l.iter().map(String::as_str)),
+        }
+    }
+
+    fn email_list(&mut self, items: &mut dyn Iterator<Item = &str>) -> Option<EmailEdit> {
+        let field = DataField::AlternateEmailAddresses;
         match email::normalize_list(items, None) {
             Ok((l, w)) => {
-                warnings.extend(w);
+                self.warnings.extend(w);
                 Some(EmailEdit::Replace(l))
             }
             Err(e) => {
                 // The cell is quoted already; name the address only when the cell holds more.
-                let cell = cell_text(raw.get(emails_field));
+                let cell = cell_text(self.raw.get(field));
                 let message = if cell.trim() == e.input.trim() {
                     e.reason.to_string()
                 } else {
                     format!("address \"{}\": {}", e.input, e.reason)
                 };
-                problems.push(problem(
-                    emails_field,
+                self.problem(
+                    field,
                     message,
                     Some("separate addresses with ; and write each as name@domain".into()),
-                ));
+                );
                 None
             }
         }
-    };
-    let alternate_emails = match action(raw.get(emails_field), rules) {
-        Action::Leave => None,
-        Action::Clear => Some(EmailEdit::Replace(Vec::new())),
-        Action::Set(s) => list(
-            &mut s.split(';').map(str::trim).filter(|x| !x.is_empty()),
-            &mut problems,
-            &mut warnings,
-        ),
-        Action::SetList(l) => list(
-            &mut l.iter().map(String::as_str),
-            &mut problems,
-            &mut warnings,
-        ),
-    };
-    let auth_email = match action(raw.get(DataField::AuthenticationEmail), rules) {
-        Action::Leave => None,
-        Action::Clear => Some(None),
-        Action::SetList(_) => {
-            problems.push(problem(
-                DataField::AuthenticationEmail,
-                "one address, not a list".into(),
-                None,
-            ));
-            None
-        }
-        Action::Set(s) => match email::normalize(s) {
-            Ok(e) => Some(Some(e)),
-            Err(e) => {
-                problems.push(problem(
-                    DataField::AuthenticationEmail,
-                    e.reason.to_string(),
-                    Some("write it as name@domain".into()),
-                ));
-                None
-            }
-        },
-    };
-    if !problems.is_empty() {
-        return Err(problems);
     }
-    Ok(ValidRow {
-        key,
-        update: UserUpdate {
-            alternate_emails,
-            mobile_phone: mobile,
-            office_phone: office,
-        },
-        auth: AuthUpdate {
-            phone: auth_phone,
-            alternate_phone: auth_alternate,
-            office_phone: auth_office,
-            email: auth_email,
-        },
-        warnings,
-    })
+
+    fn auth_email(&mut self) -> Option<Option<String>> {
+        let field = DataField::AuthenticationEmail;
+        match action(self.raw.get(field), self.rules) {
+            Action::Leave => None,
+            Action::Clear => Some(None),
+            Action::SetList(_) => {
+                self.problem(field, "one address, not a list".into(), None);
+                None
+            }
+            Action::Set(s) => match email::normalize(s) {
+                Ok(e) => Some(Some(e)),
+                Err(e) => {
+                    self.problem(
+                        field,
+                        e.reason.to_string(),
+                        Some("write it as name@domain".into()),
+                    );
+                    None
+                }
+            },
+        }
+    }
 }
 
 /// Validates every row, on every core for large files. One result per row, in order.

@@ -258,6 +258,9 @@ impl Sink for Printer {
     fn log(&self, level: u8, msg: &str) {
         Printer::log(self, level, msg);
     }
+    fn prompt(&self, msg: &str) {
+        eprintln!("{msg}");
+    }
 }
 
 impl From<Printer> for Log {

@@ -530,95 +530,29 @@ impl Directory for AdDirectory {
     }
 
     async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
-        struct Job {
-            idx: usize,
-            id: String,
-            upn: String,
-            mods: Vec<(&'static str, Option<String>)>,
-            fields: Vec<&'static str>,
-        }
-        let outcomes: Arc<Mutex<Vec<Option<Outcome>>>> =
-            Arc::new(Mutex::new(items.iter().map(|_| None).collect()));
-        let mut queue = VecDeque::new();
-        for (idx, p) in items.iter().enumerate() {
-            let refused = if p.user_plan.patch.alternate_email_addresses.is_some() {
-                Some(not_in_ad_email())
-            } else if !p.auth_plan.patch.is_empty() {
-                Some(not_in_ad_methods())
-            } else {
-                None
-            };
-            if let Some(e) = refused {
-                let o = Outcome::Failed(e);
-                ctl.record(&o);
-                outcomes.lock().expect("not poisoned")[idx] = Some(o);
-                continue;
-            }
-            queue.push_back(Job {
-                idx,
-                id: p.current.user.id.clone(),
-                upn: p.current.user.user_principal_name.clone(),
-                mods: mods(&p.user_plan.patch),
-                fields: p.user_plan.changes.iter().map(|c| c.field).collect(),
-            });
-        }
+        let (outcomes, queue) = jobs(items, ctl);
+        let outcomes_shared = Arc::new(Mutex::new(outcomes));
         let workers = ctl.concurrency.clamp(1, 20).min(queue.len());
         let queue = Arc::new(Mutex::new(queue));
         let mut tasks = tokio::task::JoinSet::new();
         for w in 0..workers {
-            let queue = queue.clone();
-            let outcomes = outcomes.clone();
-            let ctl = ctl.clone();
-            let (settings, tls, bind_dn, password, log) = (
-                self.settings.clone(),
-                self.tls.clone(),
-                self.bind_dn.clone(),
-                self.password.clone(),
-                self.log.clone(),
-            );
+            let writer = Writer {
+                queue: queue.clone(),
+                outcomes: outcomes_shared.clone(),
+                ctl: ctl.clone(),
+                settings: self.settings.clone(),
+                tls: self.tls.clone(),
+                bind_dn: self.bind_dn.clone(),
+                password: self.password.clone(),
+                log: self.log.clone(),
+            };
             let first = (w == 0).then(|| self.ldap.borrow().clone());
-            tasks.spawn(async move {
-                let reconnect = || conn::connect(&settings, &tls, &bind_dn, &password);
-                let mut ldap = match first {
-                    Some(l) => l,
-                    None => match reconnect().await {
-                        Ok(l) => l,
-                        // This worker can't connect: the others carry on.
-                        Err(e) => {
-                            log.log(1, &format!("a writer connection failed: {e}"));
-                            return;
-                        }
-                    },
-                };
-                loop {
-                    if ctl.is_cancelled() {
-                        return;
-                    }
-                    let Some(job) = queue.lock().expect("not poisoned").pop_front() else {
-                        return;
-                    };
-                    let r =
-                        modify_on(&mut ldap, &job.id, &job.upn, &job.mods, reconnect, &log).await;
-                    let o = match r {
-                        Ok(()) => Outcome::Updated(job.fields),
-                        // The DC stayed down through the retries: stop the run (the rest
-                        // are not attempted, the report is written, exit 5) rather than
-                        // wait out every row's retries.
-                        Err(e) if conn::retryable(&e) => {
-                            ctl.stop(e.duplicate());
-                            Outcome::Failed(e)
-                        }
-                        Err(e) => Outcome::Failed(e),
-                    };
-                    ctl.record(&o);
-                    outcomes.lock().expect("not poisoned")[job.idx] = Some(o);
-                }
-            });
+            tasks.spawn(writer.run(first));
         }
         while tasks.join_next().await.is_some() {}
         // Not reached: interrupted, or no writer could connect.
         let left: Vec<Job> = queue.lock().expect("not poisoned").drain(..).collect();
-        let mut outcomes = std::mem::take(&mut *outcomes.lock().expect("not poisoned"));
+        let mut outcomes = std::mem::take(&mut *outcomes_shared.lock().expect("not poisoned"));
         for job in left {
             outcomes[job.idx] = Some(if ctl.is_cancelled() {
                 Outcome::NotAttempted
@@ -633,5 +567,99 @@ impl Directory for AdDirectory {
             .into_iter()
             .map(|o| o.unwrap_or(Outcome::NotAttempted))
             .collect()
+    }
+}
+
+/// One LDAP modify to make.
+struct Job {
+    idx: usize,
+    id: String,
+    upn: String,
+    mods: Vec<(&'static str, Option<String>)>,
+    fields: Vec<&'static str>,
+}
+
+/// The modifies of a bulk run, and the outcomes of the items refused before any write (an
+/// alternate email or authentication methods: not in AD).
+fn jobs(items: &[Planned], ctl: &BulkControl) -> (Vec<Option<Outcome>>, VecDeque<Job>) {
+    let mut outcomes: Vec<Option<Outcome>> = items.iter().map(|_| None).collect();
+    let mut queue = VecDeque::new();
+    for (idx, p) in items.iter().enumerate() {
+        let refused = if p.user_plan.patch.alternate_email_addresses.is_some() {
+            Some(not_in_ad_email())
+        } else if !p.auth_plan.patch.is_empty() {
+            Some(not_in_ad_methods())
+        } else {
+            None
+        };
+        if let Some(e) = refused {
+            let o = Outcome::Failed(e);
+            ctl.record(&o);
+            outcomes[idx] = Some(o);
+            continue;
+        }
+        queue.push_back(Job {
+            idx,
+            id: p.current.user.id.clone(),
+            upn: p.current.user.user_principal_name.clone(),
+            mods: mods(&p.user_plan.patch),
+            fields: p.user_plan.changes.iter().map(|c| c.field).collect(),
+        });
+    }
+    (outcomes, queue)
+}
+
+/// One writer connection of a bulk run: takes jobs off the shared queue until it is empty.
+struct Writer {
+    queue: Arc<Mutex<VecDeque<Job>>>,
+    outcomes: Arc<Mutex<Vec<Option<Outcome>>>>,
+    ctl: BulkControl,
+    settings: LdapSettings,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    bind_dn: String,
+    password: Secret,
+    log: Log,
+}
+
+impl Writer {
+    /// Writes over `first` (the directory's own connection) or a connection of its own.
+    async fn run(self, first: Option<Ldap>) {
+        let reconnect = || conn::connect(&self.settings, &self.tls, &self.bind_dn, &self.password);
+        let mut ldap = match first {
+            Some(l) => l,
+            None => match reconnect().await {
+                Ok(l) => l,
+                // This worker can't connect: the others carry on.
+                Err(e) => {
+                    self.log.log(1, &format!("a writer connection failed: {e}"));
+                    return;
+                }
+            },
+        };
+        loop {
+            if self.ctl.is_cancelled() {
+                return;
+            }
+            let Some(job) = self.queue.lock().expect("not poisoned").pop_front() else {
+                return;
+            };
+            let r = modify_on(
+                &mut ldap, &job.id, &job.upn, &job.mods, reconnect, &self.log,
+            )
+            .await;
+            let o = match r {
+                Ok(()) => Outcome::Updated(job.fields),
+                // The DC stayed down through the retries: stop the run (the rest are not
+                // attempted, the report is written, exit 5) rather than wait out every
+                // row's retries.
+                Err(e) if conn::retryable(&e) => {
+                    self.ctl.stop(e.duplicate());
+                    Outcome::Failed(e)
+                }
+                Err(e) => Outcome::Failed(e),
+            };
+            self.ctl.record(&o);
+            self.outcomes.lock().expect("not poisoned")[job.idx] = Some(o);
+        }
     }
 }

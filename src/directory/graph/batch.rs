@@ -130,6 +130,9 @@ fn match_answers(body: &Value, batch: &[Pending]) -> Vec<Result<ItemAnswer, Stri
         .collect()
 }
 
+/// Envelopes in flight: each hands back its items and Graph's answer (or the failure).
+type Flight = JoinSet<(Vec<Pending>, Result<Value, DirectoryError>)>;
+
 /// Sends `items` in batches; `on_final` sees each item once, when its result is final.
 pub async fn execute(
     client: &GraphClient,
@@ -137,129 +140,38 @@ pub async fn execute(
     concurrency: usize,
     purpose: Purpose,
     ctl: &BulkControl,
-    mut on_final: impl FnMut(usize, &ItemResult),
+    on_final: impl FnMut(usize, &ItemResult),
 ) -> Vec<ItemResult> {
-    let start = Instant::now();
-    let budget = client.http.policy.total;
-    let max_limit = concurrency.max(1);
-    let mut limit = max_limit;
-    let mut pause_until = start;
-    let mut last_throttle: Option<Instant> = None;
-    let mut queue: VecDeque<Pending> = (0..items.len())
-        .map(|idx| Pending {
-            idx,
-            attempts: 0,
-            not_before: start,
-            since: None,
-        })
-        .collect();
-    let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
-    let mut in_flight: JoinSet<(Vec<Pending>, Result<Value, DirectoryError>)> = JoinSet::new();
-    let batch_url = client.url(&["$batch"]);
-    let writes = items.iter().any(|i| i.method != Method::GET);
-    let mut finish = |results: &mut Vec<Option<ItemResult>>, idx: usize, r: ItemResult| {
-        on_final(idx, &r);
-        results[idx] = Some(r);
-    };
-
+    let mut run = Run::new(client, items, concurrency, purpose, on_final);
+    let mut in_flight = Flight::new();
     loop {
         let now = Instant::now();
-        if limit < max_limit && last_throttle.is_none_or(|t| now.duration_since(t) >= QUIET) {
-            limit += 1;
-            last_throttle = Some(now);
-            client.http.log(
-                1,
-                &format!(
-                    "no throttling for {} s: up to {limit} batches in flight",
-                    QUIET.as_secs()
-                ),
-            );
-        }
-        // Dispatch as many envelopes as the limit (and, for writes, the pacer) allows.
-        let mut paced_until = None;
-        while !ctl.is_cancelled() && in_flight.len() < limit && now >= pause_until {
-            let room = if writes {
-                let ready = queue.iter().filter(|p| p.not_before <= now).count();
-                match client.pacer.admit(ready.min(MAX_BATCH), now) {
-                    Ok(n) => n,
-                    Err(until) => {
-                        paced_until = Some(until);
-                        break;
-                    }
-                }
-            } else {
-                MAX_BATCH
-            };
-            let mut batch = Vec::new();
-            let mut rest = VecDeque::with_capacity(queue.len());
-            while let Some(p) = queue.pop_front() {
-                if batch.len() < room && p.not_before <= now {
-                    batch.push(Pending {
-                        since: p.since.or(Some(now)),
-                        ..p
-                    });
-                } else {
-                    rest.push_back(p);
-                }
-                if batch.len() == room {
-                    rest.extend(queue.drain(..));
-                }
-            }
-            queue = rest;
-            if batch.is_empty() {
-                if writes {
-                    client.pacer.unadmit(room);
-                }
-                break;
-            }
-            if writes && batch.len() < room {
-                client.pacer.unadmit(room - batch.len());
-            }
-            let requests: Vec<Value> = batch
-                .iter()
-                .map(|p| {
-                    let item = &items[p.idx];
-                    let mut r = json!({"id": p.idx.to_string(), "method": item.method.as_str(), "url": client.relative(&item.url)});
-                    if let Some(body) = &item.body {
-                        r["headers"] = json!({"Content-Type": "application/json"});
-                        r["body"] = body.clone();
-                    }
-                    r
-                })
-                .collect();
-            let envelope = json!({ "requests": requests });
-            let c = client.clone();
-            let url = batch_url.clone();
-            in_flight.spawn(async move {
-                let r = c
-                    .send(Method::POST, &url, Some(&envelope), purpose)
-                    .await
-                    .map(|resp| resp.body.unwrap_or(Value::Null));
-                (batch, r)
-            });
-        }
+        run.speed_up(now);
+        let paced_until = run.dispatch(now, ctl, &mut in_flight);
         if in_flight.is_empty() {
-            if queue.is_empty() || ctl.is_cancelled() {
+            if run.queue.is_empty() || ctl.is_cancelled() {
                 break;
             }
-            let next = queue
+            let next = run
+                .queue
                 .iter()
                 .map(|p| p.not_before)
                 .min()
                 .unwrap_or(now)
-                .max(pause_until)
+                .max(run.pause_until)
                 .max(paced_until.unwrap_or(now));
             tokio::time::sleep_until(next.into()).await;
             continue;
         }
         // Wait for an envelope, or for a queued item to become ready when there is room.
-        let wake = queue
+        let wake = run
+            .queue
             .iter()
             .map(|p| p.not_before)
             .min()
-            .map(|t| t.max(pause_until).max(paced_until.unwrap_or(t)));
+            .map(|t| t.max(run.pause_until).max(paced_until.unwrap_or(t)));
         let joined = match wake {
-            Some(t) if in_flight.len() < limit => {
+            Some(t) if in_flight.len() < run.limit => {
                 tokio::select! {
                     j = in_flight.join_next() => j,
                     _ = tokio::time::sleep_until(t.into()) => continue,
@@ -270,6 +182,170 @@ pub async fn execute(
         let Some(Ok((batch, result))) = joined else {
             continue;
         };
+        run.settle(batch, result, ctl);
+    }
+    run.results()
+}
+
+/// One `execute`: the queue, the results so far, and how many envelopes may be in flight.
+struct Run<'a, F> {
+    client: &'a GraphClient,
+    items: &'a [Item],
+    purpose: Purpose,
+    batch_url: Url,
+    /// Whether any item writes (writes are paced at the tenant's quota).
+    writes: bool,
+    max_limit: usize,
+    limit: usize,
+    pause_until: Instant,
+    last_throttle: Option<Instant>,
+    queue: VecDeque<Pending>,
+    results: Vec<Option<ItemResult>>,
+    on_final: F,
+}
+
+impl<'a, F: FnMut(usize, &ItemResult)> Run<'a, F> {
+    fn new(
+        client: &'a GraphClient,
+        items: &'a [Item],
+        concurrency: usize,
+        purpose: Purpose,
+        on_final: F,
+    ) -> Self {
+        let start = Instant::now();
+        Run {
+            client,
+            items,
+            purpose,
+            batch_url: client.url(&["$batch"]),
+            writes: items.iter().any(|i| i.method != Method::GET),
+            max_limit: concurrency.max(1),
+            limit: concurrency.max(1),
+            pause_until: start,
+            last_throttle: None,
+            queue: (0..items.len())
+                .map(|idx| Pending {
+                    idx,
+                    attempts: 0,
+                    not_before: start,
+                    since: None,
+                })
+                .collect(),
+            results: (0..items.len()).map(|_| None).collect(),
+            on_final,
+        }
+    }
+
+    fn finish(&mut self, idx: usize, r: ItemResult) {
+        (self.on_final)(idx, &r);
+        self.results[idx] = Some(r);
+    }
+
+    /// One more envelope in flight after each quiet period without throttling.
+    fn speed_up(&mut self, now: Instant) {
+        if self.limit < self.max_limit
+            && self
+                .last_throttle
+                .is_none_or(|t| now.duration_since(t) >= QUIET)
+        {
+            self.limit += 1;
+            self.last_throttle = Some(now);
+            self.client.http.log(
+                1,
+                &format!(
+                    "no throttling for {} s: up to {} batches in flight",
+                    QUIET.as_secs(),
+                    self.limit
+                ),
+            );
+        }
+    }
+
+    /// Sends as many envelopes as the limit (and, for writes, the pacer) allows; when the
+    /// pacer holds them back, until when.
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        ctl: &BulkControl,
+        in_flight: &mut Flight,
+    ) -> Option<Instant> {
+        while !ctl.is_cancelled() && in_flight.len() < self.limit && now >= self.pause_until {
+            let room = if self.writes {
+                let ready = self.queue.iter().filter(|p| p.not_before <= now).count();
+                match self.client.pacer.admit(ready.min(MAX_BATCH), now) {
+                    Ok(n) => n,
+                    Err(until) => return Some(until),
+                }
+            } else {
+                MAX_BATCH
+            };
+            let batch = self.take_ready(room, now);
+            if self.writes && batch.len() < room {
+                self.client.pacer.unadmit(room - batch.len());
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let envelope = self.envelope(&batch);
+            let c = self.client.clone();
+            let url = self.batch_url.clone();
+            let purpose = self.purpose;
+            in_flight.spawn(async move {
+                let r = c
+                    .send(Method::POST, &url, Some(&envelope), purpose)
+                    .await
+                    .map(|resp| resp.body.unwrap_or(Value::Null));
+                (batch, r)
+            });
+        }
+        None
+    }
+
+    /// Up to `room` queued items that are ready at `now`, in queue order.
+    fn take_ready(&mut self, room: usize, now: Instant) -> Vec<Pending> {
+        let mut batch = Vec::new();
+        let mut rest = VecDeque::with_capacity(self.queue.len());
+        while let Some(p) = self.queue.pop_front() {
+            if batch.len() < room && p.not_before <= now {
+                batch.push(Pending {
+                    since: p.since.or(Some(now)),
+                    ..p
+                });
+            } else {
+                rest.push_back(p);
+            }
+            if batch.len() == room {
+                rest.extend(self.queue.drain(..));
+            }
+        }
+        self.queue = rest;
+        batch
+    }
+
+    /// The `$batch` body for `batch`: each request's id is its item's index.
+    fn envelope(&self, batch: &[Pending]) -> Value {
+        let requests: Vec<Value> = batch
+            .iter()
+            .map(|p| {
+                let item = &self.items[p.idx];
+                let mut r = json!({"id": p.idx.to_string(), "method": item.method.as_str(), "url": self.client.relative(&item.url)});
+                if let Some(body) = &item.body {
+                    r["headers"] = json!({"Content-Type": "application/json"});
+                    r["body"] = body.clone();
+                }
+                r
+            })
+            .collect();
+        json!({ "requests": requests })
+    }
+
+    /// An envelope came back: each item is final, or queued again when throttled.
+    fn settle(
+        &mut self,
+        batch: Vec<Pending>,
+        result: Result<Value, DirectoryError>,
+        ctl: &BulkControl,
+    ) {
         let now = Instant::now();
         let body = match result {
             Ok(body) => body,
@@ -283,9 +359,9 @@ pub async fn execute(
                     } else {
                         ItemResult::Failed(e.duplicate())
                     };
-                    finish(&mut results, p.idx, r);
+                    self.finish(p.idx, r);
                 }
-                continue;
+                return;
             }
         };
         let mut throttled_for: Option<Duration> = None;
@@ -293,81 +369,100 @@ pub async fn execute(
             let resp = match answer {
                 Ok(resp) => resp,
                 Err(why) => {
-                    let item = &items[p.idx];
+                    let item = &self.items[p.idx];
                     let e = super::client::malformed(
                         &Method::POST,
-                        &batch_url,
-                        &format!("for {} {}: {why}", item.method, client.relative(&item.url)),
+                        &self.batch_url,
+                        &format!(
+                            "for {} {}: {why}",
+                            item.method,
+                            self.client.relative(&item.url)
+                        ),
                         None,
                     );
-                    finish(&mut results, p.idx, ItemResult::Failed(e));
+                    self.finish(p.idx, ItemResult::Failed(e));
                     continue;
                 }
             };
-            let status = resp.status;
-            if matches!(status, 429 | 503 | 504) {
-                let wait = retry_after(&resp.headers).unwrap_or_else(|| item_backoff(p.attempts));
-                if status == 429 {
-                    client.pacer.throttled(now, wait);
-                }
+            if let Some(wait) = self.answered(p, resp, now) {
                 throttled_for = Some(throttled_for.map_or(wait, |w| w.max(wait)));
-                let since = p.since.unwrap_or(now);
-                let left = (since + budget).saturating_duration_since(now);
-                if p.attempts < ITEM_RETRIES && wait < left {
-                    queue.push_back(Pending {
-                        idx: p.idx,
-                        attempts: p.attempts + 1,
-                        not_before: now + wait,
-                        since: Some(since),
-                    });
-                    continue;
-                }
-                let item = &items[p.idx];
-                let e = client.error_for(
-                    &item.method,
-                    &item.url,
-                    status,
-                    resp.body.to_string().as_bytes(),
-                    None,
-                    purpose,
-                );
-                finish(&mut results, p.idx, ItemResult::Failed(e));
-                continue;
             }
+        }
+        if let Some(wait) = throttled_for {
+            self.slow_down(wait, now);
+        }
+    }
+
+    /// One item's answer: final, or (throttled) queued again. Returns the wait it was asked for
+    /// when it was throttled.
+    fn answered(&mut self, p: &Pending, resp: ItemAnswer, now: Instant) -> Option<Duration> {
+        let status = resp.status;
+        if !matches!(status, 429 | 503 | 504) {
             let request_id = resp
                 .headers
                 .as_object()
                 .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("request-id")))
                 .and_then(|(_, v)| v.as_str())
                 .map(str::to_string);
-            finish(
-                &mut results,
-                p.idx,
-                ItemResult::Answered(Answer {
-                    status,
-                    body: resp.body,
-                    request_id,
-                }),
-            );
+            let answer = Answer {
+                status,
+                body: resp.body,
+                request_id,
+            };
+            self.finish(p.idx, ItemResult::Answered(answer));
+            return None;
         }
-        if let Some(wait) = throttled_for {
-            limit = (limit / 2).max(1);
-            pause_until = pause_until.max(now + wait);
-            last_throttle = Some(now);
-            client.http.log(
-                1,
-                &format!(
-                    "throttled: down to {limit} batches in flight, nothing sent for {:.2} s",
-                    wait.as_secs_f64()
-                ),
-            );
+        let wait = retry_after(&resp.headers).unwrap_or_else(|| item_backoff(p.attempts));
+        if status == 429 {
+            self.client.pacer.throttled(now, wait);
         }
+        let since = p.since.unwrap_or(now);
+        let left = (since + self.client.http.policy.total).saturating_duration_since(now);
+        if p.attempts < ITEM_RETRIES && wait < left {
+            self.queue.push_back(Pending {
+                idx: p.idx,
+                attempts: p.attempts + 1,
+                not_before: now + wait,
+                since: Some(since),
+            });
+            return Some(wait);
+        }
+        let item = &self.items[p.idx];
+        let e = self.client.error_for(
+            &item.method,
+            &item.url,
+            status,
+            resp.body.to_string().as_bytes(),
+            None,
+            self.purpose,
+        );
+        self.finish(p.idx, ItemResult::Failed(e));
+        Some(wait)
     }
-    for p in queue {
-        finish(&mut results, p.idx, ItemResult::NotAttempted);
+
+    /// Throttled: half as many envelopes in flight, and nothing sent for `wait`.
+    fn slow_down(&mut self, wait: Duration, now: Instant) {
+        self.limit = (self.limit / 2).max(1);
+        self.pause_until = self.pause_until.max(now + wait);
+        self.last_throttle = Some(now);
+        self.client.http.log(
+            1,
+            &format!(
+                "throttled: down to {} batches in flight, nothing sent for {:.2} s",
+                self.limit,
+                wait.as_secs_f64()
+            ),
+        );
     }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or(ItemResult::NotAttempted))
-        .collect()
+
+    /// Every item's result; what is still queued was not attempted.
+    fn results(mut self) -> Vec<ItemResult> {
+        for p in std::mem::take(&mut self.queue) {
+            self.finish(p.idx, ItemResult::NotAttempted);
+        }
+        self.results
+            .into_iter()
+            .map(|r| r.unwrap_or(ItemResult::NotAttempted))
+            .collect()
+    }
 }

@@ -65,6 +65,20 @@ pub struct GraphClient {
     pub pacer: Arc<Pacer>,
 }
 
+/// Write items a request carries, for the pacer: a `$batch` was admitted by its sender item by
+/// item; a single write is admitted by [`GraphClient::send_with_headers`].
+fn writes_carried(method: &Method, is_batch: bool, body: Option<&Value>) -> usize {
+    if is_batch {
+        body.and_then(|b| b["requests"].as_array()).map_or(0, |r| {
+            r.iter()
+                .filter(|i| i["method"].as_str() != Some("GET"))
+                .count()
+        })
+    } else {
+        usize::from(*method != Method::GET)
+    }
+}
+
 impl GraphClient {
     pub fn new(
         http: Http,
@@ -183,17 +197,7 @@ impl GraphClient {
         } else {
             Replay::Safe
         };
-        // Write items this request carries, for the pacer: a `$batch` was admitted by its
-        // sender item by item; a single write is admitted here.
-        let writes = if is_batch {
-            body.and_then(|b| b["requests"].as_array()).map_or(0, |r| {
-                r.iter()
-                    .filter(|i| i["method"].as_str() != Some("GET"))
-                    .count()
-            })
-        } else {
-            usize::from(write)
-        };
+        let writes = writes_carried(&method, is_batch, body);
         if write && !is_batch {
             self.pacer.one().await;
         }
@@ -239,6 +243,17 @@ impl GraphClient {
             }
             break resp;
         };
+        self.answer(&method, url, resp, purpose)
+    }
+
+    /// A final answer as what the caller wants: its JSON, or the error it stands for.
+    fn answer(
+        &self,
+        method: &Method,
+        url: &Url,
+        resp: crate::http::Response,
+        purpose: Purpose,
+    ) -> Result<GraphResponse, DirectoryError> {
         let status = resp.status.as_u16();
         if resp.status.is_success() {
             if resp.body.is_empty() {
@@ -250,7 +265,7 @@ impl GraphClient {
                     body: Some(v),
                 }),
                 Err(e) => Err(malformed(
-                    &method,
+                    method,
                     url,
                     &format!("its body is not JSON ({e})"),
                     resp.request_id(),
@@ -267,7 +282,7 @@ impl GraphClient {
                 });
             }
         }
-        Err(self.error_for(&method, url, status, &resp.body, resp.request_id(), purpose))
+        Err(self.error_for(method, url, status, &resp.body, resp.request_id(), purpose))
     }
 
     /// A request that got no usable answer.
