@@ -10,6 +10,7 @@ pub mod directory;
 pub mod email;
 pub mod error;
 pub mod exit;
+pub mod file;
 pub mod http;
 pub mod import;
 pub mod model;

@@ -6,7 +6,7 @@
 //! `--authority-host` over `AZURE_AUTHORITY_HOST`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::ValueEnum;
@@ -286,12 +286,13 @@ fn ldap_settings(mut l: LdapSettings, g: &GlobalArgs) -> Result<LdapSettings, Cl
     ) {
         (Some(p), _) => Some(Secret::new(p)),
         (None, Some(file)) => {
-            let text = std::fs::read_to_string(&file).map_err(|e| {
+            // A password file is small: a FIFO, a device or a huge file is refused, not read.
+            let text = crate::file::read_bounded_text(Path::new(&file), 64 << 10).map_err(|e| {
                 CliError::usage(
                     "unreadable_file",
-                    format!("can't read SSPRCTL_LDAP_PASSWORD_FILE {file}: {e}"),
+                    format!("SSPRCTL_LDAP_PASSWORD_FILE {file}: {e}"),
                 )
-                .with_hint("point it at a file holding the bind password")
+                .with_hint("point it at a regular file holding the bind password")
             })?;
             Some(Secret::new(text.trim_end_matches(['\n', '\r'])))
         }

@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 
 /// Bottom up, as in ARCHITECTURE.md.
 const LAYERS: &[&[&str]] = &[
-    &["exit", "secret", "text", "diag", "phone", "email", "model"],
+    &[
+        "exit", "secret", "text", "diag", "file", "phone", "email", "model",
+    ],
     &["plan", "audit"],
     &["http"],
     &["auth"],

@@ -48,7 +48,8 @@ impl Certificate {
             path: path.display().to_string(),
             reason,
         };
-        let text = std::fs::read(path).map_err(|e| err(format!("can't read it ({e})")))?;
+        // A certificate file is small: a FIFO, a device or a huge file is refused, not read.
+        let text = crate::file::read_bounded(path, 1 << 20).map_err(|e| err(e.to_string()))?;
         let blocks = pem::parse_many(&text).map_err(|e| err(format!("not PEM ({e})")))?;
         let cert = blocks
             .iter()

@@ -115,24 +115,15 @@ fn field(body: &serde_json::Value, name: &str) -> Option<String> {
     body.get(name).and_then(|v| v.as_str()).map(str::to_string)
 }
 
-/// Reads an assertion file: at most 64 KiB, trimmed.
+/// Reads an assertion file: a regular file of at most 64 KiB (a larger one is refused, never
+/// cut), trimmed.
 fn read_file(path: &PathBuf) -> Result<Option<String>, AuthError> {
-    use std::io::Read;
-    let unreadable = |e: std::io::Error| {
+    let text = crate::file::read_bounded_text(path, MAX_ASSERTION).map_err(|e| {
         auth_error(
-            format!(
-                "can't read AZURE_FEDERATED_TOKEN_FILE {}: {e}",
-                path.display()
-            ),
+            format!("AZURE_FEDERATED_TOKEN_FILE {}: {e}", path.display()),
             "the file is written by the platform (e.g. the Kubernetes workload identity webhook); check the path",
         )
-    };
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(unreadable)?
-        .take(MAX_ASSERTION)
-        .read_to_string(&mut text)
-        .map_err(unreadable)?;
+    })?;
     Ok(Some(text.trim().to_string()))
 }
 

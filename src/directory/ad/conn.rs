@@ -15,6 +15,9 @@ use crate::secret::Secret;
 pub const OP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The trust store for LDAPS: the system's roots plus the `--ldap-ca` file's certificates.
+/// Largest `--ldap-ca` file read (1 MiB: hundreds of certificates).
+const MAX_CA_FILE: u64 = 1 << 20;
+
 pub fn tls_config(s: &LdapSettings) -> Result<Option<Arc<rustls::ClientConfig>>, DirectoryError> {
     if s.insecure_skip_verify {
         return Ok(None);
@@ -30,7 +33,7 @@ pub fn tls_config(s: &LdapSettings) -> Result<Option<Arc<rustls::ClientConfig>>,
                 "give a PEM file with the domain's CA certificate(s) (-----BEGIN CERTIFICATE-----)"
                     .into(),
         };
-        let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let text = crate::file::read_bounded(path, MAX_CA_FILE).map_err(|e| bad(e.to_string()))?;
         let blocks = pem::parse_many(&text).map_err(|e| bad(format!("not PEM ({e})")))?;
         let mut added = 0;
         for b in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
