@@ -117,7 +117,7 @@ fn field(body: &serde_json::Value, name: &str) -> Option<String> {
 
 /// Reads an assertion file: a regular file of at most 64 KiB (a larger one is refused, never
 /// cut), trimmed.
-fn read_file(path: &PathBuf) -> Result<Option<String>, AuthError> {
+fn read_file(path: &std::path::Path) -> Result<Option<String>, AuthError> {
     let text = crate::file::read_bounded_text(path, MAX_ASSERTION).map_err(|e| {
         auth_error(
             format!("AZURE_FEDERATED_TOKEN_FILE {}: {e}", path.display()),
