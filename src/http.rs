@@ -188,6 +188,11 @@ pub fn service_error(what: &str, failure: Failure) -> ServiceError {
             ServiceKind::Unavailable,
             "try again later; raise --timeout or --max-retries for slow or busy services",
         )
+    } else if matches!(failure, Failure::TooLarge { .. }) {
+        (
+            ServiceKind::Failed,
+            "Microsoft's endpoints never answer these calls at that size: check that --graph-url and --authority-host point at them",
+        )
     } else {
         (
             ServiceKind::Failed,

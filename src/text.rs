@@ -9,20 +9,27 @@
 
 use std::borrow::Cow;
 
-/// Escapes control characters (ESC, BEL, newlines …) so they print as text.
+/// Escapes control characters (ESC, BEL, newlines …) and the bidirectional controls
+/// (U+202A–U+202E, U+2066–U+2069, which reorder what follows them on screen: "Trojan Source")
+/// so they print as text, e.g. `\u{202e}`.
 pub fn sanitize(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(escaped) {
         return s.to_string();
     }
     s.chars()
         .map(|c| {
-            if c.is_control() {
+            if escaped(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
             }
         })
         .collect()
+}
+
+/// Characters shown escaped.
+fn escaped(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Characters that make a spreadsheet read a cell as a formula.
@@ -70,6 +77,30 @@ pub fn unneutralise(s: &str) -> &str {
     }
 }
 
+/// One CSV record as RFC 4180 writes it, ended by `\n`: a field is quoted (its `"` doubled)
+/// when it holds `,`, `"`, CR or LF — and also `;`, the separator of ssprctl's lists and of CSV
+/// in spreadsheets set to European locales, so no part of a cell can become a cell of its own
+/// there. A record of one empty field is `""` (not an empty line).
+pub fn csv_record<S: AsRef<str>>(fields: impl IntoIterator<Item = S>) -> String {
+    let fields: Vec<S> = fields.into_iter().collect();
+    let mut line = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        let f = f.as_ref();
+        if i > 0 {
+            line.push(',');
+        }
+        if f.contains([',', '"', '\r', '\n', ';']) || (fields.len() == 1 && f.is_empty()) {
+            line.push('"');
+            line.push_str(&f.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(f);
+        }
+    }
+    line.push('\n');
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +109,37 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(sanitize("Kim\u{1b}[31m"), "Kim\\u{1b}[31m");
         assert_eq!(sanitize("plain"), "plain");
+    }
+
+    #[test]
+    fn csv_records_quote_separators_of_every_dialect() {
+        assert_eq!(
+            csv_record(["a", "b,c", "d;e", "say \"hi\"", "x\ny"]),
+            "a,\"b,c\",\"d;e\",\"say \"\"hi\"\"\",\"x\ny\"\n"
+        );
+        assert_eq!(csv_record([""]), "\"\"\n");
+        assert_eq!(csv_record(["", ""]), ",\n");
+        // What the csv crate reads back is what was written.
+        let line = csv_record(["Bob;=cmd|' /C calc'!A0", "+1 2065550100"]);
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(line.as_bytes());
+        let rec = r.records().next().unwrap().unwrap();
+        assert_eq!(&rec[0], "Bob;=cmd|' /C calc'!A0");
+        assert_eq!(&rec[1], "+1 2065550100");
+    }
+
+    #[test]
+    fn bidirectional_controls_are_escaped() {
+        assert_eq!(sanitize("admin\u{202E}gpj.exe"), "admin\\u{202e}gpj.exe");
+        for c in [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{2066}', '\u{2067}', '\u{2068}',
+            '\u{2069}',
+        ] {
+            let shown = sanitize(&format!("a{c}b"));
+            assert_eq!(shown, format!("a\\u{{{:x}}}b", c as u32), "{c:?}");
+        }
+        // Letters of right-to-left scripts are text, not controls.
+        assert_eq!(sanitize("שלום"), "שלום");
     }
 }

@@ -312,7 +312,7 @@ fn not_ready_formats_and_summary() {
     assert_eq!(
         out,
         "userPrincipalName,id,source,ready,usableMethods,problems,details\n\
-         national@contoso.com,00000000-0000-4000-a000-000000000002,cloud,false,,phone_format;no_method,'phone_format: not a phone SSPR can use: no country code (it does not start with +) (write it as +CountryCode Number (e.g. +1 4255550100), or give --default-region CC (e.g. --default-region US) for national numbers);no_method: no contact method SSPR can use: set a mobile phone, office phone or alternate email\n"
+         national@contoso.com,00000000-0000-4000-a000-000000000002,cloud,false,,\"phone_format;no_method\",'phone_format: not a phone SSPR can use: no country code (it does not start with +) (write it as +CountryCode Number (e.g. +1 4255550100), or give --default-region CC (e.g. --default-region US) for national numbers);no_method: no contact method SSPR can use: set a mobile phone, office phone or alternate email\n"
             .replace(",'phone_format", ",\"phone_format")
             .replace("alternate email\n", "alternate email\"\n")
             .as_str()

@@ -1219,3 +1219,79 @@ fn tables_fit_an_80_column_terminal_and_piped_output_is_unchanged() {
     assert_eq!(out.lines().count(), 2 + 5, "{out}");
     assert!(out.lines().next().unwrap().chars().count() > 80);
 }
+
+#[test]
+fn a_semicolon_cannot_start_a_formula_in_csv_and_bidi_controls_are_escaped() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    let name = "Bob;=cmd|' /C calc'!A0\u{202E}x";
+    let (code, _, err) = env.run(&["new-user", "bob@contoso.com", "--display-name", name]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = env.run(&[
+        "set-user",
+        "bob@contoso.com",
+        "--alternate-email",
+        "a@fabrikam.com;=cmd@fabrikam.com",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let select = "userPrincipalName,displayName,alternateEmailAddresses";
+    // CSV: a cell with `;` is quoted, each list element is neutralised on its own.
+    let (code, out, err) = env.run(&[
+        "get-user",
+        "bob@contoso.com",
+        "-o",
+        "csv",
+        "--select",
+        select,
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        out,
+        "userPrincipalName,displayName,alternateEmailAddresses\n\
+         bob@contoso.com,\"Bob;=cmd|' /C calc'!A0\\u{202e}x\",\"a@fabrikam.com;'=cmd@fabrikam.com\"\n"
+    );
+    let (code, out, _) = env.run(&[
+        "get-user",
+        "bob@contoso.com",
+        "-o",
+        "tsv",
+        "--select",
+        select,
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "userPrincipalName\tdisplayName\talternateEmailAddresses\n\
+         bob@contoso.com\tBob;=cmd|' /C calc'!A0\\u{202e}x\ta@fabrikam.com;'=cmd@fabrikam.com\n"
+    );
+    let (code, out, _) = env.run(&[
+        "get-user",
+        "bob@contoso.com",
+        "-o",
+        "table",
+        "--select",
+        select,
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Bob;=cmd|' /C calc'!A0\\u{202e}x"), "{out}");
+    assert!(!out.contains('\u{202E}'), "{out}");
+    // The export imports back unchanged.
+    let file = env.home.path().join("export.csv");
+    let (_, csv, _) = env.run(&[
+        "get-user",
+        "bob@contoso.com",
+        "-o",
+        "csv",
+        "--select",
+        "userPrincipalName,alternateEmailAddresses",
+    ]);
+    std::fs::write(&file, csv).unwrap();
+    let (code, out, err) = env.run(&["import", file.to_str().unwrap(), "-o", "json"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = &env.json(&["get-user", "bob@contoso.com", "-o", "json"])[0];
+    assert_eq!(
+        v["alternateEmailAddresses"],
+        serde_json::json!(["a@fabrikam.com", "=cmd@fabrikam.com"])
+    );
+    assert_eq!(v["displayName"], name);
+}

@@ -288,6 +288,26 @@ fn azure_pipelines_oidc() {
         err.contains("needs AZURESUBSCRIPTION_SERVICE_CONNECTION_ID (not set)"),
         "{err}"
     );
+    // A wrong SYSTEM_ACCESSTOKEN: Azure DevOps answers 401 (not a sign-in redirect) because the
+    // request asks it to, and the 401 is explained.
+    let wrong = [
+        ("SYSTEM_OIDCREQUESTURI", uri.as_str()),
+        ("SYSTEM_ACCESSTOKEN", "stale-token"),
+        ("AZURESUBSCRIPTION_SERVICE_CONNECTION_ID", "conn-42"),
+    ];
+    clear_cache(&g);
+    let (code, _, err) = run(
+        &g,
+        &["get-user", "kim@contoso.com"],
+        &wrong,
+        &["stale-token"],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("Azure Pipelines' OIDC endpoint refused the request with HTTP 401"),
+        "{err}"
+    );
+    assert!(!err.contains("redirect"), "{err}");
 }
 
 #[test]

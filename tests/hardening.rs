@@ -198,6 +198,12 @@ fn a_huge_answer_is_refused() {
     let (code, _, err) = g.run(&["get-user", "kim@contoso.com"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("larger than 64 MiB"), "{err}");
+    // The hint speaks of the size, not of redirects.
+    assert!(
+        err.contains("hint: Microsoft's endpoints never answer these calls at that size"),
+        "{err}"
+    );
+    assert!(!err.contains("redirect"), "{err}");
 }
 
 #[test]

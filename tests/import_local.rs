@@ -188,7 +188,7 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
         "-o",
         "csv",
     ]);
-    assert!(out.starts_with("userPrincipalName,field,old,new\nu0000@contoso.com,alternateEmailAddresses,,u0@fabrikam.com;u0@outlook.com\n"), "{out}");
+    assert!(out.starts_with("userPrincipalName,field,old,new\nu0000@contoso.com,alternateEmailAddresses,,\"u0@fabrikam.com;u0@outlook.com\"\n"), "{out}");
 }
 
 #[test]

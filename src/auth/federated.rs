@@ -81,7 +81,7 @@ impl Assertion {
             Assertion::Github { url, token } => {
                 let mut url = provider_url("ACTIONS_ID_TOKEN_REQUEST_URL", url)?;
                 url.query_pairs_mut().append_pair("audience", AUDIENCE);
-                let body = request(http, Method::GET, &url, token, "GitHub's OIDC token endpoint",
+                let body = request(http, Method::GET, &url, token, &[], "GitHub's OIDC token endpoint",
                     "the workflow needs `permissions: id-token: write`; the request token lives only as long as the job").await?;
                 (field(&body, "value"), "GitHub's OIDC token endpoint")
             }
@@ -94,7 +94,10 @@ impl Assertion {
                 url.query_pairs_mut()
                     .append_pair("api-version", "7.1")
                     .append_pair("serviceConnectionId", connection);
-                let body = request(http, Method::POST, &url, token, "Azure Pipelines' OIDC endpoint",
+                // As azure-identity does: an auth failure is then a 401 to explain, not a
+                // redirect to a sign-in page.
+                let suppress = [("X-TFS-FedAuthRedirect", "Suppress")];
+                let body = request(http, Method::POST, &url, token, &suppress, "Azure Pipelines' OIDC endpoint",
                     "map SYSTEM_ACCESSTOKEN into the step (env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)) and check the service connection id").await?;
                 (field(&body, "oidcToken"), "Azure Pipelines' OIDC endpoint")
             }
@@ -133,6 +136,7 @@ async fn request(
     method: Method,
     url: &Url,
     token: &Secret,
+    headers: &[(&str, &str)],
     what: &str,
     hint: &str,
 ) -> Result<serde_json::Value, AuthError> {
@@ -142,7 +146,7 @@ async fn request(
             method.clone(),
             url,
             Some(token),
-            &[],
+            headers,
             if method == Method::POST {
                 Body::Json(&body)
             } else {

@@ -191,18 +191,17 @@ fn write_fixes(path: &Path, format: FixFormat, records: &[Record]) -> Result<usi
         .collect();
     super::write_atomically(path, |w| match format {
         FixFormat::Csv => {
-            let mut out = csv::Writer::from_writer(w);
-            out.write_record(["userPrincipalName", "mobilePhone", "officePhone"])?;
+            let header = ["userPrincipalName", "mobilePhone", "officePhone"];
+            w.write_all(crate::text::csv_record(header).as_bytes())?;
             for (upn, fixes) in &rows {
                 let get = |f: &str| fixes.iter().find(|(k, _)| *k == f).map_or("", |(_, v)| v);
                 let cells = [*upn, get("mobilePhone"), get("officePhone")];
-                out.write_record(
-                    cells
-                        .iter()
-                        .map(|c| crate::output::neutralise(c).into_owned()),
-                )?;
+                let cells = cells
+                    .iter()
+                    .map(|c| crate::output::neutralise(c).into_owned());
+                w.write_all(crate::text::csv_record(cells).as_bytes())?;
             }
-            out.flush()
+            Ok(())
         }
         FixFormat::Jsonl => {
             for (upn, fixes) in &rows {

@@ -405,7 +405,7 @@ pub fn csv(
                     if value.trim().is_empty() {
                         Cell::Empty
                     } else {
-                        Cell::Text(crate::text::unneutralise(value).to_string())
+                        Cell::Text(csv_cell(*f, value))
                     },
                 ));
             }
@@ -413,6 +413,20 @@ pub fn csv(
         parsed.rows.push(row);
     }
     Ok(parsed)
+}
+
+/// A CSV cell as it was before export neutralised it: a list's elements were neutralised one
+/// by one (each can be a cell of its own in a spreadsheet that splits on `;`).
+fn csv_cell(field: DataField, value: &str) -> String {
+    if field == DataField::AlternateEmailAddresses && value.contains(';') {
+        value
+            .split(';')
+            .map(crate::text::unneutralise)
+            .collect::<Vec<_>>()
+            .join(";")
+    } else {
+        crate::text::unneutralise(value).to_string()
+    }
 }
 
 fn csv_message(e: &csv::Error) -> String {

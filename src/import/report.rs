@@ -57,11 +57,10 @@ pub fn write(
         .collect();
     match format {
         ReportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(out);
             let mut header = vec!["line", "status"];
             header.extend(data.iter().map(|f| f.name()));
             header.extend(["changed", "errorCode", "errorMessage", "warnings"]);
-            w.write_record(&header)?;
+            out.write_all(crate::text::csv_record(&header).as_bytes())?;
             for (raw, r) in parsed.rows.iter().zip(results) {
                 let mut rec = vec![r.line.to_string(), r.status.name().to_string()];
                 rec.extend(data.iter().map(|f| text(raw.get(*f))));
@@ -69,12 +68,12 @@ pub fn write(
                 rec.push(r.error.as_ref().map_or("", |e| e.0).to_string());
                 rec.push(r.error.as_ref().map_or(String::new(), |e| e.1.clone()));
                 rec.push(r.warnings.join("; "));
-                w.write_record(
-                    rec.iter()
-                        .map(|c| crate::text::neutralise(&crate::text::sanitize(c)).into_owned()),
-                )?;
+                let cells = rec
+                    .iter()
+                    .map(|c| crate::text::neutralise(&crate::text::sanitize(c)).into_owned());
+                out.write_all(crate::text::csv_record(cells).as_bytes())?;
             }
-            w.flush()
+            out.flush()
         }
         ReportFormat::Jsonl => {
             for (raw, r) in parsed.rows.iter().zip(results) {

@@ -212,9 +212,22 @@ impl RowCheck<'_> {
         match action(self.raw.get(DataField::AlternateEmailAddresses), self.rules) {
             Action::Leave => None,
             Action::Clear => Some(EmailEdit::Replace(Vec::new())),
-            Action::Set(s) => {
-                self.email_list(&mut s.split(';').map(str::trim).filter(|x| !x.is_empty()))
-            }
+            // Each address after the first was neutralised on its own when written
+            // ([`crate::text::neutralise`]); the cell's start was un-neutralised on reading.
+            Action::Set(s) => self.email_list(
+                &mut s
+                    .split(';')
+                    .enumerate()
+                    .map(|(i, x)| {
+                        if i == 0 {
+                            x
+                        } else {
+                            crate::text::unneutralise(x)
+                        }
+                    })
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty()),
+            ),
             Action::SetList(l) => self.email_list(&mut l.iter().map(String::as_str)),
         }
     }

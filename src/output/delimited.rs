@@ -12,30 +12,29 @@
 use std::io::{self, Write};
 
 use crate::model::Value;
-use crate::text::{neutralise, sanitize};
+use crate::text::{csv_record, neutralise, sanitize};
 
-/// A value as a safe CSV/TSV cell: control characters escaped, formulas neutralised.
+/// A value as a safe CSV/TSV cell: control characters escaped, formulas neutralised — in each
+/// element of a list too, since a spreadsheet that splits on `;` makes each one a cell.
 pub(crate) fn cell(v: &Value) -> String {
-    let text = sanitize(&v.to_text());
-    neutralise(&text).into_owned()
+    cell_with(v, |s| s.to_string())
 }
 
-/// A csv error as the I/O error inside it, so a closed pipe stays a broken pipe (which is not
-/// an error: `ssprctl … -o csv | head -1` exits 0).
-pub fn io_error(e: csv::Error) -> io::Error {
-    match e.into_kind() {
-        csv::ErrorKind::Io(e) => e,
-        other => io::Error::other(format!("{other:?}")),
+/// As [`cell`], with `escape` applied to each piece of text first (TSV's escapes).
+fn cell_with(v: &Value, escape: impl Fn(&str) -> String) -> String {
+    let safe = |s: &str| neutralise(&sanitize(&escape(s))).into_owned();
+    match v {
+        Value::List(l) => l.iter().map(|e| safe(e)).collect::<Vec<_>>().join(";"),
+        v => safe(&v.to_text()),
     }
 }
 
 pub fn csv(w: &mut dyn Write, fields: &[&str], rows: &[Vec<Value>]) -> io::Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    out.write_record(fields).map_err(io_error)?;
+    w.write_all(csv_record(fields).as_bytes())?;
     for row in rows {
-        out.write_record(row.iter().map(cell)).map_err(io_error)?;
+        w.write_all(csv_record(row.iter().map(cell)).as_bytes())?;
     }
-    out.flush()
+    Ok(())
 }
 
 fn escape(s: &str) -> String {
@@ -62,10 +61,7 @@ pub fn tsv(w: &mut dyn Write, fields: &[&str], rows: &[Vec<Value>]) -> io::Resul
 
 /// One TSV line.
 pub(crate) fn tsv_row(w: &mut dyn Write, row: &[Value]) -> io::Result<()> {
-    let cells: Vec<String> = row
-        .iter()
-        .map(|v| neutralise(&sanitize(&escape(&v.to_text()))).into_owned())
-        .collect();
+    let cells: Vec<String> = row.iter().map(|v| cell_with(v, escape)).collect();
     writeln!(w, "{}", cells.join("\t"))
 }
 
@@ -85,7 +81,7 @@ mod tests {
         csv(&mut out, &["f1", "f2", "f3"], &rows).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "f1,f2,f3\n\"a,b\",x@y.com;z@y.com,\n"
+            "f1,f2,f3\n\"a,b\",\"x@y.com;z@y.com\",\n"
         );
     }
 

@@ -112,14 +112,10 @@ impl<'w> RecordStream<'w> {
         Ok(s)
     }
 
-    /// One CSV record (RFC 4180 quoting by the csv crate).
+    /// One CSV record ([`crate::text::csv_record`]).
     fn csv_record(&mut self, cells: impl Iterator<Item = String>) -> io::Result<()> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(cells).map_err(delimited::io_error)?;
-        let bytes = w
-            .into_inner()
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        self.out.write_all(&bytes)
+        self.out
+            .write_all(crate::text::csv_record(cells).as_bytes())
     }
 
     pub fn row(&mut self, values: Vec<Value>) -> io::Result<()> {

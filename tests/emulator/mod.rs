@@ -1437,6 +1437,20 @@ fn providers(
                 return Some(error(404, "no pipelines"));
             };
             if bearer.as_deref() != Some(token.as_str()) {
+                // Azure DevOps sends an unauthenticated caller to its sign-in page unless the
+                // request says X-TFS-FedAuthRedirect: Suppress (then a 401).
+                if header("x-tfs-fedauthredirect").as_deref() != Some("Suppress") {
+                    return Some(
+                        (
+                            StatusCode::FOUND,
+                            [(
+                                "location",
+                                "https://spsprodweu5.vssps.visualstudio.com/_signin",
+                            )],
+                        )
+                            .into_response(),
+                    );
+                }
                 return Some(error(401, "bad SYSTEM_ACCESSTOKEN"));
             }
             if q.get("serviceConnectionId") != Some(&connection) || !q.contains_key("api-version") {

@@ -121,11 +121,22 @@ impl GraphClient {
                 ));
             }
         };
-        if fetched.contains(next.as_str()) || fetched.len() >= super::MAX_PAGES {
+        if fetched.contains(next.as_str()) {
             return Err(malformed(
                 &Method::GET,
                 url,
                 "its next page link repeats a page already read (the list would never end)",
+                None,
+            ));
+        }
+        if fetched.len() >= super::MAX_PAGES {
+            return Err(malformed(
+                &Method::GET,
+                url,
+                &format!(
+                    "the list goes on past {} pages, the most ssprctl reads of one list",
+                    super::MAX_PAGES
+                ),
                 None,
             ));
         }
