@@ -584,3 +584,57 @@ fn import_checks_permissions_before_its_first_write() {
     let (code, _, err) = g.run_env(&["import", &file], &vars);
     assert_eq!(code, 0, "{err}");
 }
+
+/// A passthrough JWT with these claims (unsigned: ssprctl reads, Graph verifies).
+fn jwt(claims: &str) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    format!(
+        "{}.{}.c2ln",
+        b64(r#"{"typ":"JWT","alg":"RS256"}"#),
+        b64(claims)
+    )
+}
+
+#[test]
+fn auth_status_decodes_odd_expiry_claims_and_names_what_it_cannot() {
+    let g = tenant();
+    // A fractional exp (RFC 7519 allows it): decoded, the permissions still read.
+    let t = jwt(r#"{"exp":4102444800.5,"tid":"t1","appid":"a1","roles":["User.Read.All"]}"#);
+    let (code, out, err) = g.run_env(
+        &["auth", "status", "-o", "json"],
+        &[("SSPRCTL_ACCESS_TOKEN", &t)],
+    );
+    assert_eq!((code, err.as_str()), (0, ""), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["permissionType"], "application");
+    assert_eq!(v["permissions"], serde_json::json!(["User.Read.All"]));
+    assert_eq!(v["expiresAt"], "Fri, 01 Jan 2100 00:00:00 GMT");
+    // Beyond any clock: named once, the rest still read.
+    let t = jwt(r#"{"exp":1e20,"tid":"t1","appid":"a1","roles":["User.Read.All"]}"#);
+    let (code, out, err) = g.run_env(
+        &["auth", "status", "-o", "json"],
+        &[("SSPRCTL_ACCESS_TOKEN", &t)],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err,
+        "warning: some of the token's claims can't be read (the rest are shown): exp 1e+20 is beyond any date this clock can hold\n"
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["permissionType"], "application");
+    // Negative: a date before 1970, so the token has expired — said, not sent.
+    let t = jwt(r#"{"exp":-1,"tid":"t1","appid":"a1","roles":["User.Read.All"]}"#);
+    let (code, _, err) = g.run_env(
+        &["get-user", "kim@contoso.com"],
+        &[("SSPRCTL_ACCESS_TOKEN", &t)],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(
+            "the access token in SSPRCTL_ACCESS_TOKEN expired at 1 s before Thu, 01 Jan 1970 00:00:00 GMT"
+        ),
+        "{err}"
+    );
+    assert!(g.emu.graph_requests().is_empty());
+}

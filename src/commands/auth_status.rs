@@ -79,6 +79,12 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             })
             .collect(),
     };
+    if let Some(c) = claims.as_ref().filter(|c| !c.unreadable.is_empty()) {
+        ctx.printer.warn(&format!(
+            "some of the token's claims can't be read (the rest are shown): {}",
+            crate::text::sanitize(&c.unreadable.join("; "))
+        ));
+    }
     if permission_type == "unknown" {
         ctx.printer.warn(
             "the token is opaque (not a JWT): its permissions can't be read from it; operations show as unknown",
