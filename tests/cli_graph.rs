@@ -714,9 +714,8 @@ struct TestCert {
     path: std::path::PathBuf,
 }
 
-/// Generates an RSA key and a self-signed certificate, registers them with the emulator and
-/// writes the PEM (encrypted with `password` if given).
-fn certificate(g: &G, client_id: &str, password: Option<&str>) -> TestCert {
+/// A fresh RSA key and a self-signed certificate, registered with the emulator for `client_id`.
+fn new_key(g: &G, client_id: &str) -> (rsa::PrivateKey, rcgen::Certificate) {
     use base64::Engine;
     use rsa::pkcs8::{EncodePrivateKey, LineEnding};
     use sha2::Digest;
@@ -733,8 +732,16 @@ fn certificate(g: &G, client_id: &str, password: Option<&str>) -> TestCert {
         .state()
         .certificates
         .insert(client_id.into(), (thumb, key.to_public_key()));
+    (key, cert)
+}
+
+/// Generates an RSA key and a self-signed certificate, registers them with the emulator and
+/// writes the PEM (encrypted with `password` if given).
+fn certificate(g: &G, client_id: &str, password: Option<&str>) -> TestCert {
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let (key, cert) = new_key(g, client_id);
     let key_pem = match password {
-        None => pkcs8.to_string(),
+        None => key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
         Some(p) => key
             .to_pkcs8_encrypted_pem(p, LineEnding::LF)
             .unwrap()
@@ -743,6 +750,35 @@ fn certificate(g: &G, client_id: &str, password: Option<&str>) -> TestCert {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.pem");
     std::fs::write(&path, format!("{}{}", cert.pem(), key_pem)).unwrap();
+    TestCert { dir, path }
+}
+
+/// As [`certificate`], as a PKCS#12 file: with `password` ("" for none, as Windows writes a
+/// file exported without one), modern (PBES2/AES-256, HMAC-SHA-256) or `legacy` (3DES, SHA-1).
+fn pfx(g: &G, client_id: &str, password: &str, legacy: bool) -> TestCert {
+    use p12_keystore::{
+        Certificate, EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm, PrivateKey,
+        PrivateKeyChain,
+    };
+    use rsa::pkcs8::EncodePrivateKey;
+    let (key, cert) = new_key(g, client_id);
+    let der = key.to_pkcs8_der().unwrap();
+    let chain = PrivateKeyChain::new(
+        "key-1",
+        PrivateKey::from_der(der.as_bytes()).unwrap(),
+        [Certificate::from_der(cert.der()).unwrap()],
+    );
+    let mut store = KeyStore::new();
+    store.add_entry("ssprctl", KeyStoreEntry::PrivateKeyChain(chain));
+    let mut writer = store.writer(password);
+    if legacy {
+        writer = writer
+            .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
+            .mac_algorithm(MacAlgorithm::HmacSha1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.pfx");
+    std::fs::write(&path, writer.write().unwrap()).unwrap();
     TestCert { dir, path }
 }
 
@@ -818,6 +854,94 @@ fn encrypted_certificate_key_needs_its_password() {
     let (code, _, err) = g.run_env(&["get-user", "kim@contoso.com", "-vv"], &right);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("pa55word"));
+}
+
+#[test]
+fn pkcs12_certificates_sign_in_with_and_without_a_password() {
+    let g = tenant();
+    let run = |client: &str, tenant: &str, path: &std::path::Path, password: Option<&str>| {
+        let mut vars = vec![
+            ("AZURE_TENANT_ID", tenant.to_string()),
+            ("AZURE_CLIENT_ID", client.to_string()),
+            ("AZURE_CLIENT_CERTIFICATE_PATH", path.display().to_string()),
+        ];
+        if let Some(p) = password {
+            vars.push(("AZURE_CLIENT_CERTIFICATE_PASSWORD", p.to_string()));
+        }
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        g.run_env(&["get-user", "kim@contoso.com", "-vv"], &vars)
+    };
+    // Modern PBES2/AES-256 with a password: the emulator checks the PS256 signature and that
+    // x5t#S256 is the certificate's.
+    let modern = pfx(&g, "app-pfx", "pfx-Pa55", false);
+    let (code, out, err) = run("app-pfx", "t1", &modern.path, Some("pfx-Pa55"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Kim Akers"), "{out}");
+    assert!(!err.contains("pfx-Pa55"), "{err}");
+    let jwt = g
+        .emu
+        .seen()
+        .into_iter()
+        .rfind(|r| r.path.ends_with("/token"))
+        .unwrap()
+        .body;
+    let claims = jwt
+        .split("client_assertion=")
+        .nth(1)
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    use base64::Engine;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims)
+            .unwrap(),
+    )
+    .unwrap();
+    let jti = claims["jti"].as_str().unwrap();
+    let shape: Vec<usize> = jti.split('-').map(str::len).collect();
+    assert_eq!(shape, [8, 4, 4, 4, 12], "jti {jti} is not a GUID");
+    assert_eq!(&jti[14..15], "4", "jti {jti}: a version 4 GUID");
+    // No password given, wrong password: said, exit 4, nothing sent.
+    let (code, _, err) = run("app-pfx", "t2", &modern.path, None);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains(
+            "a PKCS#12 file protected by a password: set AZURE_CLIENT_CERTIFICATE_PASSWORD"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = run("app-pfx", "t3", &modern.path, Some("wrong"));
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("a PKCS#12 file, but AZURE_CLIENT_CERTIFICATE_PASSWORD is not its password"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong".repeat(2).as_str()));
+    // Exported without a password (the empty one), and the legacy 3DES/SHA-1 kind.
+    let open = pfx(&g, "app-open", "", false);
+    let (code, _, err) = run("app-open", "t4", &open.path, None);
+    assert_eq!(code, 0, "{err}");
+    let legacy = pfx(&g, "app-legacy", "old-Pa55", true);
+    let (code, _, err) = run("app-legacy", "t5", &legacy.path, Some("old-Pa55"));
+    assert_eq!(code, 0, "{err}");
+    // Neither PEM nor PKCS#12: what was found is named.
+    let junk = legacy.dir.path().join("junk.pfx");
+    std::fs::write(&junk, b"PK\x03\x04zip").unwrap();
+    let (code, _, err) = run("app-legacy", "t6", &junk, None);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("neither PEM nor PKCS#12 (it starts with the bytes 50 4b 03 04)"),
+        "{err}"
+    );
+    let (_, cert) = new_key(&g, "app-bare");
+    let bare = legacy.dir.path().join("bare.cer");
+    std::fs::write(&bare, cert.der()).unwrap();
+    let (code, _, err) = run("app-bare", "t7", &bare, None);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("DER, but not a PKCS#12 file"), "{err}");
 }
 
 fn device(g: &G, pending: u32, outcome: &str, slow_down_once: bool) {

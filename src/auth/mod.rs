@@ -311,7 +311,7 @@ async fn fetch(
             let cert = assertion::Certificate::load(path, password.as_ref()).map_err(|e| {
                 auth_error(
                     e.to_string(),
-                    "AZURE_CLIENT_CERTIFICATE_PATH must name a PEM file with the certificate and its RSA private key",
+                    "AZURE_CLIENT_CERTIFICATE_PATH must name a PEM file with the certificate and its RSA private key, or a PKCS#12 (.pfx/.p12) file with both",
                 )
             })?;
             let url = token::url(endpoints, tenant);

@@ -1290,6 +1290,15 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// `jti` is a GUID in Microsoft's examples of a certificate assertion.
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 fn verify_assertion(s: &State, tenant: &str, client_id: &str, jwt: &str) -> Result<(), String> {
     let (thumb, key) = s
         .certificates
@@ -1319,7 +1328,7 @@ fn verify_assertion(s: &State, tenant: &str, client_id: &str, jwt: &str) -> Resu
     if nbf > now() + 60
         || exp < now()
         || exp > now() + 3600
-        || claims["jti"].as_str().is_none_or(str::is_empty)
+        || claims["jti"].as_str().is_none_or(|j| !is_guid(j))
     {
         return Err(format!("bad times or jti {claims}"));
     }
