@@ -751,8 +751,8 @@ fn phone_command_validates_arguments_and_stdin() {
     assert_eq!(
         v,
         json!([
-            {"input": "+44 (0)20 7946 0958", "valid": true, "canonical": "+44 2079460958", "region": "GB", "extension": null, "reason": null},
-            {"input": "+1 201 555 0123 ext. 7", "valid": true, "canonical": "+1 2015550123", "region": "US", "extension": "7", "reason": null}
+            {"input": "+44 (0)20 7946 0958", "valid": true, "canonical": "+44 2079460958", "region": "GB", "extension": null, "reason": null, "hint": null},
+            {"input": "+1 201 555 0123 ext. 7", "valid": true, "canonical": "+1 2015550123", "region": "US", "extension": "7", "reason": null, "hint": null}
         ])
     );
     let (code, out, err) = env.run_stdin(
@@ -770,10 +770,40 @@ fn phone_command_validates_arguments_and_stdin() {
     assert_eq!(rows[2]["reason"], "empty");
     assert_eq!(
         rows[3],
-        json!({"input": "+1 201 555 012", "valid": false, "canonical": null, "region": "US", "extension": null, "reason": "too short for US"})
+        json!({"input": "+1 201 555 012", "valid": false, "canonical": null, "region": "US", "extension": null, "reason": "too short for US",
+            "hint": "write it as +CountryCode Number, e.g. +1 4255550100 or +44 20 7946 0958"})
     );
     assert_eq!(err, "3 of 4 numbers are invalid\n");
     assert!(!env.db().exists(), "phone never opens the directory");
+    // The same hint as set-user gives for a national number too long for the region.
+    let (code, out, _) = env.run(&[
+        "phone",
+        "206555010012345",
+        "--default-region",
+        "US",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["reason"], "too long for US");
+    assert_eq!(
+        v[0]["hint"],
+        "too long for the default region's numbers: is --default-region right? (or write +CountryCode Number)"
+    );
+    let (code, _, err) = env.run(&[
+        "set-user",
+        "kim@contoso.com",
+        "--mobile-phone",
+        "206555010012345",
+        "--default-region",
+        "US",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("hint: too long for the default region's numbers: is --default-region right? (or write +CountryCode Number)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -872,7 +902,7 @@ fn help_lists_directory_options_only_where_they_apply() {
         (code, out.as_str()),
         (
             0,
-            "input,valid,canonical,region,extension,reason\n+1 2015550123,true,+1 2015550123,US,,\n"
+            "input,valid,canonical,region,extension,reason,hint\n+1 2015550123,true,+1 2015550123,US,,,\n"
         )
     );
 }

@@ -19,6 +19,7 @@ const FIELDS: &[&str] = &[
     "region",
     "extension",
     "reason",
+    "hint",
 ];
 
 /// One result row; `None` for valid.
@@ -32,6 +33,7 @@ fn check(input: &str, opts: &PhoneOptions) -> (Vec<Value>, bool) {
                 p.region.into(),
                 p.extension.into(),
                 Value::Null,
+                Value::Null,
             ],
             true,
         ),
@@ -43,12 +45,22 @@ fn check(input: &str, opts: &PhoneOptions) -> (Vec<Value>, bool) {
                 | PhoneReason::NotValidIn { region } => region.clone(),
                 _ => None,
             };
-            (invalid(input, region, e.reason.to_string()), false)
+            // The same hint set-user and import give for this number.
+            let hint = e.hint().to_string();
+            (
+                invalid(input, region, e.reason.to_string(), Some(hint)),
+                false,
+            )
         }
     }
 }
 
-fn invalid(input: &str, region: Option<String>, reason: String) -> Vec<Value> {
+fn invalid(
+    input: &str,
+    region: Option<String>,
+    reason: String,
+    hint: Option<String>,
+) -> Vec<Value> {
     vec![
         Value::Text(input.to_string()),
         Value::Bool(false),
@@ -56,6 +68,7 @@ fn invalid(input: &str, region: Option<String>, reason: String) -> Vec<Value> {
         region.into(),
         Value::Null,
         Value::Text(reason),
+        hint.into(),
     ]
 }
 
@@ -87,6 +100,7 @@ pub fn run(a: PhoneCmdArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
                             &String::from_utf8_lossy(part),
                             None,
                             "not valid UTF-8 text".into(),
+                            Some("save the file as UTF-8".into()),
                         ),
                         false,
                     ),

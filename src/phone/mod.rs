@@ -188,6 +188,23 @@ pub fn normalize(input: &str, opts: &PhoneOptions) -> Result<Phone, PhoneError> 
     if trimmed.chars().count() > MAX_INPUT_CHARS {
         return Err(err(PhoneReason::InputTooLong));
     }
+    // Fullwidth digits and plus (East Asian input methods) are the ASCII ones, as
+    // libphonenumber reads them: the checks below look at ASCII.
+    let ascii;
+    let trimmed =
+        if trimmed.contains(|c: char| ('\u{ff10}'..='\u{ff19}').contains(&c) || c == '\u{ff0b}') {
+            ascii = trimmed
+                .chars()
+                .map(|c| match c {
+                    '\u{ff10}'..='\u{ff19}' => char::from(b'0' + (c as u32 - 0xff10) as u8),
+                    '\u{ff0b}' => '+',
+                    c => c,
+                })
+                .collect::<String>();
+            ascii.as_str()
+        } else {
+            trimmed
+        };
     // Japanese text uses the long vowel mark (ー) as a dash.
     let dashed;
     let trimmed = if trimmed.contains('\u{30fc}') {

@@ -65,6 +65,19 @@ const VALID: &[(&str, Option<&str>, &str, Option<&str>)] = &[
         Some("5"),
     ),
     ("+1 201 555 0123 ｘ7", None, "+1 2015550123", Some("7")),
+    // Fullwidth digits and plus with an extension word: as libphonenumber reads them.
+    (
+        "＋３５１ ９１２３４５７９１ ext. 0042",
+        None,
+        "+351 912345791",
+        Some("0042"),
+    ),
+    (
+        "＋００３５１ ９１２３４５７９１",
+        None,
+        "+351 912345791",
+        None,
+    ),
     ("+1 201 555 0123 int. 44", None, "+1 2015550123", Some("44")),
     // Extensions are removed and reported
     ("+1 201 555 0123 x123", None, "+1 2015550123", Some("123")),
