@@ -146,6 +146,16 @@ pub struct AdArgs {
     /// Which entries are users [default: (&(objectCategory=person)(objectClass=user))].
     #[arg(long, value_name = "FILTER", help_heading = "Active Directory")]
     pub ldap_filter: Option<String>,
+    /// How to bind: simple (SSPRCTL_LDAP_BIND_DN and its password), kerberos (the ticket from
+    /// kinit), or auto: Kerberos when no bind DN is set and KRB5CCNAME names a ticket cache
+    /// [env: SSPRCTL_LDAP_AUTH] [default: auto].
+    #[arg(
+        long,
+        value_name = "HOW",
+        ignore_case = true,
+        help_heading = "Active Directory"
+    )]
+    pub ldap_auth: Option<crate::directory::ad::LdapAuth>,
 }
 
 /// The options of a command that reads or writes users in any directory.
@@ -197,6 +207,7 @@ pub struct GlobalArgs {
     pub ldap_insecure_skip_verify: bool,
     pub base_dn: Option<String>,
     pub ldap_filter: Option<String>,
+    pub ldap_auth: Option<crate::directory::ad::LdapAuth>,
 }
 
 /// Retries of a throttled or unavailable request unless `--max-retries` says otherwise.
@@ -233,6 +244,7 @@ impl AdArgs {
         self.ldap_insecure_skip_verify |= later.ldap_insecure_skip_verify;
         self.base_dn = later.base_dn.or(self.base_dn.take());
         self.ldap_filter = later.ldap_filter.or(self.ldap_filter.take());
+        self.ldap_auth = later.ldap_auth.or(self.ldap_auth.take());
     }
 }
 
@@ -825,6 +837,7 @@ impl Cli {
                 ldap_insecure_skip_verify: ad.ldap_insecure_skip_verify,
                 base_dn: ad.base_dn,
                 ldap_filter: ad.ldap_filter,
+                ldap_auth: ad.ldap_auth,
             },
             command,
         })

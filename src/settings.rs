@@ -36,7 +36,7 @@ pub enum DirectorySpec {
     Ldap(LdapSettings),
 }
 
-pub use crate::directory::ad::{DEFAULT_LDAP_FILTER, LdapSettings};
+pub use crate::directory::ad::{DEFAULT_LDAP_FILTER, LdapAuth, LdapSettings};
 
 /// How to reach Microsoft Graph and with which credentials.
 #[derive(Debug, Clone)]
@@ -277,6 +277,24 @@ fn store(home: Option<PathBuf>) -> Result<Store, CliError> {
     })
 }
 
+/// `auto` decided: Kerberos when no bind DN is set and `KRB5CCNAME` names a ticket cache that
+/// exists (a `FILE:` cache is looked for; other kinds — KEYRING, KCM — are taken as there).
+fn resolve_ldap_auth(asked: LdapAuth, bind_dn: bool, ccache: Option<&str>) -> LdapAuth {
+    if asked != LdapAuth::Auto {
+        return asked;
+    }
+    let cache_exists = ccache.is_some_and(|c| match c.split_once(':') {
+        Some(("FILE", path)) => Path::new(path).is_file(),
+        Some((kind, _)) if kind.len() > 1 => true,
+        _ => Path::new(c).is_file(),
+    });
+    if !bind_dn && cache_exists {
+        LdapAuth::Kerberos
+    } else {
+        LdapAuth::Simple
+    }
+}
+
 /// Fills in the bind and TLS settings of an LDAP directory from the flags and environment.
 fn ldap_settings(mut l: LdapSettings, g: &GlobalArgs) -> Result<LdapSettings, CliError> {
     l.bind_dn = env("SSPRCTL_LDAP_BIND_DN");
@@ -298,6 +316,16 @@ fn ldap_settings(mut l: LdapSettings, g: &GlobalArgs) -> Result<LdapSettings, Cl
         }
         (None, None) => None,
     };
+    let asked = match g.ldap_auth {
+        Some(a) => a,
+        None => env_choice::<LdapAuth>("SSPRCTL_LDAP_AUTH", "--ldap-auth")?.unwrap_or_default(),
+    };
+    l.auth = resolve_ldap_auth(asked, l.bind_dn.is_some(), env("KRB5CCNAME").as_deref());
+    // Kerberos seals a plain ldap:// connection itself (ldap3 installs GSSAPI confidentiality);
+    // StartTLS stays for simple binds, whose password must never travel in the clear.
+    if l.auth == LdapAuth::Kerberos && l.url.starts_with("ldap://") {
+        l.starttls = false;
+    }
     l.ca = g.ldap_ca.clone();
     l.insecure_skip_verify = g.ldap_insecure_skip_verify;
     l.base_dn = g.base_dn.clone();
@@ -371,6 +399,7 @@ fn parse_ldap(spec: &str) -> Result<LdapSettings, CliError> {
         base_dn: None,
         filter: DEFAULT_LDAP_FILTER.into(),
         stdin_tty: false,
+        auth: LdapAuth::Simple,
     })
 }
 
@@ -445,6 +474,32 @@ pub fn phone_options(a: &PhoneArgs) -> Result<PhoneOptions, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ldap_auth_auto_uses_kerberos_only_without_a_bind_dn_and_with_a_ticket_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("krb5cc");
+        std::fs::write(&cache, b"cache").unwrap();
+        let file = format!("FILE:{}", cache.display());
+        let missing = format!("FILE:{}", dir.path().join("none").display());
+        use LdapAuth::*;
+        for (asked, bind_dn, ccache, want) in [
+            (Auto, false, Some(file.as_str()), Kerberos),
+            (Auto, false, Some(cache.to_str().unwrap()), Kerberos),
+            (Auto, false, Some("KEYRING:persistent:0"), Kerberos),
+            (Auto, true, Some(file.as_str()), Simple),
+            (Auto, false, Some(missing.as_str()), Simple),
+            (Auto, false, None, Simple),
+            (Simple, false, Some(file.as_str()), Simple),
+            (Kerberos, true, None, Kerberos),
+        ] {
+            assert_eq!(
+                resolve_ldap_auth(asked, bind_dn, ccache),
+                want,
+                "{asked:?} {bind_dn} {ccache:?}"
+            );
+        }
+    }
 
     #[test]
     fn directory_specs() {

@@ -50,6 +50,7 @@ fn settings(dc: &ad::Dc, url: &str) -> LdapSettings {
         base_dn: None,
         filter: DEFAULT_LDAP_FILTER.into(),
         stdin_tty: false,
+        auth: ssprctl::settings::LdapAuth::Simple,
     }
 }
 
@@ -818,4 +819,138 @@ fn audit_on_ad_fixes_phones_at_the_source() {
     );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1, "only aud3 is left: {v}");
+}
+
+/// The binary with a Kerberos ticket cache and no bind DN or password in the environment.
+fn ssprctl_kerberos(
+    env: &Env,
+    dc: &ad::Dc,
+    cache: &str,
+    url: &str,
+    args: &[&str],
+) -> (i32, String, String) {
+    let out = env
+        .cmd()
+        .args([
+            "--directory",
+            url,
+            "--ldap-ca",
+            dc.ca.to_str().unwrap(),
+            "-v",
+        ])
+        .args(args)
+        .env("KRB5_CONFIG", dc.krb5_conf())
+        .env("KRB5CCNAME", cache)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[cfg(feature = "kerberos")]
+#[test]
+fn kerberos_ticket_binds_without_a_bind_dn_over_ldaps_and_sealed_ldap() {
+    let Some(dc) = dc() else { return };
+    let env = Env::new();
+    let cache = dc.kinit(env.home.path(), "reader", ad::READER_PASSWORD);
+    let cache = format!("FILE:{}", cache.display());
+    let expected = serde_json::json!([{"id": guid_of(dc, "cli00003"), "userPrincipalName": "cli00003@sspr.test",
+        "displayName": "cli 3", "alternateEmailAddresses": null, "mobilePhone": "+1 2065550003",
+        "officePhone": null, "onPremisesSyncEnabled": null}]);
+    // auto: no bind DN and a ticket cache → Kerberos. Over LDAPS: TLS protects.
+    let (code, out, err) = ssprctl_kerberos(
+        &env,
+        dc,
+        &cache,
+        &dc.url,
+        &["get-user", "cli00003", "-o", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), expected);
+    assert!(
+        err.contains(
+            "debug: bound to ldaps://localhost:636 with Kerberos (GSSAPI) as the ticket's principal \
+             (the DC does not answer Who-am-I); protection: TLS (LDAPS); Kerberos authenticates (with channel binding)"
+        ),
+        "{err}"
+    );
+    // Plain ldap:// with --ldap-auth kerberos: no StartTLS, the connection is sealed.
+    let (code, out, err) = ssprctl_kerberos(
+        &env,
+        dc,
+        &cache,
+        "ldap://localhost:389",
+        &[
+            "get-user",
+            "cli00003",
+            "-o",
+            "json",
+            "--ldap-auth",
+            "kerberos",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), expected);
+    assert!(
+        err.contains("protection: Kerberos sealing (GSSAPI confidentiality and integrity), no TLS"),
+        "{err}"
+    );
+    // The reader may read, not write: the DC knows who the ticket is.
+    let (code, _, err) = ssprctl_kerberos(
+        &env,
+        dc,
+        &cache,
+        &dc.url,
+        &["set-user", "cli00031", "--mobile-phone", "+1 2065550999"],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("LDAP 50 insufficientAccessRights"), "{err}");
+    assert_eq!(dc.attr("cli00031", "mobile"), ["+1 2065550031"]);
+    // No ticket in the cache: exit 4 and how to get one.
+    let empty = format!("FILE:{}", env.home.path().join("no-such-cache").display());
+    let (code, _, err) = ssprctl_kerberos(
+        &env,
+        dc,
+        &empty,
+        &dc.url,
+        &["get-user", "cli00003", "--ldap-auth", "kerberos"],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("error: Kerberos bind to ldaps://localhost:636 failed:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: get a ticket with `kinit user@REALM`"),
+        "{err}"
+    );
+    // --ldap-auth simple with a ticket but no bind DN: the simple bind's own error.
+    let (code, _, err) = ssprctl_kerberos(
+        &env,
+        dc,
+        &cache,
+        &dc.url,
+        &["get-user", "cli00003", "--ldap-auth", "simple"],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("SSPRCTL_LDAP_BIND_DN is not set"), "{err}");
+}
+
+#[cfg(not(feature = "kerberos"))]
+#[test]
+fn kerberos_in_a_build_without_it_says_how_to_get_it() {
+    let Some(dc) = dc() else { return };
+    let env = Env::new();
+    let cache = dc.kinit(env.home.path(), "reader", ad::READER_PASSWORD);
+    let cache = format!("FILE:{}", cache.display());
+    let (code, out, err) = ssprctl_kerberos(&env, dc, &cache, &dc.url, &["get-user", "cli00003"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("this ssprctl was built without Kerberos support"),
+        "{err}"
+    );
+    assert!(err.contains("--features kerberos"), "{err}");
 }

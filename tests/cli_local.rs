@@ -840,6 +840,7 @@ fn help_lists_directory_options_only_where_they_apply() {
         "--ldap-insecure-skip-verify",
         "--base-dn",
         "--ldap-filter",
+        "--ldap-auth",
     ];
     for (args, directory, with_graph, with_ad) in [
         (&["--help"][..], true, true, true),
@@ -1324,4 +1325,37 @@ fn a_semicolon_cannot_start_a_formula_in_csv_and_bidi_controls_are_escaped() {
         serde_json::json!(["a@fabrikam.com", "=cmd@fabrikam.com"])
     );
     assert_eq!(v["displayName"], name);
+}
+
+#[test]
+fn ldap_auth_takes_its_values_from_the_flag_or_the_environment() {
+    let env = Env::new();
+    let (code, out, err) = env.run(&[
+        "--directory",
+        "ldaps://dc1.contoso.com",
+        "get-user",
+        "kim",
+        "--ldap-auth",
+        "ntlm",
+    ]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("invalid value 'ntlm' for '--ldap-auth <HOW>'"),
+        "{err}"
+    );
+    let out = env
+        .cmd()
+        .args(["--directory", "ldaps://dc1.contoso.com", "get-user", "kim"])
+        .env("SSPRCTL_LDAP_AUTH", "ntlm")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(
+            "error: SSPRCTL_LDAP_AUTH=\"ntlm\" is not a value --ldap-auth takes\n\
+             hint: set SSPRCTL_LDAP_AUTH to one of: auto, simple, kerberos (or unset it)\n"
+        ),
+        "{err}"
+    );
 }

@@ -85,17 +85,20 @@ pub(crate) fn bench_ad() {
         base_dn: None,
         filter: ssprctl::settings::DEFAULT_LDAP_FILTER.into(),
         stdin_tty: false,
+        auth: ssprctl::settings::LdapAuth::Simple,
     };
     let tls = ssprctl::directory::ad::conn::tls_config(&settings).unwrap();
-    let password = ssprctl::secret::Secret::new(ad::ADMIN_PASSWORD);
+    let bind = ssprctl::directory::ad::Bind::Simple {
+        dn: ad::ADMIN.into(),
+        password: ssprctl::secret::Secret::new(ad::ADMIN_PASSWORD),
+    };
     let mut hs = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
         rt.block_on(async {
-            let mut l =
-                ssprctl::directory::ad::conn::connect(&settings, &tls, ad::ADMIN, &password)
-                    .await
-                    .unwrap();
+            let mut l = ssprctl::directory::ad::conn::connect(&settings, &tls, &bind)
+                .await
+                .unwrap();
             let _ = l.unbind().await;
         });
         hs.push(t.elapsed());

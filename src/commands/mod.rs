@@ -24,6 +24,7 @@ use crate::auth::{self, Credential};
 use crate::cli::{AuthCommand, Cli, Command};
 use crate::directory::AnyDirectory;
 use crate::directory::ad::AdDirectory;
+use crate::directory::ad::{Bind, LdapAuth};
 use crate::directory::graph::GraphDirectory;
 use crate::directory::graph::client::GraphClient;
 use crate::directory::local::{LocalDirectory, Opened};
@@ -173,11 +174,16 @@ impl Ctx<'_> {
         Ok(GraphDirectory::new(client).for_cloud(endpoints.cloud))
     }
 
-    /// Binds to a domain controller with `SSPRCTL_LDAP_BIND_DN` and the password from the
-    /// environment, a file, or (on a terminal) a prompt without echo.
+    /// Binds to a domain controller with Kerberos (`--ldap-auth`), or with
+    /// `SSPRCTL_LDAP_BIND_DN` and the password from the environment, a file, or (on a
+    /// terminal) a prompt without echo.
     async fn connect_ad(&self, l: &LdapSettings) -> Result<AdDirectory, CliError> {
+        if l.auth == LdapAuth::Kerberos {
+            return Ok(AdDirectory::open_bound(l.clone(), Bind::Kerberos, self.printer).await?);
+        }
         let hint = "set SSPRCTL_LDAP_BIND_DN (a DN, DOMAIN\\user or user@domain) and SSPRCTL_LDAP_PASSWORD \
-                    (or SSPRCTL_LDAP_PASSWORD_FILE); passwords are never taken from the command line";
+                    (or SSPRCTL_LDAP_PASSWORD_FILE); passwords are never taken from the command line. \
+                    Or sign in with Kerberos: kinit, then --ldap-auth kerberos";
         let bind_dn = l.bind_dn.clone().ok_or_else(|| {
             CliError::new(Exit::Auth, "auth", "SSPRCTL_LDAP_BIND_DN is not set").with_hint(hint)
         })?;

@@ -3,7 +3,9 @@
 //! Once per process: installs Samba with apt when it is missing and we are root (else fails
 //! saying what to install), provisions a throwaway domain `SSPR.TEST` into a temp folder, gives
 //! it a TLS certificate for `localhost`/`127.0.0.1` signed by a test CA, starts
-//! `samba -i -M single` (LDAP only) and waits for port 636. Samba's ports are fixed, so a lock
+//! `samba -i -M single` (LDAP and its own Kerberos KDC, with the SPN `ldap/localhost` on the DC
+//! so a ticket for the URL's host can be had) and waits for ports 636 and 88.
+//! [`Dc::kinit`] gets a test user a ticket with MIT `kinit` (krb5-user, installed with Samba). Samba's ports are fixed, so a lock
 //! file serialises processes that want one. Samba dies with the process (`PR_SET_PDEATHSIG` on
 //! a thread that lives as long as the process).
 //!
@@ -24,7 +26,7 @@ pub const ADMIN_PASSWORD: &str = "Adm1n!Passw0rd-Test";
 /// A bind account that may read but not write other users.
 pub const READER: &str = "reader@sspr.test";
 pub const READER_PASSWORD: &str = "Read3r!Passw0rd-Test";
-pub const PACKAGES: &str = "samba samba-ad-dc samba-ad-provision winbind ldap-utils";
+pub const PACKAGES: &str = "samba samba-ad-dc samba-ad-provision winbind ldap-utils krb5-user";
 
 pub struct Dc {
     pub dir: PathBuf,
@@ -74,7 +76,7 @@ fn have(program: &str) -> bool {
 
 /// Installs Samba with apt when it is missing and we may; else says exactly what to do.
 fn ensure_installed() -> Result<(), String> {
-    if have("samba") && have("samba-tool") && have("ldapadd") {
+    if have("samba") && have("samba-tool") && have("ldapadd") && have("kinit") {
         return Ok(());
     }
     // SAFETY: geteuid has no preconditions.
@@ -193,7 +195,7 @@ fn start() -> Result<Dc, String> {
         out.push('\n');
         if line.trim() == "[global]" {
             for (k, v) in [
-                ("server services", "ldap".to_string()),
+                ("server services", "ldap kdc".to_string()),
                 ("tls enabled", "yes".to_string()),
                 ("tls keyfile", dir.join("tls.key").display().to_string()),
                 ("tls certfile", dir.join("tls.pem").display().to_string()),
@@ -202,6 +204,12 @@ fn start() -> Result<Dc, String> {
                 ("ncalrpc dir", dir.join("ncalrpc").display().to_string()),
                 ("log file", dir.join("log.%m").display().to_string()),
                 ("ldb:nosync", "true".to_string()),
+                // As Windows DCs do: a Kerberos (GSSAPI) bind over TLS needs no SASL layer of
+                // its own (Samba's default refuses it; plain LDAP still needs sign or seal).
+                (
+                    "ldap server require strong auth",
+                    "allow_sasl_over_tls".to_string(),
+                ),
                 // Every modify request in the JSON audit log: proof of what was (not) written.
                 ("log level", "1 dsdb_json_audit:5".to_string()),
             ] {
@@ -222,6 +230,15 @@ fn start() -> Result<Dc, String> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    while !port_open(88) {
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.join("samba.out")).unwrap_or_default();
+            return Err(format!(
+                "samba's KDC did not open port 88 within 60 s:\n{log}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let dc = Dc {
         url: "ldaps://localhost:636".into(),
         ca,
@@ -233,6 +250,20 @@ fn start() -> Result<Dc, String> {
     run(Command::new("samba-tool")
         .args(["user", "create", "reader", READER_PASSWORD])
         .args(["-s", conf.to_str().unwrap()]))?;
+    // Kerberos: the DC answers for ldap/localhost (the tests' URL host), and an MIT client
+    // configuration that finds the KDC on loopback without DNS.
+    run(Command::new("samba-tool")
+        .args(["spn", "add", "ldap/localhost", "DC1$"])
+        .args(["-s", conf.to_str().unwrap()]))?;
+    std::fs::write(
+        dc.krb5_conf(),
+        format!(
+            "[libdefaults]\n default_realm = {REALM}\n dns_lookup_kdc = false\n dns_lookup_realm = false\n \
+             rdns = false\n dns_canonicalize_hostname = false\n udp_preference_limit = 0\n\n\
+             [realms]\n {REALM} = {{\n  kdc = 127.0.0.1:88\n }}\n\n[domain_realm]\n localhost = {REALM}\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
     eprintln!("Samba AD DC up in {:.1} s", t.elapsed().as_secs_f64());
     Ok(dc)
 }
@@ -277,6 +308,40 @@ fn spawn_samba(conf: &Path, dir: &Path) -> Result<(), String> {
 impl Dc {
     pub fn conf(&self) -> PathBuf {
         self.dir.join("etc/smb.conf")
+    }
+
+    /// The MIT Kerberos client configuration for this DC's realm (`KRB5_CONFIG`).
+    pub fn krb5_conf(&self) -> PathBuf {
+        self.dir.join("krb5-client.conf")
+    }
+
+    /// A ticket for `user` in a new cache file in `dir`, by `kinit` with the password on
+    /// stdin; returns the cache (`KRB5CCNAME`).
+    pub fn kinit(&self, dir: &Path, user: &str, password: &str) -> PathBuf {
+        let cache = dir.join(format!("krb5cc_{user}"));
+        let mut child = Command::new("kinit")
+            .arg(format!("{user}@{REALM}"))
+            .env("KRB5_CONFIG", self.krb5_conf())
+            .env("KRB5CCNAME", format!("FILE:{}", cache.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kinit runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kinit {user}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        cache
     }
 
     fn ldap_tool(&self, tool: &str) -> Command {

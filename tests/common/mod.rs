@@ -45,6 +45,7 @@ impl Env {
                 "IDENTITY_",
                 "IMDS_ENDPOINT",
                 "MSI_",
+                "KRB5",
             ]
             .iter()
             .any(|p| k.starts_with(p));

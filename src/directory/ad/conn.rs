@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 
-use super::LdapSettings;
+use super::{Bind, LdapSettings};
 use crate::directory::{DirectoryError, ServiceError, ServiceKind};
-use crate::secret::Secret;
 
 /// How long connecting (TCP + TLS) and one operation may take.
 pub const OP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,12 +57,11 @@ pub fn tls_config(s: &LdapSettings) -> Result<Option<Arc<rustls::ClientConfig>>,
     Ok(Some(Arc::new(config)))
 }
 
-/// Opens a TLS connection and binds.
+/// Opens a connection (TLS, or Kerberos-sealed for a Kerberos bind over ldap://) and binds.
 pub async fn connect(
     s: &LdapSettings,
     tls: &Option<Arc<rustls::ClientConfig>>,
-    bind_dn: &str,
-    password: &Secret,
+    bind: &Bind,
 ) -> Result<Ldap, DirectoryError> {
     let mut settings = LdapConnSettings::new()
         .set_conn_timeout(OP_TIMEOUT)
@@ -79,19 +77,126 @@ pub async fn connect(
             .map_err(|_| unavailable(&what, "timed out"))?
             .map_err(|e| connect_error(s, e))?;
     ldap3::drive!(conn);
-    let bound = tokio::time::timeout(OP_TIMEOUT, ldap.simple_bind(bind_dn, password.expose()))
-        .await
-        .map_err(|_| unavailable(&format!("binding to {}", s.url), "timed out"))?
-        .map_err(|e| connect_error(s, e))?;
+    let (bound, who) = match bind {
+        Bind::Simple { dn, password } => (
+            tokio::time::timeout(OP_TIMEOUT, async {
+                ldap.simple_bind(dn, password.expose())
+                    .await
+                    .map_err(|e| connect_error(s, e))
+            })
+            .await,
+            dn.as_str(),
+        ),
+        Bind::Kerberos => (
+            tokio::time::timeout(OP_TIMEOUT, kerberos_bind(&mut ldap, s)).await,
+            "the Kerberos ticket's principal",
+        ),
+    };
+    let bound = bound.map_err(|_| unavailable(&format!("binding to {}", s.url), "timed out"))??;
     if bound.rc != 0 {
         return Err(result_error(
-            &format!("binding to {} as {bind_dn}", s.url),
+            &format!("binding to {} as {who}", s.url),
             bound.rc,
             &bound.text,
             None,
         ));
     }
     Ok(ldap)
+}
+
+/// A GSSAPI bind with the default credential (the ticket cache), for the SPN `ldap/HOST`.
+#[cfg(feature = "kerberos")]
+async fn kerberos_bind(
+    ldap: &mut Ldap,
+    s: &LdapSettings,
+) -> Result<ldap3::LdapResult, DirectoryError> {
+    ldap.sasl_gssapi_bind(&s.host).await.map_err(|e| match e {
+        LdapError::GssapiOperationError(why) => kerberos_error(s, &why),
+        e => connect_error(s, e),
+    })
+}
+
+#[cfg(not(feature = "kerberos"))]
+async fn kerberos_bind(
+    _: &mut Ldap,
+    s: &LdapSettings,
+) -> Result<ldap3::LdapResult, DirectoryError> {
+    Err(kerberos_error(
+        s,
+        "this ssprctl was built without Kerberos support",
+    ))
+}
+
+/// A Kerberos bind that failed on the client side (no ticket, no service ticket for the DC).
+fn kerberos_error(s: &LdapSettings, why: &str) -> DirectoryError {
+    let built_without = why.contains("built without Kerberos");
+    DirectoryError::Service(ServiceError {
+        kind: if built_without {
+            ServiceKind::Usage
+        } else {
+            ServiceKind::Auth
+        },
+        status: None,
+        code: None,
+        message: format!(
+            "Kerberos bind to {} failed: {}",
+            s.url,
+            crate::text::sanitize(why)
+        ),
+        request_id: None,
+        hint: Some(if built_without {
+            "build ssprctl with `cargo build --release --features kerberos` (needs libkrb5-dev, libclang-dev \
+             and pkg-config), or bind with SSPRCTL_LDAP_BIND_DN and a password (--ldap-auth simple)"
+                .into()
+        } else {
+            format!(
+                "get a ticket with `kinit user@REALM` (klist shows it; KRB5CCNAME names the cache), and give the \
+                 DC by the host name of its SPN ldap/{} (not an IP address)",
+                s.host
+            )
+        }),
+    })
+}
+
+/// The `-v` line of a new bind: as whom, and what protects the connection.
+pub async fn bound_note(s: &LdapSettings, bind: &Bind, ldap: &mut Ldap) -> String {
+    let tls = if s.starttls {
+        "TLS (StartTLS)"
+    } else {
+        "TLS (LDAPS)"
+    };
+    match bind {
+        Bind::Simple { dn, .. } => format!("bound to {} as {dn}", s.url),
+        Bind::Kerberos => {
+            // Who-am-I (RFC 4532) names the account the ticket mapped to; Windows DCs answer
+            // it, Samba does not.
+            let who = match ldap.extended(ldap3::exop::WhoAmI).await {
+                Ok(r) if r.1.rc == 0 => {
+                    r.0.val
+                        .map(|v| crate::text::sanitize(&String::from_utf8_lossy(&v)))
+                        .filter(|v| !v.is_empty())
+                }
+                _ => None,
+            };
+            let who = who.unwrap_or_else(|| {
+                "the ticket's principal (the DC does not answer Who-am-I)".into()
+            });
+            let protection = if s.url.starts_with("ldaps://") || s.starttls {
+                format!("{tls}; Kerberos authenticates (with channel binding)")
+            } else {
+                "Kerberos sealing (GSSAPI confidentiality and integrity), no TLS".to_string()
+            };
+            format!(
+                "bound to {} with Kerberos (GSSAPI) as {}; protection: {protection}",
+                s.url,
+                if who.is_empty() {
+                    "(unknown)"
+                } else {
+                    who.as_str()
+                }
+            )
+        }
+    }
 }
 
 /// A failure to connect or to set up TLS.

@@ -50,6 +50,38 @@ pub struct LdapSettings {
     pub filter: String,
     /// Whether stdin is a terminal (to prompt for a missing password).
     pub stdin_tty: bool,
+    /// How to bind (`--ldap-auth`), resolved by `settings`: never `Auto` here.
+    pub auth: LdapAuth,
+}
+
+/// How to bind to the domain controller (`--ldap-auth`, `SSPRCTL_LDAP_AUTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LdapAuth {
+    /// Kerberos when no bind DN is set and a ticket cache exists (KRB5CCNAME), else simple.
+    #[default]
+    Auto,
+    /// A simple bind as SSPRCTL_LDAP_BIND_DN with its password, always over TLS.
+    Simple,
+    /// A Kerberos (GSSAPI) bind with the ticket in the cache (`kinit`): no password. Over
+    /// ldaps:// Kerberos authenticates and TLS protects; over ldap:// Kerberos seals the
+    /// connection (no StartTLS).
+    Kerberos,
+}
+
+/// The credential a connection binds with.
+#[derive(Clone)]
+pub enum Bind {
+    Simple { dn: String, password: Secret },
+    Kerberos,
+}
+
+impl std::fmt::Debug for Bind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bind::Simple { dn, .. } => write!(f, "Simple({dn}, password redacted)"),
+            Bind::Kerberos => f.write_str("Kerberos"),
+        }
+    }
 }
 
 /// The users an AD search considers unless `--ldap-filter` says otherwise.
@@ -97,8 +129,7 @@ fn not_in_ad_methods() -> DirectoryError {
 pub struct AdDirectory {
     settings: LdapSettings,
     tls: Option<Arc<rustls::ClientConfig>>,
-    bind_dn: String,
-    password: Secret,
+    bind: Bind,
     /// The connection of single operations (reopened when it drops).
     ldap: std::cell::RefCell<Ldap>,
     base: String,
@@ -151,11 +182,24 @@ fn user_of(e: &SearchEntry) -> Option<User> {
 }
 
 impl AdDirectory {
-    /// Connects, binds and finds the base DN.
+    /// Connects, binds as `bind_dn` with `password` and finds the base DN.
     pub async fn open(
         settings: LdapSettings,
         bind_dn: String,
         password: Secret,
+        log: impl Into<Log>,
+    ) -> Result<Self, DirectoryError> {
+        let bind = Bind::Simple {
+            dn: bind_dn,
+            password,
+        };
+        Self::open_bound(settings, bind, log).await
+    }
+
+    /// Connects, binds with `bind` and finds the base DN.
+    pub async fn open_bound(
+        settings: LdapSettings,
+        bind: Bind,
         log: impl Into<Log>,
     ) -> Result<Self, DirectoryError> {
         let log = log.into();
@@ -166,14 +210,13 @@ impl AdDirectory {
             ));
         }
         let tls = conn::tls_config(&settings)?;
-        let ldap = conn::connect(&settings, &tls, &bind_dn, &password).await?;
-        log.log(1, &format!("bound to {} as {bind_dn}", settings.url));
+        let mut ldap = conn::connect(&settings, &tls, &bind).await?;
+        log.log(1, &conn::bound_note(&settings, &bind, &mut ldap).await);
         let mut d = AdDirectory {
             base: settings.base_dn.clone().unwrap_or_default(),
             settings,
             tls,
-            bind_dn,
-            password,
+            bind,
             ldap: std::cell::RefCell::new(ldap),
             log,
         };
@@ -211,7 +254,7 @@ impl AdDirectory {
 
     /// A new bound connection.
     async fn reconnect(&self) -> Result<Ldap, DirectoryError> {
-        conn::connect(&self.settings, &self.tls, &self.bind_dn, &self.password).await
+        conn::connect(&self.settings, &self.tls, &self.bind).await
     }
 
     /// Runs `search` with retries: a dropped or busy server is retried with back-off over a
@@ -542,8 +585,7 @@ impl Directory for AdDirectory {
                 ctl: ctl.clone(),
                 settings: self.settings.clone(),
                 tls: self.tls.clone(),
-                bind_dn: self.bind_dn.clone(),
-                password: self.password.clone(),
+                bind: self.bind.clone(),
                 log: self.log.clone(),
             };
             let first = (w == 0).then(|| self.ldap.borrow().clone());
@@ -616,15 +658,14 @@ struct Writer {
     ctl: BulkControl,
     settings: LdapSettings,
     tls: Option<Arc<rustls::ClientConfig>>,
-    bind_dn: String,
-    password: Secret,
+    bind: Bind,
     log: Log,
 }
 
 impl Writer {
     /// Writes over `first` (the directory's own connection) or a connection of its own.
     async fn run(self, first: Option<Ldap>) {
-        let reconnect = || conn::connect(&self.settings, &self.tls, &self.bind_dn, &self.password);
+        let reconnect = || conn::connect(&self.settings, &self.tls, &self.bind);
         let mut ldap = match first {
             Some(l) => l,
             None => match reconnect().await {
