@@ -569,4 +569,48 @@ mod tests {
         let u = Url::parse("https://g/v1.0/users('$kim@c.com')").unwrap();
         assert_eq!(user_from_path(&u), "$kim@c.com");
     }
+
+    fn client() -> GraphClient {
+        let http = Http::new(
+            crate::http::RetryPolicy::default(),
+            crate::diag::Log::silent(),
+            true,
+        );
+        let tokens = TokenSource::fixed(
+            crate::secret::Secret::new("t"),
+            http.clone(),
+            crate::diag::Log::silent(),
+        );
+        let graph = Url::parse("https://graph.microsoft.com").unwrap();
+        GraphClient::new(http, &graph, Arc::new(tokens), crate::diag::Log::silent())
+    }
+
+    #[test]
+    fn a_repeated_page_and_the_page_cap_are_told_apart() {
+        let c = client();
+        let page = |n: usize| {
+            Url::parse(&format!("https://graph.microsoft.com/v1.0/users?p={n}")).unwrap()
+        };
+        let mut fetched = std::collections::HashSet::new();
+        let body = |n: usize| serde_json::json!({"@odata.nextLink": page(n).as_str()});
+        assert_eq!(
+            c.next_page(&body(2), &page(1), &mut fetched).unwrap(),
+            Some(page(2))
+        );
+        let e = c.next_page(&body(1), &page(2), &mut fetched).unwrap_err();
+        assert!(e.to_string().contains("repeats a page already read"), "{e}");
+        let mut fetched: std::collections::HashSet<String> = (0..super::super::MAX_PAGES - 1)
+            .map(|n| page(n).to_string())
+            .collect();
+        let last = super::super::MAX_PAGES;
+        let e = c
+            .next_page(&body(last + 1), &page(last), &mut fetched)
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("the list goes on past 10000 pages, the most ssprctl reads of one list"),
+            "{text}"
+        );
+        assert!(!text.contains("repeats"), "{text}");
+    }
 }
