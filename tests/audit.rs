@@ -471,7 +471,7 @@ fn graph_reads_pages_and_the_registration_report_not_per_user() {
         .unwrap();
     assert_eq!(report.query, "%24top=999");
     assert!(
-        !err.contains("method kinds from the tenant's"),
+        !err.contains("verdicts rest on the tenant's"),
         "the policy is not readable here"
     );
     // No permission for the report: said once, records say unavailable.
@@ -487,10 +487,13 @@ fn graph_reads_pages_and_the_registration_report_not_per_user() {
             .all(|r| r["registration"] == "unavailable")
     );
     // The policy narrows the kinds: SMS and voice off.
+    let all = json!([{"targetType": "group", "id": "all_users"}]);
     g.emu.state().policy = Some(json!({"authenticationMethodConfigurations": [
-        {"id": "Email", "state": "enabled"}, {"id": "Sms", "state": "disabled"}, {"id": "Voice", "state": "disabled"}]}));
+        {"id": "Email", "state": "enabled", "includeTargets": all},
+        {"id": "Sms", "state": "disabled", "includeTargets": all},
+        {"id": "Voice", "state": "disabled", "includeTargets": all}]}));
     let (_, out, err) = g.run(&["audit", "ready@contoso.com", "-o", "json"]);
-    assert!(err.contains("method kinds from the tenant's authentication methods policy: mobile off, office off, email on"), "{err}");
+    assert!(err.contains("verdicts rest on the tenant's authentication methods policy (migrationComplete): Sms disabled, Voice disabled, Email enabled for all users"), "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["problems"][0]["code"], "no_method");
     // --with-methods reads the methods, in batches.
@@ -516,4 +519,221 @@ fn graph_reads_pages_and_the_registration_report_not_per_user() {
     assert!(!g.emu.seen().iter().any(|r| r.method == "PATCH"
         || r.method == "DELETE"
         || (r.method == "POST" && !r.path.ends_with("$batch"))));
+}
+
+const MOB: &str = "00000000-0000-4000-b000-000000000001";
+const OFF: &str = "00000000-0000-4000-b000-000000000002";
+const MAIL: &str = "00000000-0000-4000-b000-000000000003";
+
+/// Three users with one contact method each: a mobile, an office phone, an alternate email.
+fn policy_tenant() -> Tenant {
+    let emu = Emulator::start();
+    for (id, upn, mobile, office, mail) in [
+        (MOB, "mob@contoso.com", Some("+44 7400123456"), None, None),
+        (OFF, "off@contoso.com", None, Some("+44 2079460958"), None),
+        (
+            MAIL,
+            "mail@contoso.com",
+            None,
+            None,
+            Some("mail@fabrikam.com"),
+        ),
+    ] {
+        let u = User {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            display_name: Some(upn.into()),
+            alternate_email_addresses: mail.into_iter().map(String::from).collect(),
+            mobile_phone: mobile.map(String::from),
+            office_phone: office.map(String::from),
+            on_premises_sync_enabled: false,
+        };
+        emu.add_user(&u, &AuthDetails::default());
+    }
+    Tenant::new(emu)
+}
+
+/// The policy's three method configurations.
+fn policy(state: &str, sms: Value, voice: Value, office_allowed: bool, email: Value) -> Value {
+    let config = |id: &str, c: Value| {
+        let mut c = c;
+        c["id"] = json!(id);
+        if c.get("state").is_none() {
+            c["state"] = json!("enabled");
+        }
+        c
+    };
+    let mut voice = config("Voice", voice);
+    voice["isOfficePhoneAllowed"] = json!(office_allowed);
+    json!({"id": "authenticationMethodsPolicy", "policyMigrationState": state,
+        "authenticationMethodConfigurations": [config("Sms", sms), voice, config("Email", email)]})
+}
+
+fn off() -> Value {
+    json!({"state": "disabled", "includeTargets": [{"targetType": "group", "id": "all_users"}]})
+}
+
+fn to(include: &[&str], exclude: &[&str]) -> Value {
+    let t = |ids: &[&str]| -> Vec<Value> {
+        ids.iter()
+            .map(|id| json!({"targetType": "group", "id": id}))
+            .collect()
+    };
+    json!({"includeTargets": t(include), "excludeTargets": t(exclude)})
+}
+
+/// Who is ready, the problem codes by user, the summary's policySource, and stderr.
+fn verdicts(
+    g: &Tenant,
+    extra: &[&str],
+) -> (
+    BTreeMap<String, bool>,
+    BTreeMap<String, Vec<String>>,
+    String,
+    String,
+) {
+    let mut args = vec!["audit", "--all", "-o", "json", "--summary"];
+    args.extend_from_slice(extra);
+    let (code, out, err) = g.run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let ready = v["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["userPrincipalName"].as_str().unwrap().to_string(),
+                r["ready"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    (
+        ready,
+        codes(&v["users"]),
+        v["summary"]["policySource"].as_str().unwrap().to_string(),
+        err,
+    )
+}
+
+fn ready(pairs: &[(&str, bool)]) -> BTreeMap<String, bool> {
+    pairs.iter().map(|(u, r)| (u.to_string(), *r)).collect()
+}
+
+#[test]
+fn the_methods_policy_decides_per_user_as_entra_does() {
+    let g = policy_tenant();
+    let all = || to(&["all_users"], &[]);
+    // The issue's tenant: before migration the methods policy does not govern SSPR at all.
+    g.emu.state().policy = Some(policy("preMigration", off(), all(), false, off()));
+    let (r, _, source, err) = verdicts(&g, &[]);
+    assert_eq!(
+        r,
+        ready(&[
+            ("mail@contoso.com", true),
+            ("mob@contoso.com", true),
+            ("off@contoso.com", true)
+        ])
+    );
+    assert_eq!(source, "legacySsprPolicy");
+    assert!(
+        err.contains("the tenant's SSPR methods come from the legacy SSPR policy (policyMigrationState preMigration), \
+                      which Microsoft Graph does not expose: verdicts assume every kind (say which with --enabled-methods)"),
+        "{err}"
+    );
+    // The same policy once migrated: voice counts for the mobile phone only (isOfficePhoneAllowed
+    // false), email is off.
+    g.emu.state().policy = Some(policy("migrationComplete", off(), all(), false, off()));
+    let (r, c, source, err) = verdicts(&g, &[]);
+    assert_eq!(
+        r,
+        ready(&[
+            ("mail@contoso.com", false),
+            ("mob@contoso.com", true),
+            ("off@contoso.com", false)
+        ])
+    );
+    assert_eq!(c["off@contoso.com"], ["no_method"]);
+    assert_eq!(source, "authenticationMethodsPolicy");
+    assert!(
+        err.contains("verdicts rest on the tenant's authentication methods policy (migrationComplete): \
+                      Sms disabled, Voice enabled for all users (mobile only: isOfficePhoneAllowed is false), Email disabled"),
+        "{err}"
+    );
+    // isOfficePhoneAllowed: the office phone counts too.
+    g.emu.state().policy = Some(policy("migrationComplete", off(), all(), true, off()));
+    let (r, _, _, _) = verdicts(&g, &[]);
+    assert!(r["off@contoso.com"]);
+    // Migration in progress: the legacy policy (as --enabled-methods says) can enable email.
+    g.emu.state().policy = Some(policy("migrationInProgress", off(), all(), false, off()));
+    let (r, _, source, _) = verdicts(&g, &["--enabled-methods", "email"]);
+    assert_eq!(
+        r,
+        ready(&[
+            ("mail@contoso.com", true),
+            ("mob@contoso.com", true),
+            ("off@contoso.com", false)
+        ])
+    );
+    assert_eq!(source, "both");
+}
+
+#[test]
+fn group_targets_count_nested_members_minus_exclusions_and_unreadable_groups_are_unknown() {
+    let g = policy_tenant();
+    {
+        let mut s = g.emu.state();
+        // sales contains uk (nested), which contains mob; externals holds mail.
+        s.groups.insert("g-sales".into(), vec!["g-uk".into()]);
+        s.groups.insert("g-uk".into(), vec![MOB.into(), OFF.into()]);
+        s.groups.insert("g-externals".into(), vec![MAIL.into()]);
+        s.policy = Some(policy(
+            "migrationComplete",
+            to(&["g-sales"], &[]),
+            off(),
+            false,
+            to(&["all_users"], &["g-externals"]),
+        ));
+    }
+    let (r, c, _, err) = verdicts(&g, &[]);
+    // mob through the nested group; mail excluded from email; off has only an office phone.
+    assert_eq!(
+        r,
+        ready(&[
+            ("mail@contoso.com", false),
+            ("mob@contoso.com", true),
+            ("off@contoso.com", false)
+        ])
+    );
+    assert_eq!(c["mail@contoso.com"], ["no_method"]);
+    assert!(!err.contains("warning"), "{err}");
+    let reads: Vec<String> = g
+        .emu
+        .graph_requests()
+        .into_iter()
+        .filter(|p| p.contains("/groups/"))
+        .collect();
+    // Each targeted group read once (the nested one through its parent's transitive members).
+    assert_eq!(
+        reads.iter().filter(|p| p.contains("g-sales")).count(),
+        1,
+        "{reads:?}"
+    );
+    assert_eq!(reads.len(), 2, "{reads:?}");
+    // Without GroupMember.Read.All: said once; the kinds those groups decide are unknown, never
+    // counted.
+    g.emu.state().groups_forbidden = true;
+    let (r, c, _, err) = verdicts(&g, &[]);
+    assert_eq!(
+        r,
+        ready(&[
+            ("mail@contoso.com", false),
+            ("mob@contoso.com", false),
+            ("off@contoso.com", false)
+        ])
+    );
+    assert_eq!(c["mob@contoso.com"], ["policy_unknown", "no_method"]);
+    assert_eq!(c["mail@contoso.com"], ["policy_unknown", "no_method"]);
+    assert_eq!(c["off@contoso.com"], ["no_method"]);
+    assert_eq!(err.matches("GroupMember.Read.All").count(), 1, "{err}");
 }

@@ -498,6 +498,17 @@ fn secret_with(g: &Tenant, roles: &[&str]) -> [(&'static str, &'static str); 3] 
     [IDS[0], IDS[1], ("AZURE_CLIENT_SECRET", "the-secret")]
 }
 
+/// Whether `auth status -o json` says the token allows operation `op`.
+fn granted_in(v: &Value, op: &str) -> Value {
+    v["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["operation"] == op)
+        .unwrap_or_else(|| panic!("{op}"))["granted"]
+        .clone()
+}
+
 #[test]
 fn auth_status_shows_what_the_token_allows() {
     let g = tenant();
@@ -522,15 +533,7 @@ fn auth_status_shows_what_the_token_allows() {
     assert_eq!(v["cloud"], "global");
     assert_eq!(v["permissionType"], "application");
     assert!(v["expiresAt"].as_str().unwrap().ends_with("GMT"));
-    let granted = |op: &str| {
-        v["operations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["operation"] == op)
-            .unwrap()["granted"]
-            .clone()
-    };
+    let granted = |op: &str| granted_in(&v, op);
     assert_eq!(granted("read users' contact info"), true);
     assert_eq!(granted("set mobile / office phone"), false);
     assert_eq!(granted("set alternate email"), true);
@@ -637,4 +640,46 @@ fn auth_status_decodes_odd_expiry_claims_and_names_what_it_cannot() {
         "{err}"
     );
     assert!(g.emu.graph_requests().is_empty());
+}
+
+#[test]
+fn narrow_write_permissions_are_not_a_read_and_the_audit_permissions_are_least_privileged() {
+    let g = tenant();
+    let vars = secret_with(
+        &g,
+        &[
+            "User-Phone.ReadWrite.All",
+            "Policy.Read.AuthenticationMethod",
+            "UserAuthenticationMethod.Read.All",
+            "GroupMember.Read.All",
+        ],
+    );
+    let (code, out, err) = g.run_env(&["auth", "status", "-o", "json"], &vars);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        err,
+        "warning: User-Phone.ReadWrite.All cover(s) only the phone or mail properties and ids: reading \
+         displayName, otherMails and onPremisesSyncEnabled needs User.Read.All (or wider)\n"
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let granted = |op: &str| granted_in(&v, op);
+    assert_eq!(granted("read users' contact info"), false);
+    assert_eq!(granted("set mobile / office phone"), true);
+    assert_eq!(granted("audit: registration report"), true);
+    assert_eq!(granted("audit: authentication methods policy"), true);
+    assert_eq!(granted("audit: the policy's group targets"), true);
+    // The audit's pre-flight: the read it can't do is named before anything is read.
+    clear_cache(&g);
+    g.emu.clear_seen();
+    let (code, _, err) = g.run_env(&["audit", "--all"], &vars);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("the token can't read users' contact info: it needs one of User.Read.All"),
+        "{err}"
+    );
+    assert!(
+        g.emu.graph_requests().is_empty(),
+        "{:?}",
+        g.emu.graph_requests()
+    );
 }

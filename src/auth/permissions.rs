@@ -13,12 +13,13 @@ pub struct Operation {
     pub delegated_role: &'static str,
 }
 
+/// Reading users as ssprctl does: `displayName`, `otherMails` and `onPremisesSyncEnabled`
+/// besides the phones. `User-Phone.ReadWrite.All` and `User-Mail.ReadWrite.All` cover only
+/// their own properties (and identifiers), so they are not enough ([`narrow_read`] says so).
 pub const READ_USERS: Operation = Operation {
     name: "read users' contact info",
     needs: &[
         "User.Read.All",
-        "User-Phone.ReadWrite.All",
-        "User-Mail.ReadWrite.All",
         "User.ReadWrite.All",
         "Directory.Read.All",
         "Directory.ReadWrite.All",
@@ -81,12 +82,56 @@ pub const SET_AUTH_EMAIL: Operation = Operation {
 };
 pub const AUDIT_REPORT: Operation = Operation {
     name: "audit: registration report",
-    needs: &["AuditLog.Read.All"],
+    needs: &[
+        "AuditLog.Read.All",
+        "UserAuthenticationMethod.Read.All",
+        "UserAuthenticationMethod.ReadWrite.All",
+    ],
     delegated_role: "Reports Reader, Security Reader or Global Reader (and Entra ID P1/P2)",
 };
+pub const AUDIT_POLICY: Operation = Operation {
+    name: "audit: authentication methods policy",
+    needs: &[
+        "Policy.Read.AuthenticationMethod",
+        "Policy.Read.All",
+        "Policy.ReadWrite.AuthenticationMethod",
+    ],
+    delegated_role: "Authentication Policy Administrator, Security Reader or Global Reader",
+};
+pub const AUDIT_GROUPS: Operation = Operation {
+    name: "audit: the policy's group targets",
+    needs: &[
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "Directory.Read.All",
+        "GroupMember.ReadWrite.All",
+        "Group.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ],
+    delegated_role: "any role that reads groups (e.g. Directory Readers, Global Reader)",
+};
+
+/// When `granted` writes phones or mails but can't read users as ssprctl does: which read is
+/// missing.
+pub fn narrow_read(granted: &[String]) -> Option<String> {
+    if READ_USERS.allowed_by(granted) {
+        return None;
+    }
+    let narrow: Vec<&str> = ["User-Phone.ReadWrite.All", "User-Mail.ReadWrite.All"]
+        .into_iter()
+        .filter(|n| granted.iter().any(|g| g.eq_ignore_ascii_case(n)))
+        .collect();
+    (!narrow.is_empty()).then(|| {
+        format!(
+            "{} cover(s) only the phone or mail properties and ids: reading displayName, otherMails and \
+             onPremisesSyncEnabled needs User.Read.All (or wider)",
+            narrow.join(" and ")
+        )
+    })
+}
 
 /// Every operation, in the order `auth status` shows them.
-pub const ALL: [Operation; 8] = [
+pub const ALL: [Operation; 10] = [
     READ_USERS,
     SET_PHONES,
     SET_ALTERNATE_EMAIL,
@@ -95,6 +140,8 @@ pub const ALL: [Operation; 8] = [
     READ_AUTH_EMAIL,
     SET_AUTH_EMAIL,
     AUDIT_REPORT,
+    AUDIT_POLICY,
+    AUDIT_GROUPS,
 ];
 
 /// The permissions a token's claims grant: `roles` (app) or `scp` (delegated).
@@ -123,7 +170,25 @@ mod tests {
     fn least_privileged_permissions_allow_their_operation_only() {
         let g = vec!["user-phone.readwrite.all".to_string()];
         assert!(SET_PHONES.allowed_by(&g));
-        assert!(READ_USERS.allowed_by(&g));
+        // It covers the phones only: ssprctl's reads need User.Read.All, and it is said which.
+        assert!(!READ_USERS.allowed_by(&g));
+        assert_eq!(
+            narrow_read(&g).unwrap(),
+            "User-Phone.ReadWrite.All cover(s) only the phone or mail properties and ids: reading \
+             displayName, otherMails and onPremisesSyncEnabled needs User.Read.All (or wider)"
+        );
+        assert!(narrow_read(&["User.Read.All".to_string()]).is_none());
+        let least = [
+            "Policy.Read.AuthenticationMethod",
+            "UserAuthenticationMethod.Read.All",
+            "GroupMember.Read.All",
+        ]
+        .map(String::from);
+        assert!(
+            AUDIT_POLICY.allowed_by(&least)
+                && AUDIT_REPORT.allowed_by(&least)
+                && AUDIT_GROUPS.allowed_by(&least)
+        );
         assert!(!SET_ALTERNATE_EMAIL.allowed_by(&g));
         assert!(!SET_AUTH_PHONES.allowed_by(&g));
         let c = Claims {

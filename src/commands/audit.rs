@@ -10,7 +10,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::Ctx;
-use crate::audit::{self, Enabled, Options, Record, Report, Subject, Summary};
+use crate::audit::policy::Migration;
+use crate::audit::{
+    self, Enabled, Options, Policy, PolicySource, Record, Report, Subject, Summary,
+};
 use crate::cli::{AuditArgs, Format, MethodKind};
 use crate::directory::{AnyDirectory, BulkControl, Directory, DirectoryError};
 use crate::error::CliError;
@@ -63,6 +66,11 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         .map(crate::settings::region_arg)
         .transpose()?;
     let dir = ctx.open_directory().await?;
+    // Reading users is required; the report, the policy and group targets degrade with a word.
+    if let AnyDirectory::Graph(g) = &dir {
+        g.check_permissions(&[crate::auth::permissions::READ_USERS])
+            .await?;
+    }
     let ctl = BulkControl {
         auth_concurrency: usize::from(a.auth_concurrency),
         ..Default::default()
@@ -87,7 +95,7 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     };
     let opts = Options {
         required: usize::from(a.methods_required),
-        enabled: enabled_methods(&a, &dir, ctx).await?,
+        policy: policy(&a, &dir, ctx).await?,
         default_region,
         shared_threshold: a.shared_threshold,
         on_premises: matches!(dir, AnyDirectory::Ad(_)),
@@ -116,7 +124,7 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         (Some(path), Some(format)) => Some(write_fixes(path, format, &records)?),
         _ => None,
     };
-    let summary = audit::summary(&records, next_steps(&dir, &a, fixed));
+    let summary = audit::summary(&records, next_steps(&dir, &a, fixed), opts.policy.source());
     if a.not_ready {
         records.retain(|r| !r.ready);
     }
@@ -129,31 +137,79 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// The method kinds that count: `--enabled-methods`, else the tenant's policy (said once),
-/// else all.
-async fn enabled_methods(
-    a: &AuditArgs,
-    dir: &AnyDirectory,
-    ctx: &Ctx<'_>,
-) -> Result<Enabled, CliError> {
-    if !a.enabled_methods.is_empty() {
-        return Ok(Enabled {
-            mobile: a.enabled_methods.contains(&MethodKind::Mobile),
-            office: a.enabled_methods.contains(&MethodKind::Office),
-            email: a.enabled_methods.contains(&MethodKind::Email),
+/// What the method kinds are judged by (said once): the tenant's authentication methods
+/// policy per user once migrated; `--enabled-methods` (default: every kind) for what only the
+/// legacy SSPR policy decides; `--enabled-methods` alone where there is no readable policy.
+async fn policy(a: &AuditArgs, dir: &AnyDirectory, ctx: &Ctx<'_>) -> Result<Policy, CliError> {
+    let flags = (!a.enabled_methods.is_empty()).then(|| Enabled {
+        mobile: a.enabled_methods.contains(&MethodKind::Mobile),
+        office: a.enabled_methods.contains(&MethodKind::Office),
+        email: a.enabled_methods.contains(&MethodKind::Email),
+    });
+    let legacy = flags.unwrap_or_default();
+    let legacy_words = match flags {
+        Some(e) => format!(
+            "--enabled-methods: mobile {}, office {}, email {}",
+            on_off(e.mobile),
+            on_off(e.office),
+            on_off(e.email)
+        ),
+        None => "every kind (say which with --enabled-methods)".into(),
+    };
+    let Some(p) = dir.methods_policy().await? else {
+        return Ok(Policy::Fixed {
+            enabled: legacy,
+            source: if flags.is_some() {
+                PolicySource::EnabledMethodsOption
+            } else {
+                PolicySource::None
+            },
         });
-    }
-    Ok(match dir.enabled_methods().await? {
-        Some(e) => {
+    };
+    match p.migration {
+        Migration::PreMigration => {
             ctx.printer.note(&format!(
-                "method kinds from the tenant's authentication methods policy: mobile {}, office {}, email {}",
-                on_off(e.mobile),
-                on_off(e.office),
-                on_off(e.email)
+                "the tenant's SSPR methods come from the legacy SSPR policy (policyMigrationState preMigration), \
+                 which Microsoft Graph does not expose: verdicts assume {legacy_words}"
             ));
-            e
+            return Ok(Policy::Fixed {
+                enabled: legacy,
+                source: PolicySource::LegacySsprPolicy,
+            });
         }
-        None => Enabled::default(),
+        Migration::Complete if flags.is_some() => {
+            return Ok(Policy::Fixed {
+                enabled: legacy,
+                source: PolicySource::EnabledMethodsOption,
+            });
+        }
+        _ => {}
+    }
+    let in_progress = p.migration == Migration::InProgress;
+    ctx.printer.note(&format!(
+        "verdicts rest on the tenant's authentication methods policy ({}): {}{}",
+        p.migration.name(),
+        p.describe(),
+        if in_progress {
+            format!("; and, while migrating, the legacy SSPR policy, assumed as {legacy_words}")
+        } else {
+            String::new()
+        }
+    ));
+    let groups = p.groups();
+    let members = dir.group_members(&groups).await?;
+    let unknown = members.values().filter(|m| m.is_none()).count();
+    if unknown > 0 {
+        ctx.printer.warn(&format!(
+            "the members of {unknown} group(s) the policy targets can't be read (GroupMember.Read.All or \
+             Group.Read.All): the methods they decide are unknown for users they could include or exclude \
+             (problem policy_unknown), never counted"
+        ));
+    }
+    Ok(Policy::Methods {
+        policy: Box::new(p),
+        members,
+        legacy: in_progress.then_some(legacy),
     })
 }
 

@@ -85,6 +85,9 @@ pub async fn run(ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             crate::text::sanitize(&c.unreadable.join("; "))
         ));
     }
+    if let Some(why) = granted.as_deref().and_then(permissions::narrow_read) {
+        ctx.printer.warn(&why);
+    }
     if permission_type == "unknown" {
         ctx.printer.warn(
             "the token is opaque (not a JWT): its permissions can't be read from it; operations show as unknown",

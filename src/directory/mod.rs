@@ -240,9 +240,21 @@ pub trait Directory {
         Ok(crate::audit::Report::NotApplicable)
     }
 
-    /// The method kinds the tenant's policy enables (Graph, with `Policy.Read.All`).
-    async fn enabled_methods(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
+    /// The tenant's authentication methods policy (Graph, with
+    /// `Policy.Read.AuthenticationMethod`); `None` where there is none or it can't be read.
+    async fn methods_policy(
+        &self,
+    ) -> Result<Option<crate::audit::policy::MethodsPolicy>, DirectoryError> {
         Ok(None)
+    }
+
+    /// The transitive user members of `groups` (Graph, with `GroupMember.Read.All`); a group
+    /// whose members can't be read is `None`.
+    async fn group_members(
+        &self,
+        groups: &std::collections::BTreeSet<String>,
+    ) -> Result<crate::audit::policy::Members, DirectoryError> {
+        Ok(groups.iter().map(|g| (g.clone(), None)).collect())
     }
 
     /// Fields this directory doesn't hold (shown as null).
@@ -358,8 +370,17 @@ impl Directory for AnyDirectory {
         forward!(self, d => d.registrations().await)
     }
 
-    async fn enabled_methods(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
-        forward!(self, d => d.enabled_methods().await)
+    async fn methods_policy(
+        &self,
+    ) -> Result<Option<crate::audit::policy::MethodsPolicy>, DirectoryError> {
+        forward!(self, d => d.methods_policy().await)
+    }
+
+    async fn group_members(
+        &self,
+        groups: &std::collections::BTreeSet<String>,
+    ) -> Result<crate::audit::policy::Members, DirectoryError> {
+        forward!(self, d => d.group_members(groups).await)
     }
 
     async fn read_many(

@@ -150,6 +150,10 @@ pub struct State {
     pub report_forbidden: bool,
     /// The authentication methods policy; `None` answers 403 (no Policy.Read.All).
     pub policy: Option<Value>,
+    /// Groups: id → direct members, user ids or other groups' ids (nested groups).
+    pub groups: HashMap<String, Vec<String>>,
+    /// Answer group member reads with 403 (no GroupMember.Read.All).
+    pub groups_forbidden: bool,
     pub seen: Vec<Seen>,
     faults: Vec<Fault>,
     latency: Duration,
@@ -714,6 +718,9 @@ fn route(
             ),
         };
     }
+    if let ["groups", gid, "transitiveMembers", "microsoft.graph.user"] = rest {
+        return group_users(&s, gid, &q, rid);
+    }
     if rest == ["$batch"] {
         if *method != Method::POST {
             return graph_error(405, "MethodNotAllowed", "only POST", rid);
@@ -849,6 +856,69 @@ fn registration_report(s: &State, q: &HashMap<String, String>, rid: &str) -> Res
             next.push_str(&format!("&$filter={}", f.replace(' ', "%20")));
         }
         body["@odata.nextLink"] = json!(next);
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// `GET /groups/{id}/transitiveMembers/microsoft.graph.user`: the users in the group and in the
+/// groups nested in it, once each, in pages of `$top` (default 100, at most 999).
+fn group_users(s: &State, gid: &str, q: &HashMap<String, String>, rid: &str) -> Response {
+    if s.groups_forbidden {
+        return graph_error(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+            rid,
+        );
+    }
+    if !s.groups.contains_key(gid) {
+        return graph_error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{gid}' does not exist or one of its queried reference-property objects are not present."
+            ),
+            rid,
+        );
+    }
+    let top: usize = match q.get("$top").map(|t| t.parse::<usize>()) {
+        None => 100,
+        Some(Ok(t)) if (1..=999).contains(&t) => t,
+        _ => return graph_error(400, "BadRequest", "Invalid $top.", rid),
+    };
+    let skip: usize = q
+        .get("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    // Depth-first through nested groups, each group once (a cycle ends).
+    let mut users: Vec<&str> = Vec::new();
+    let mut seen_users = std::collections::HashSet::new();
+    let mut seen_groups = std::collections::HashSet::from([gid.to_string()]);
+    let mut todo = vec![gid.to_string()];
+    while let Some(g) = todo.pop() {
+        for m in &s.groups[&g] {
+            if s.groups.contains_key(m) {
+                if seen_groups.insert(m.clone()) {
+                    todo.push(m.clone());
+                }
+            } else if seen_users.insert(m.as_str()) {
+                users.push(m);
+            }
+        }
+    }
+    let page: Vec<Value> = users
+        .iter()
+        .skip(skip)
+        .take(top)
+        .map(|id| json!({"@odata.type": "#microsoft.graph.user", "id": id}))
+        .collect();
+    let mut body = json!({"value": page});
+    if skip + top < users.len() {
+        body["@odata.nextLink"] = json!(format!(
+            "{}/v1.0/groups/{gid}/transitiveMembers/microsoft.graph.user?$select=id&$top={top}&$skiptoken={}",
+            s.base_url,
+            skip + top
+        ));
     }
     (StatusCode::OK, axum::Json(body)).into_response()
 }

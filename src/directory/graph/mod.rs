@@ -618,8 +618,17 @@ impl Directory for GraphDirectory {
         self.registration_report().await
     }
 
-    async fn enabled_methods(&self) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
-        self.methods_policy().await
+    async fn methods_policy(
+        &self,
+    ) -> Result<Option<crate::audit::policy::MethodsPolicy>, DirectoryError> {
+        self.read_methods_policy().await
+    }
+
+    async fn group_members(
+        &self,
+        groups: &std::collections::BTreeSet<String>,
+    ) -> Result<crate::audit::policy::Members, DirectoryError> {
+        self.read_group_members(groups).await
     }
 
     async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {

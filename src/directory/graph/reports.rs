@@ -4,8 +4,11 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use std::collections::{BTreeSet, HashSet};
+
 use super::client::{self, Purpose};
 use super::{GraphDirectory, PAGE_SIZE};
+use crate::audit::policy::{Members, MethodConfig, MethodsPolicy, Migration};
 use crate::directory::DirectoryError;
 
 impl GraphDirectory {
@@ -13,7 +16,7 @@ impl GraphDirectory {
     /// needs.
     pub(super) async fn registration_report(&self) -> Result<crate::audit::Report, DirectoryError> {
         const PURPOSE: Purpose = Purpose {
-            permission: "AuditLog.Read.All (and Entra ID P1 or P2)",
+            permission: "AuditLog.Read.All or UserAuthenticationMethod.Read.All (and Entra ID P1 or P2)",
             auth_method_write: false,
         };
         let mut url = self.client.url(&[
@@ -29,21 +32,15 @@ impl GraphDirectory {
                 Ok(r) => r.body.unwrap_or(Value::Null),
                 Err(DirectoryError::Service(s)) if s.status == Some(403) => {
                     return Ok(crate::audit::Report::Unavailable(
-                        "the registration report needs AuditLog.Read.All (and Entra ID P1/P2): auditing \
-                         from the users' properties only (records say registration: unavailable)"
+                        "the registration report needs AuditLog.Read.All or UserAuthenticationMethod.Read.All \
+                         (and Entra ID P1/P2): auditing from the users' properties only (records say registration: \
+                         unavailable)"
                             .into(),
                     ));
                 }
                 Err(e) => return Err(e),
             };
-            let Some(page) = body.get("value").and_then(Value::as_array) else {
-                return Err(client::malformed(
-                    &Method::GET,
-                    &url,
-                    "the page has no \"value\" list",
-                    None,
-                ));
-            };
+            let page = value_list(&body, &url)?;
             for r in page {
                 let Some(id) = r["id"].as_str() else { continue };
                 let b = |k: &str| r[k].as_bool().unwrap_or(false);
@@ -71,13 +68,13 @@ impl GraphDirectory {
         }
     }
 
-    /// The method kinds the tenant's authentication methods policy enables (email, SMS, voice);
-    /// `None` without `Policy.Read.All`.
-    pub(super) async fn methods_policy(
+    /// The tenant's authentication methods policy: its migration state and the SMS, voice and
+    /// email configurations with their targets; `None` without the permission to read it.
+    pub(super) async fn read_methods_policy(
         &self,
-    ) -> Result<Option<crate::audit::Enabled>, DirectoryError> {
+    ) -> Result<Option<MethodsPolicy>, DirectoryError> {
         const PURPOSE: Purpose = Purpose {
-            permission: "Policy.Read.All",
+            permission: "Policy.Read.AuthenticationMethod (or Policy.Read.All)",
             auth_method_write: false,
         };
         let url = self
@@ -88,26 +85,112 @@ impl GraphDirectory {
             Err(DirectoryError::Service(s)) if matches!(s.status, Some(403 | 404)) => {
                 self.client.http.log(
                     1,
-                    "the authentication methods policy can't be read (Policy.Read.All): every method kind counts",
+                    "the authentication methods policy can't be read (Policy.Read.AuthenticationMethod): every method kind counts",
                 );
                 return Ok(None);
             }
             Err(e) => return Err(e),
         };
-        let on = |id: &str| {
-            body["authenticationMethodConfigurations"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| {
-                    c["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id))
-                        && c["state"].as_str() == Some("enabled")
-                })
+        Ok(Some(parse_policy(&body)))
+    }
+
+    /// The transitive user members of each group, read once, in pages of 999. A group whose
+    /// members can't be read (403: no GroupMember.Read.All; 404: gone) is `None`.
+    pub(super) async fn read_group_members(
+        &self,
+        groups: &BTreeSet<String>,
+    ) -> Result<Members, DirectoryError> {
+        const PURPOSE: Purpose = Purpose {
+            permission: "GroupMember.Read.All (or Group.Read.All)",
+            auth_method_write: false,
         };
-        Ok(Some(crate::audit::Enabled {
-            mobile: on("Sms") || on("Voice"),
-            office: on("Voice"),
-            email: on("Email"),
-        }))
+        let mut out = Members::new();
+        for g in groups {
+            let mut url =
+                self.client
+                    .url(&["groups", g, "transitiveMembers", "microsoft.graph.user"]);
+            url.query_pairs_mut()
+                .append_pair("$select", "id")
+                .append_pair("$top", PAGE_SIZE);
+            let mut ids = HashSet::new();
+            let mut fetched = HashSet::new();
+            let members = loop {
+                let body = match self.client.send(Method::GET, &url, None, PURPOSE).await {
+                    Ok(r) => r.body.unwrap_or(Value::Null),
+                    // The command says it once, for every group left unknown.
+                    Err(DirectoryError::Service(s)) if matches!(s.status, Some(403 | 404)) => {
+                        break None;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let page = value_list(&body, &url)?;
+                ids.extend(
+                    page.iter()
+                        .filter_map(|m| m["id"].as_str().map(str::to_lowercase)),
+                );
+                match self.client.next_page(&body, &url, &mut fetched)? {
+                    Some(next) => url = next,
+                    None => break Some(std::mem::take(&mut ids)),
+                }
+            };
+            out.insert(g.clone(), members);
+        }
+        Ok(out)
+    }
+}
+
+/// A list page's `value`, or the error naming the page.
+fn value_list<'a>(body: &'a Value, url: &reqwest::Url) -> Result<&'a Vec<Value>, DirectoryError> {
+    body.get("value")
+        .and_then(Value::as_array)
+        .ok_or_else(|| client::malformed(&Method::GET, url, "the page has no \"value\" list", None))
+}
+
+/// The parts of an authenticationMethodsPolicy that decide SSPR's contact methods.
+fn parse_policy(body: &Value) -> MethodsPolicy {
+    let configs = body["authenticationMethodConfigurations"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let find = |id: &str| {
+        configs
+            .iter()
+            .find(|c| c["id"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(id)))
+    };
+    let groups = |c: &Value, key: &str| -> (bool, Vec<String>) {
+        let mut all = false;
+        let mut ids = Vec::new();
+        for t in c[key].as_array().into_iter().flatten() {
+            match t["id"].as_str() {
+                Some("all_users") => all = true,
+                Some(id) if t["targetType"].as_str().is_none_or(|k| k == "group") => {
+                    ids.push(id.to_string())
+                }
+                _ => {}
+            }
+        }
+        (all, ids)
+    };
+    let config = |id: &str| {
+        let Some(c) = find(id) else {
+            return MethodConfig::default();
+        };
+        let (all_users, include) = groups(c, "includeTargets");
+        let (_, exclude) = groups(c, "excludeTargets");
+        MethodConfig {
+            enabled: c["state"].as_str() == Some("enabled"),
+            all_users,
+            include,
+            exclude,
+        }
+    };
+    MethodsPolicy {
+        migration: Migration::parse(body["policyMigrationState"].as_str()),
+        sms: config("Sms"),
+        voice: config("Voice"),
+        office_phone_allowed: find("Voice")
+            .and_then(|c| c["isOfficePhoneAllowed"].as_bool())
+            .unwrap_or(false),
+        email: config("Email"),
     }
 }

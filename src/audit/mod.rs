@@ -11,9 +11,13 @@
 //! the number works), not shared by more than the threshold of users; an email that is not the
 //! user's own sign-in name.
 
+pub mod policy;
+
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
+
+pub use policy::{EnabledFor, Policy, PolicySource, Tri};
 
 use crate::model::{AuthDetails, User};
 use crate::phone::{self, PhoneCheck, PhoneOptions, RegionCode};
@@ -41,7 +45,8 @@ impl Default for Enabled {
 pub struct Options {
     /// Methods SSPR requires (the policy's "number of methods required to reset").
     pub required: usize,
-    pub enabled: Enabled,
+    /// Which method kinds count, per user.
+    pub policy: Policy,
     /// Region for national numbers, to derive their `+CC` fix.
     pub default_region: Option<RegionCode>,
     /// A mobile phone on more users than this is a placeholder, not the user's.
@@ -192,9 +197,13 @@ fn one(
     } else {
         "cloud"
     };
-    let mut f = Findings::default();
+    let mut f = Findings {
+        enabled: opts.policy.for_user(&u.id),
+        ..Findings::default()
+    };
     f.phones(u, [mobile, office], holders, opts);
-    f.emails(s, opts);
+    f.emails(s);
+    f.unknown_policy();
     if source == "synced" && !f.needs_ad_fix.is_empty() {
         f.fix_in_ad(u);
     }
@@ -212,11 +221,27 @@ fn one(
 }
 
 /// What the checks of one user found: usable fields, problems, and the phones to fix in AD.
-#[derive(Default)]
 struct Findings {
+    /// The method kinds that count for this user.
+    enabled: EnabledFor,
     usable: Vec<&'static str>,
+    /// Fields with a usable value whose kind the policy may or may not enable (a targeted
+    /// group's members could not be read).
+    undecided: Vec<&'static str>,
     problems: Vec<Problem>,
     needs_ad_fix: Vec<&'static str>,
+}
+
+impl Default for Findings {
+    fn default() -> Self {
+        Findings {
+            enabled: crate::audit::Enabled::default().into(),
+            usable: Vec::new(),
+            undecided: Vec::new(),
+            problems: Vec::new(),
+            needs_ad_fix: Vec::new(),
+        }
+    }
 }
 
 impl Findings {
@@ -245,9 +270,9 @@ impl Findings {
         holders: &HashMap<String, usize>,
         opts: &Options,
     ) {
-        for (state, field, value, kind_on) in [
-            (mobile, "mobilePhone", &u.mobile_phone, opts.enabled.mobile),
-            (office, "officePhone", &u.office_phone, opts.enabled.office),
+        for (state, field, value, kind) in [
+            (mobile, "mobilePhone", &u.mobile_phone, self.enabled.mobile),
+            (office, "officePhone", &u.office_phone, self.enabled.office),
         ] {
             let (Some(state), Some(value)) = (state, value) else {
                 continue;
@@ -283,9 +308,7 @@ impl Findings {
                         );
                         self.needs_ad_fix.push(field);
                     }
-                    if kind_on {
-                        self.usable.push(field);
-                    }
+                    self.count(field, kind);
                 }
                 PhoneState::Misformatted(fix) => {
                     let (message, fix) = match fix {
@@ -312,7 +335,7 @@ impl Findings {
 
     /// Alternate emails (usable unless it is the sign-in name) and, when read, the
     /// authentication methods.
-    fn emails(&mut self, s: &Subject, opts: &Options) {
+    fn emails(&mut self, s: &Subject) {
         let u = &s.user;
         let upn_problem = |f: &mut Self, field: &'static str, addr: &str| {
             f.problem(
@@ -332,8 +355,8 @@ impl Findings {
                 alt_ok = true;
             }
         }
-        if alt_ok && opts.enabled.email {
-            self.usable.push("alternateEmail");
+        if alt_ok {
+            self.count("alternateEmail", self.enabled.email);
         }
         let Some(a) = &s.auth else {
             return;
@@ -343,19 +366,47 @@ impl Findings {
                 matches!(phone_state(v, None), PhoneState::Usable { .. }) || phone::is_masked(v)
             })
         };
-        if ok_phone(&a.authentication_phone) && opts.enabled.mobile {
-            self.usable.push("authenticationPhone");
+        if ok_phone(&a.authentication_phone) {
+            self.count("authenticationPhone", self.enabled.mobile);
         }
-        if ok_phone(&a.authentication_office_phone) && opts.enabled.office {
-            self.usable.push("authenticationOfficePhone");
+        if ok_phone(&a.authentication_office_phone) {
+            self.count("authenticationOfficePhone", self.enabled.office);
         }
         if let Some(e) = &a.authentication_email {
             if e.eq_ignore_ascii_case(&u.user_principal_name) {
                 upn_problem(self, "authenticationEmail", e);
-            } else if opts.enabled.email {
-                self.usable.push("authenticationEmail");
+            } else {
+                self.count("authenticationEmail", self.enabled.email);
             }
         }
+    }
+
+    /// A usable value of `field` counts when the policy enables its kind for the user.
+    fn count(&mut self, field: &'static str, kind: Tri) {
+        match kind {
+            Tri::Yes => self.usable.push(field),
+            Tri::Unknown => self.undecided.push(field),
+            Tri::No => {}
+        }
+    }
+
+    /// Values that count only if the policy enables their kind for this user, which could not
+    /// be told: said, never counted.
+    fn unknown_policy(&mut self) {
+        if self.undecided.is_empty() {
+            return;
+        }
+        let fields = self.undecided.join(", ");
+        self.problem(
+            "policy_unknown",
+            None,
+            None,
+            format!(
+                "{fields}: whether the authentication methods policy enables this kind for the user is unknown \
+                 (a targeted group's members could not be read: GroupMember.Read.All); not counted"
+            ),
+            None,
+        );
     }
 
     /// A synchronised user's phones are fixed in AD: say so, and keep the fixes the tenant
@@ -456,10 +507,12 @@ pub struct Summary {
     pub ready: usize,
     pub ready_percent: f64,
     pub problems: BTreeMap<&'static str, usize>,
+    /// Which policy the verdicts rest on.
+    pub policy_source: PolicySource,
     pub next: Vec<String>,
 }
 
-pub fn summary(records: &[Record], next: Vec<String>) -> Summary {
+pub fn summary(records: &[Record], next: Vec<String>, policy_source: PolicySource) -> Summary {
     let ready = records.iter().filter(|r| r.ready).count();
     let mut problems = BTreeMap::new();
     for p in records.iter().flat_map(|r| &r.problems) {
@@ -474,6 +527,7 @@ pub fn summary(records: &[Record], next: Vec<String>) -> Summary {
             (1000.0 * ready as f64 / records.len() as f64).round() / 10.0
         },
         problems,
+        policy_source,
         next,
     }
 }
@@ -500,7 +554,7 @@ mod tests {
     fn opts() -> Options {
         Options {
             required: 1,
-            enabled: Enabled::default(),
+            policy: Policy::default(),
             default_region: RegionCode::parse("GB"),
             shared_threshold: 3,
             on_premises: false,
@@ -584,10 +638,13 @@ mod tests {
             ..Default::default()
         });
         let o = Options {
-            enabled: Enabled {
-                mobile: false,
-                office: true,
-                email: true,
+            policy: Policy::Fixed {
+                enabled: Enabled {
+                    mobile: false,
+                    office: true,
+                    email: true,
+                },
+                source: PolicySource::EnabledMethodsOption,
             },
             required: 2,
             ..opts()
