@@ -393,8 +393,10 @@ pub struct AuditArgs {
     /// Methods the SSPR policy requires to reset (Graph has no API for it: say it).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub methods_required: u8,
-    /// The method kinds the SSPR policy enables, comma-separated [default: on Graph, from the
-    /// authentication methods policy when readable; else all].
+    /// The method kinds the SSPR policy enables, comma-separated: on a migrated tenant this
+    /// overrides its authentication methods policy; before or during migration it is what the
+    /// legacy SSPR policy (unreadable through Graph) is assumed to enable [default: on Graph,
+    /// the methods policy per user when readable; else all].
     #[arg(
         long,
         value_name = "KINDS",
@@ -423,6 +425,13 @@ pub struct AuditArgs {
     /// Graph: authentication-method requests in flight at most (with --with-methods).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
     pub auth_concurrency: u16,
+    /// Also audit disabled accounts (accountEnabled false; left out by default: they can't
+    /// sign in, let alone reset).
+    #[arg(long)]
+    pub include_disabled: bool,
+    /// Also audit guests (userType Guest; left out by default: their home tenant resets them).
+    #[arg(long)]
+    pub include_guests: bool,
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

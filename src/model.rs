@@ -15,6 +15,10 @@ pub struct User {
     pub mobile_phone: Option<String>,
     pub office_phone: Option<String>,
     pub on_premises_sync_enabled: bool,
+    /// `accountEnabled`: `None` where the directory doesn't say (local, AD).
+    pub account_enabled: Option<bool>,
+    /// `userType` (`Member`, `Guest`): `None` where the directory doesn't say.
+    pub user_type: Option<String>,
 }
 
 /// The authentication contact information (MSOnline's `StrongAuthenticationUserDetails`).

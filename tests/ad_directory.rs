@@ -166,6 +166,8 @@ impl suite::Fixture for Ad {
             id: self.ids.borrow()[&u.user_principal_name].clone(),
             alternate_email_addresses: Vec::new(),
             on_premises_sync_enabled: false,
+            account_enabled: None,
+            user_type: None,
             ..u.clone()
         }
     }

@@ -148,6 +148,8 @@ fn user(i: usize, r: &Row) -> (User, AuthDetails) {
             office_phone: r.2.map(str::to_string),
             alternate_email_addresses: r.3.iter().map(|m| m.to_string()).collect(),
             on_premises_sync_enabled: r.4,
+            account_enabled: None,
+            user_type: None,
         },
         AuthDetails {
             authentication_email: r.5.map(str::to_string),
@@ -311,8 +313,8 @@ fn not_ready_formats_and_summary() {
     let (_, out, _) = run_local(&env, &["audit", "national@contoso.com", "-o", "csv"]);
     assert_eq!(
         out,
-        "userPrincipalName,id,source,ready,usableMethods,problems,details\n\
-         national@contoso.com,00000000-0000-4000-a000-000000000002,cloud,false,,\"phone_format;no_method\",'phone_format: not a phone SSPR can use: no country code (it does not start with +) (write it as +CountryCode Number (e.g. +1 4255550100), or give --default-region CC (e.g. --default-region US) for national numbers);no_method: no contact method SSPR can use: set a mobile phone, office phone or alternate email\n"
+        "userPrincipalName,id,source,ready,state,usableMethods,problems,details\n\
+         national@contoso.com,00000000-0000-4000-a000-000000000002,cloud,false,notReady,,\"phone_format;no_method\",'phone_format: not a phone SSPR can use: no country code (it does not start with +) (write it as +CountryCode Number (e.g. +1 4255550100), or give --default-region CC (e.g. --default-region US) for national numbers);no_method: no contact method SSPR can use: set a mobile phone, office phone or alternate email\n"
             .replace(",'phone_format", ",\"phone_format")
             .replace("alternate email\n", "alternate email\"\n")
             .as_str()
@@ -547,6 +549,8 @@ fn policy_tenant() -> Tenant {
             mobile_phone: mobile.map(String::from),
             office_phone: office.map(String::from),
             on_premises_sync_enabled: false,
+            account_enabled: None,
+            user_type: None,
         };
         emu.add_user(&u, &AuthDetails::default());
     }
@@ -736,4 +740,134 @@ fn group_targets_count_nested_members_minus_exclusions_and_unreadable_groups_are
     assert_eq!(c["mail@contoso.com"], ["policy_unknown", "no_method"]);
     assert_eq!(c["off@contoso.com"], ["no_method"]);
     assert_eq!(err.matches("GroupMember.Read.All").count(), 1, "{err}");
+}
+
+#[test]
+fn out_of_scope_users_disabled_accounts_and_guests_are_told_apart() {
+    let g = policy_tenant();
+    for (id, upn, enabled, kind) in [
+        (
+            "00000000-0000-4000-b000-000000000004",
+            "gone@contoso.com",
+            Some(false),
+            None,
+        ),
+        (
+            "00000000-0000-4000-b000-000000000005",
+            "guest_fabrikam.com#EXT#@contoso.com",
+            None,
+            Some("Guest"),
+        ),
+    ] {
+        let u = User {
+            id: id.into(),
+            user_principal_name: upn.into(),
+            mobile_phone: Some("07400 123457".into()),
+            account_enabled: enabled,
+            user_type: kind.map(String::from),
+            ..Default::default()
+        };
+        g.emu.add_user(&u, &AuthDetails::default());
+    }
+    // SSPR is not enabled for nat, whose phone also needs a fix.
+    let nat = User {
+        id: "00000000-0000-4000-b000-000000000006".into(),
+        user_principal_name: "nat@contoso.com".into(),
+        mobile_phone: Some("07400 123458".into()),
+        ..Default::default()
+    };
+    g.emu.add_user(&nat, &AuthDetails::default());
+    g.emu
+        .state()
+        .registrations
+        .insert(nat.id.clone(), json!({"isSsprEnabled": false}));
+    let dir = tempfile::tempdir().unwrap();
+    let fixes = dir.path().join("fixes.csv");
+    let (code, out, err) = g.run(&[
+        "audit",
+        "--all",
+        "-o",
+        "json",
+        "--summary",
+        "--default-region",
+        "GB",
+        "--fix-file",
+        fixes.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let users = v["users"].as_array().unwrap();
+    let states: BTreeMap<&str, (&str, bool)> = users
+        .iter()
+        .map(|r| {
+            (
+                r["userPrincipalName"].as_str().unwrap(),
+                (r["state"].as_str().unwrap(), r["ready"].as_bool().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        BTreeMap::from([
+            ("mail@contoso.com", ("ready", true)),
+            ("mob@contoso.com", ("ready", true)),
+            ("nat@contoso.com", ("outOfScope", false)),
+            ("off@contoso.com", ("ready", true)),
+        ])
+    );
+    let s = &v["summary"];
+    assert_eq!(
+        (
+            s["audited"].as_u64(),
+            s["ready"].as_u64(),
+            s["outOfScope"].as_u64()
+        ),
+        (Some(4), Some(3), Some(1))
+    );
+    assert_eq!(s["readyPercent"], 100.0);
+    assert_eq!(s["leftOut"], json!({"disabled": 1, "guests": 1}));
+    // The out-of-scope user's problem is listed but not counted, and not in the fix file.
+    assert_eq!(s["problems"], json!({}));
+    assert_eq!(
+        std::fs::read_to_string(&fixes).unwrap(),
+        "userPrincipalName,mobilePhone,officePhone\n"
+    );
+    assert!(
+        err.contains(
+            "audit: 4 users, 3 ready (100.0%), 1 out of SSPR's scope (isSsprEnabled false)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "left out: 1 disabled account(s), 1 guest(s) (--include-disabled, --include-guests)"
+        ),
+        "{err}"
+    );
+    // --not-ready leaves out-of-scope users out too; the flags bring the others in.
+    let (_, out, _) = g.run(&[
+        "audit",
+        "--all",
+        "-o",
+        "json",
+        "--not-ready",
+        "--default-region",
+        "GB",
+    ]);
+    assert_eq!(out, "[]\n");
+    let (_, out, err) = g.run(&[
+        "audit",
+        "--all",
+        "-o",
+        "json",
+        "--summary",
+        "--include-disabled",
+        "--include-guests",
+        "--default-region",
+        "GB",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["audited"], 6);
+    assert_eq!(v["summary"]["leftOut"], json!({"disabled": 0, "guests": 0}));
+    assert!(!err.contains("left out:"), "{err}");
 }

@@ -50,6 +50,15 @@ impl suite::Fixture for Graph {
         self.0.borrow_mut().push(emu);
         d
     }
+
+    /// Graph always says whether the account is enabled and what kind of user it is.
+    fn expect(&self, u: &User) -> User {
+        User {
+            account_enabled: u.account_enabled.or(Some(true)),
+            user_type: u.user_type.clone().or(Some("Member".into())),
+            ..u.clone()
+        }
+    }
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ fn directory(env: &Env, n: usize) -> String {
                 display_name: Some(format!("User {i}")),
                 mobile_phone: (i % 3 == 0).then(|| "+1 2065550100".to_string()),
                 on_premises_sync_enabled: i % 10 == 9,
+                account_enabled: None,
+                user_type: None,
                 ..Default::default()
             },
             &AuthDetails::default(),

@@ -43,6 +43,8 @@ pub(crate) fn bench_audit() {
             vec![]
         },
         on_premises_sync_enabled: i.is_multiple_of(7),
+        account_enabled: None,
+        user_type: None,
     };
     let users: Vec<(User, AuthDetails)> =
         (0..n).map(|i| (user(i), AuthDetails::default())).collect();

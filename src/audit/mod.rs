@@ -61,6 +61,8 @@ pub struct Options {
 pub struct Registration {
     pub is_sspr_registered: bool,
     pub is_sspr_capable: bool,
+    /// Whether SSPR applies to the user at all (enabled for all, or for a group they are in).
+    pub is_sspr_enabled: bool,
     pub is_admin: bool,
     pub methods_registered: Vec<String>,
 }
@@ -104,6 +106,9 @@ pub struct Record {
     pub id: String,
     /// `cloud`, `synced` (from on-premises AD, through Entra Connect) or `onPremises` (AD).
     pub source: &'static str,
+    /// `ready`, `notReady`, or `outOfScope` (SSPR is not enabled for the user: the registration
+    /// report's `isSsprEnabled` is false; not counted as not ready, not in the fix file).
+    pub state: &'static str,
     pub ready: bool,
     pub usable_methods: Vec<&'static str>,
     pub problems: Vec<Problem>,
@@ -114,9 +119,21 @@ pub struct Record {
     pub registration_note: Option<&'static str>,
 }
 
+/// The state of a user SSPR does not apply to.
+pub const OUT_OF_SCOPE: &str = "outOfScope";
+
 impl Record {
-    /// The fixes this record carries for an import file: (field, value).
+    /// Whether SSPR applies to the user.
+    pub fn in_scope(&self) -> bool {
+        self.state != OUT_OF_SCOPE
+    }
+
+    /// The fixes this record carries for an import file: (field, value); none for a user SSPR
+    /// does not apply to.
     pub fn fixes(&self) -> Vec<(&'static str, &str)> {
+        if !self.in_scope() {
+            return Vec::new();
+        }
         self.problems
             .iter()
             .filter(|p| matches!(p.code, "phone_format" | "phone_extension"))
@@ -208,11 +225,17 @@ fn one(
         f.fix_in_ad(u);
     }
     let ready = f.verdict(s, opts);
+    let out_of_scope = s.registration.as_ref().is_some_and(|r| !r.is_sspr_enabled);
     Record {
         user_principal_name: u.user_principal_name.clone(),
         id: u.id.clone(),
         source,
-        ready,
+        state: match (out_of_scope, ready) {
+            (true, _) => OUT_OF_SCOPE,
+            (false, true) => "ready",
+            (false, false) => "notReady",
+        },
+        ready: ready && !out_of_scope,
         usable_methods: f.usable,
         problems: f.problems,
         registration: s.registration.clone(),
@@ -505,27 +528,52 @@ impl Findings {
 pub struct Summary {
     pub audited: usize,
     pub ready: usize,
+    /// Of the users in scope.
     pub ready_percent: f64,
+    /// Users SSPR does not apply to (not counted in readyPercent or problems).
+    pub out_of_scope: usize,
+    /// Users not audited: disabled accounts and guests (unless included).
+    pub left_out: LeftOut,
     pub problems: BTreeMap<&'static str, usize>,
     /// Which policy the verdicts rest on.
     pub policy_source: PolicySource,
     pub next: Vec<String>,
 }
 
-pub fn summary(records: &[Record], next: Vec<String>, policy_source: PolicySource) -> Summary {
+/// Users left out of an audit, by why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeftOut {
+    pub disabled: usize,
+    pub guests: usize,
+}
+
+pub fn summary(
+    records: &[Record],
+    next: Vec<String>,
+    policy_source: PolicySource,
+    left_out: LeftOut,
+) -> Summary {
     let ready = records.iter().filter(|r| r.ready).count();
+    let in_scope = records.iter().filter(|r| r.in_scope()).count();
     let mut problems = BTreeMap::new();
-    for p in records.iter().flat_map(|r| &r.problems) {
+    for p in records
+        .iter()
+        .filter(|r| r.in_scope())
+        .flat_map(|r| &r.problems)
+    {
         *problems.entry(p.code).or_default() += 1;
     }
     Summary {
         audited: records.len(),
         ready,
-        ready_percent: if records.is_empty() {
+        ready_percent: if in_scope == 0 {
             100.0
         } else {
-            (1000.0 * ready as f64 / records.len() as f64).round() / 10.0
+            (1000.0 * ready as f64 / in_scope as f64).round() / 10.0
         },
+        out_of_scope: records.len() - in_scope,
+        left_out,
         problems,
         policy_source,
         next,

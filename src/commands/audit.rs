@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::audit::policy::Migration;
 use crate::audit::{
-    self, Enabled, Options, Policy, PolicySource, Record, Report, Subject, Summary,
+    self, Enabled, LeftOut, Options, Policy, PolicySource, Record, Report, Subject, Summary,
 };
 use crate::cli::{AuditArgs, Format, MethodKind};
 use crate::directory::{AnyDirectory, BulkControl, Directory, DirectoryError};
@@ -78,6 +78,7 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
 
     // Users (and, side by side, the registration report).
     let (users, missing, report) = read_users(&dir, &a).await?;
+    let (users, left_out) = leave_out(users, &a);
     let report = match report {
         Report::Unavailable(why) => {
             ctx.printer.warn(&why);
@@ -124,9 +125,14 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         (Some(path), Some(format)) => Some(write_fixes(path, format, &records)?),
         _ => None,
     };
-    let summary = audit::summary(&records, next_steps(&dir, &a, fixed), opts.policy.source());
+    let summary = audit::summary(
+        &records,
+        next_steps(&dir, &a, fixed),
+        opts.policy.source(),
+        left_out,
+    );
     if a.not_ready {
-        records.retain(|r| !r.ready);
+        records.retain(|r| !r.ready && r.in_scope());
     }
     print(ctx, &records, a.summary.then_some(&summary))?;
     ctx.out.flush()?;
@@ -215,6 +221,31 @@ async fn policy(a: &AuditArgs, dir: &AnyDirectory, ctx: &Ctx<'_>) -> Result<Poli
 
 fn on_off(b: bool) -> &'static str {
     if b { "on" } else { "off" }
+}
+
+/// Disabled accounts and guests are not audited unless asked for (they can't reset here);
+/// the users left, and how many were left out.
+fn leave_out(users: Vec<User>, a: &AuditArgs) -> (Vec<User>, LeftOut) {
+    let mut left_out = LeftOut::default();
+    let users = users
+        .into_iter()
+        .filter(|u| {
+            if !a.include_disabled && u.account_enabled == Some(false) {
+                left_out.disabled += 1;
+                return false;
+            }
+            if !a.include_guests
+                && u.user_type
+                    .as_deref()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("guest"))
+            {
+                left_out.guests += 1;
+                return false;
+            }
+            true
+        })
+        .collect();
+    (users, left_out)
 }
 
 /// The users asked for (missing ones apart), and the registration report.
@@ -355,6 +386,7 @@ fn print(ctx: &mut Ctx<'_>, records: &[Record], summary: Option<&Summary>) -> Re
                         Value::Text(r.id.clone()),
                         Value::Text(r.source.into()),
                         Value::Bool(r.ready),
+                        Value::Text(r.state.into()),
                         Value::List(r.usable_methods.iter().map(|m| m.to_string()).collect()),
                         Value::List(r.problems.iter().map(|p| p.code.to_string()).collect()),
                         Value::List(
@@ -375,6 +407,7 @@ fn print(ctx: &mut Ctx<'_>, records: &[Record], summary: Option<&Summary>) -> Re
                     "id",
                     "source",
                     "ready",
+                    "state",
                     "usableMethods",
                     "problems",
                     "details",
@@ -391,16 +424,30 @@ fn print(ctx: &mut Ctx<'_>, records: &[Record], summary: Option<&Summary>) -> Re
 fn print_summary(ctx: &Ctx<'_>, s: &Summary) {
     let counts: Vec<String> = s.problems.iter().map(|(k, n)| format!("{k} {n}")).collect();
     ctx.printer.note(&format!(
-        "audit: {} users, {} ready ({:.1}%){}",
+        "audit: {} users, {} ready ({:.1}%){}{}",
         s.audited,
         s.ready,
         s.ready_percent,
+        if s.out_of_scope > 0 {
+            format!(
+                ", {} out of SSPR's scope (isSsprEnabled false)",
+                s.out_of_scope
+            )
+        } else {
+            String::new()
+        },
         if counts.is_empty() {
             String::new()
         } else {
             format!("; problems: {}", counts.join(", "))
         }
     ));
+    let LeftOut { disabled, guests } = s.left_out;
+    if disabled + guests > 0 {
+        ctx.printer.note(&format!(
+            "left out: {disabled} disabled account(s), {guests} guest(s) (--include-disabled, --include-guests)"
+        ));
+    }
     for (i, n) in s.next.iter().enumerate() {
         ctx.printer.note(&format!("next {}: {n}", i + 1));
     }

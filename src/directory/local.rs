@@ -316,6 +316,8 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<(User, AuthDetails)> {
             mobile_phone: row.get(4)?,
             office_phone: row.get(5)?,
             on_premises_sync_enabled: row.get(6)?,
+            account_enabled: None,
+            user_type: None,
         },
         AuthDetails {
             authentication_phone: row.get(7)?,
@@ -465,6 +467,8 @@ impl Directory for LocalDirectory {
             user_principal_name: upn.to_string(),
             display_name: display_name.map(str::to_string),
             on_premises_sync_enabled: synced,
+            account_enabled: None,
+            user_type: None,
             ..Default::default()
         };
         insert(&tx, &user, &AuthDetails::default()).map_err(|e| self.err(e))?;

@@ -18,6 +18,8 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 mobile_phone: s("+1 2065550123"),
                 office_phone: s("+1 4255550100"),
                 on_premises_sync_enabled: false,
+                account_enabled: None,
+                user_type: None,
             },
             AuthDetails {
                 authentication_phone: s("+1 2065550123"),
@@ -43,6 +45,8 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 mobile_phone: s("+44 7400123456"),
                 office_phone: s("+44 2079460958"),
                 on_premises_sync_enabled: false,
+                account_enabled: None,
+                user_type: None,
             },
             AuthDetails {
                 authentication_phone: s("+44 7400123456"),
@@ -58,6 +62,8 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 mobile_phone: s("+1 4255550102"),
                 office_phone: s("+1 4255550103"),
                 on_premises_sync_enabled: true,
+                account_enabled: None,
+                user_type: None,
                 ..Default::default()
             },
             AuthDetails::default(),
@@ -71,6 +77,8 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 mobile_phone: s("+39 3123456789"),
                 office_phone: s("+39 0212345678"),
                 on_premises_sync_enabled: false,
+                account_enabled: None,
+                user_type: None,
             },
             AuthDetails {
                 authentication_phone: s("+39 3123456789"),

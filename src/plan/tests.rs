@@ -11,6 +11,8 @@ fn user(synced: bool) -> User {
         mobile_phone: Some("+1 2015550123".into()),
         office_phone: None,
         on_premises_sync_enabled: synced,
+        account_enabled: None,
+        user_type: None,
     }
 }
 

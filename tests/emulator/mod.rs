@@ -313,6 +313,8 @@ fn user_json(u: &User, select: Option<&str>) -> Value {
         "id": u.id, "displayName": u.display_name, "userPrincipalName": u.user_principal_name,
         "mobilePhone": u.mobile_phone, "businessPhones": u.office_phone.iter().collect::<Vec<_>>(),
         "otherMails": u.alternate_email_addresses, "onPremisesSyncEnabled": u.on_premises_sync_enabled,
+        "accountEnabled": u.account_enabled.unwrap_or(true),
+        "userType": u.user_type.as_deref().unwrap_or("Member"),
     });
     let obj = v.as_object_mut().unwrap();
     match select {
@@ -320,10 +322,16 @@ fn user_json(u: &User, select: Option<&str>) -> Value {
             let keep: HashSet<&str> = sel.split(',').collect();
             obj.retain(|k, _| keep.contains(k.as_str()));
         }
-        // Like Graph: these two only come when selected.
+        // Like Graph: these only come when selected.
         None => {
-            obj.remove("otherMails");
-            obj.remove("onPremisesSyncEnabled");
+            for k in [
+                "otherMails",
+                "onPremisesSyncEnabled",
+                "accountEnabled",
+                "userType",
+            ] {
+                obj.remove(k);
+            }
         }
     }
     v

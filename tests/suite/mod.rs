@@ -46,6 +46,8 @@ pub fn users() -> Vec<(User, AuthDetails)> {
                 mobile_phone: s("+1 2065550123"),
                 office_phone: s("+1 4255550100"),
                 on_premises_sync_enabled: false,
+                account_enabled: None,
+                user_type: None,
             },
             AuthDetails {
                 authentication_phone: s("+1 2065550123"),
@@ -60,6 +62,8 @@ pub fn users() -> Vec<(User, AuthDetails)> {
                 display_name: s("Lee Gu"),
                 mobile_phone: s("+44 7400123456"),
                 on_premises_sync_enabled: true,
+                account_enabled: None,
+                user_type: None,
                 ..Default::default()
             },
             AuthDetails::default(),
@@ -252,7 +256,10 @@ async fn synced_user_phone_is_refused_and_nothing_written<F: Fixture>(f: &F) {
         ),
         "{r:?}"
     );
-    assert_eq!(d.get_user("lee@contoso.com").await.unwrap(), users()[1].0);
+    assert_eq!(
+        d.get_user("lee@contoso.com").await.unwrap(),
+        f.expect(&users()[1].0)
+    );
 }
 
 async fn synced_user_alternate_email_can_change<F: Fixture>(f: &F) {
@@ -311,7 +318,10 @@ async fn auth_methods_round_trip<F: Fixture>(f: &F) {
     assert_eq!(after.authentication_office_phone, s("+1 4255550100"));
     assert_eq!(after.authentication_email, s("ann@outlook.com"));
     // The user object's own phones are separate data.
-    assert_eq!(d.get_user("ann@contoso.com").await.unwrap(), users()[2].0);
+    assert_eq!(
+        d.get_user("ann@contoso.com").await.unwrap(),
+        f.expect(&users()[2].0)
+    );
 }
 
 async fn auth_rules_are_enforced<F: Fixture>(f: &F) {

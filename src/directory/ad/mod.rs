@@ -178,6 +178,8 @@ fn user_of(e: &SearchEntry) -> Option<User> {
         mobile_phone: first("mobile"),
         office_phone: first("telephoneNumber"),
         on_premises_sync_enabled: false,
+        account_enabled: None,
+        user_type: None,
     })
 }
 

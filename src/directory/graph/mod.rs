@@ -24,9 +24,10 @@ use crate::plan::{AuthMethod, AuthPatch, AuthPlan, PlanError, UserPatch, UserPla
 use client::{GraphClient, Purpose};
 use methods::{methods_from, write_methods};
 
-/// The properties ssprctl reads; `otherMails` and `onPremisesSyncEnabled` only come when asked.
-pub const USER_SELECT: &str =
-    "id,displayName,userPrincipalName,mobilePhone,businessPhones,otherMails,onPremisesSyncEnabled";
+/// The properties ssprctl reads; `otherMails`, `onPremisesSyncEnabled`, `accountEnabled` and
+/// `userType` only come when asked.
+pub const USER_SELECT: &str = "id,displayName,userPrincipalName,mobilePhone,businessPhones,otherMails,\
+                               onPremisesSyncEnabled,accountEnabled,userType";
 /// Largest page `GET /users` serves.
 pub const PAGE_SIZE: &str = "999";
 
@@ -74,6 +75,8 @@ struct GraphUser {
     business_phones: Option<Vec<String>>,
     other_mails: Option<Vec<String>>,
     on_premises_sync_enabled: Option<bool>,
+    account_enabled: Option<bool>,
+    user_type: Option<String>,
 }
 
 impl From<GraphUser> for User {
@@ -86,6 +89,8 @@ impl From<GraphUser> for User {
             mobile_phone: g.mobile_phone,
             office_phone: g.business_phones.unwrap_or_default().into_iter().next(),
             on_premises_sync_enabled: g.on_premises_sync_enabled.unwrap_or(false),
+            account_enabled: g.account_enabled,
+            user_type: g.user_type,
         }
     }
 }

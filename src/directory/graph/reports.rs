@@ -49,6 +49,8 @@ impl GraphDirectory {
                     crate::audit::Registration {
                         is_sspr_registered: b("isSsprRegistered"),
                         is_sspr_capable: b("isSsprCapable"),
+                        // Absent (an older report): SSPR is taken to apply.
+                        is_sspr_enabled: r["isSsprEnabled"].as_bool().unwrap_or(true),
                         is_admin: b("isAdmin"),
                         methods_registered: r["methodsRegistered"]
                             .as_array()
