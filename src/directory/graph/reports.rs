@@ -96,48 +96,66 @@ impl GraphDirectory {
         Ok(Some(parse_policy(&body)))
     }
 
-    /// The transitive user members of each group, read once, in pages of 999. A group whose
-    /// members can't be read (403: no GroupMember.Read.All; 404: gone) is `None`.
+    /// The transitive user members of each group, read once, in pages of 999, the groups side
+    /// by side. A group whose members can't be read (403: no GroupMember.Read.All; 404: gone)
+    /// is `None`.
     pub(super) async fn read_group_members(
         &self,
         groups: &BTreeSet<String>,
     ) -> Result<Members, DirectoryError> {
-        const PURPOSE: Purpose = Purpose {
-            permission: "GroupMember.Read.All (or Group.Read.All)",
-            auth_method_write: false,
-        };
-        let mut out = Members::new();
+        let mut tasks = tokio::task::JoinSet::new();
         for g in groups {
-            let mut url =
-                self.client
-                    .url(&["groups", g, "transitiveMembers", "microsoft.graph.user"]);
-            url.query_pairs_mut()
-                .append_pair("$select", "id")
-                .append_pair("$top", PAGE_SIZE);
-            let mut ids = HashSet::new();
-            let mut fetched = HashSet::new();
-            let members = loop {
-                let body = match self.client.send(Method::GET, &url, None, PURPOSE).await {
-                    Ok(r) => r.body.unwrap_or(Value::Null),
-                    // The command says it once, for every group left unknown.
-                    Err(DirectoryError::Service(s)) if matches!(s.status, Some(403 | 404)) => {
-                        break None;
-                    }
-                    Err(e) => return Err(e),
-                };
-                let page = value_list(&body, &url)?;
-                ids.extend(
-                    page.iter()
-                        .filter_map(|m| m["id"].as_str().map(str::to_lowercase)),
-                );
-                match self.client.next_page(&body, &url, &mut fetched)? {
-                    Some(next) => url = next,
-                    None => break Some(std::mem::take(&mut ids)),
-                }
-            };
-            out.insert(g.clone(), members);
+            let (client, g) = (self.client.clone(), g.clone());
+            tasks.spawn(async move {
+                let members = group_members(&client, &g).await;
+                (g, members)
+            });
+        }
+        let mut out = Members::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (g, members) = joined.map_err(|e| DirectoryError::Storage {
+                message: format!("reading a group's members failed: {e}"),
+                hint: "run the audit again".into(),
+            })?;
+            out.insert(g, members?);
         }
         Ok(out)
+    }
+}
+
+/// The transitive user members of group `g`, page by page; `None` when they can't be read.
+async fn group_members(
+    client: &client::GraphClient,
+    g: &str,
+) -> Result<Option<HashSet<String>>, DirectoryError> {
+    const PURPOSE: Purpose = Purpose {
+        permission: "GroupMember.Read.All (or Group.Read.All)",
+        auth_method_write: false,
+    };
+    let mut url = client.url(&["groups", g, "transitiveMembers", "microsoft.graph.user"]);
+    url.query_pairs_mut()
+        .append_pair("$select", "id")
+        .append_pair("$top", PAGE_SIZE);
+    let mut ids = HashSet::new();
+    let mut fetched = HashSet::new();
+    loop {
+        let body = match client.send(Method::GET, &url, None, PURPOSE).await {
+            Ok(r) => r.body.unwrap_or(Value::Null),
+            // The command says it once, for every group left unknown.
+            Err(DirectoryError::Service(s)) if matches!(s.status, Some(403 | 404)) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let page = value_list(&body, &url)?;
+        ids.extend(
+            page.iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_lowercase)),
+        );
+        match client.next_page(&body, &url, &mut fetched)? {
+            Some(next) => url = next,
+            None => return Ok(Some(ids)),
+        }
     }
 }
 
