@@ -442,6 +442,13 @@ fn print_summary(ctx: &Ctx<'_>, s: &Summary) {
             format!("; problems: {}", counts.join(", "))
         }
     ));
+    if s.policy_source != PolicySource::None {
+        let source = serde_json::to_value(s.policy_source).unwrap_or_default();
+        ctx.printer.note(&format!(
+            "verdicts rest on: {} (policySource)",
+            source.as_str().unwrap_or_default()
+        ));
+    }
     let LeftOut { disabled, guests } = s.left_out;
     if disabled + guests > 0 {
         ctx.printer.note(&format!(
