@@ -640,7 +640,10 @@ fn the_methods_policy_decides_per_user_as_entra_does() {
         ])
     );
     assert_eq!(source, "legacySsprPolicy");
-    assert!(err.contains("verdicts rest on: legacySsprPolicy (policySource)\n"), "{err}");
+    assert!(
+        err.contains("verdicts rest on: legacySsprPolicy (policySource)\n"),
+        "{err}"
+    );
     assert!(
         err.contains("the tenant's SSPR methods come from the legacy SSPR policy (policyMigrationState preMigration), \
                       which Microsoft Graph does not expose: verdicts assume every kind (say which with --enabled-methods)"),
