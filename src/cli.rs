@@ -299,6 +299,13 @@ pub enum Command {
     ///   ssprctl import fixes.csv --dry-run && ssprctl import fixes.csv
     #[command(display_order = 6)]
     Audit(AuditArgs),
+    /// Run MSOnline and AzureAD lines as written (Set-MsolUser, Get-MsolUser, Set-AzureADUser,
+    /// Get-AzureADUser, Connect-*, the module cmdlets), through the native commands; --translate
+    /// prints those commands instead. Example:
+    ///   ssprctl ps 'Set-MsolUser -UserPrincipalName kim@contoso.com -MobilePhone "+1 2065550100"'
+    ///   ssprctl ps --file old-runbook.ps1 --translate
+    #[command(display_order = 7)]
+    Ps(PsArgs),
     /// Make the directory match a CSV or JSONL file of contact information.
     ///
     /// Validates every row first (any problem: nothing is written), reads the users with as few
@@ -728,6 +735,26 @@ pub enum AuthClear {
 }
 
 #[derive(Debug, Args)]
+pub struct PsArgs {
+    /// The PowerShell line(s) to run; - reads the script from stdin.
+    #[arg(value_name = "LINE", conflicts_with = "file")]
+    pub line: Option<String>,
+    /// Run the script in this file.
+    #[arg(long, value_name = "SCRIPT.ps1")]
+    pub file: Option<std::path::PathBuf>,
+    /// Print the native ssprctl commands that do the same, one per statement; run nothing.
+    #[arg(long)]
+    pub translate: bool,
+    /// Show what each write would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub phone: PhoneArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct PhoneCmdArgs {
     /// Numbers to check; none (or -) reads one per line from stdin, as a stream: LF, CRLF or
     /// CR line ends; a line that is not UTF-8 is reported invalid and the rest go on.
@@ -793,6 +820,7 @@ impl Command {
             Command::SetUser(a) => take(&mut a.connect),
             Command::Import(a) => take(&mut a.connect),
             Command::Audit(a) => take(&mut a.connect),
+            Command::Ps(a) => take(&mut a.connect),
             Command::GetAuthDetails(a) => take(&mut a.connect).into(),
             Command::SetAuthDetails(a) => take(&mut a.connect).into(),
             Command::NewUser(a) => take(&mut a.directory).into(),

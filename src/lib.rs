@@ -17,6 +17,7 @@ pub mod model;
 pub mod output;
 pub mod phone;
 pub mod plan;
+pub mod ps;
 pub mod secret;
 pub mod settings;
 pub mod text;

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "exit", "secret", "text", "diag", "file", "phone", "email", "model",
     ],
-    &["plan", "audit"],
+    &["plan", "audit", "ps"],
     &["http"],
     &["auth"],
     &["directory"],

@@ -1213,3 +1213,43 @@ fn get_auth_details_of_many_users_reads_in_batches() {
             .contains(&"POST /v1.0/$batch".to_string())
     );
 }
+
+#[test]
+fn ps_runs_msonline_and_azuread_lines_against_graph() {
+    let g = tenant();
+    let script = r#"Connect-AzureAD
+Set-AzureADUser -ObjectId kim@contoso.com -OtherMails @("emails@domain.com") -Mobile "+1 4251234567" -TelephoneNumber "+1 4252345678"
+Get-AzureADUser -ObjectID kim@contoso.com | select Mobile
+Get-MsolUser -UserPrincipalName kim@contoso.com | select -Expand StrongAuthenticationUserDetails | select Email
+"#;
+    let mut c = g.std_cmd(&["ps", "-", "--phone-check", "length", "-o", "jsonl"]);
+    c.env("SSPRCTL_ACCESS_TOKEN", &g.token);
+    let out = assert_cmd::Command::from_std(c)
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Connect-AzureAD: connected to Microsoft Graph (global cloud) with"),
+        "{stderr}"
+    );
+    let u = g.emu.user("kim@contoso.com");
+    assert_eq!(u.mobile_phone.as_deref(), Some("+1 4251234567"));
+    assert_eq!(u.office_phone.as_deref(), Some("+1 4252345678"));
+    assert_eq!(u.alternate_email_addresses, ["emails@domain.com"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines.contains(&r#"{"mobilePhone":"+1 4251234567"}"#),
+        "{stdout}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(r#"{"authenticationEmail":"#)),
+        "{stdout}"
+    );
+}

@@ -1359,3 +1359,119 @@ fn ldap_auth_takes_its_values_from_the_flag_or_the_environment() {
         "{err}"
     );
 }
+
+/// The lines of Microsoft's pre-population guide, with its user replaced by a real one.
+const GUIDE: &str = r#"Connect-MsolService
+Set-MsolUser -UserPrincipalName user@domain.com -AlternateEmailAddresses @("email@domain.com")
+Set-MsolUser -UserPrincipalName user@domain.com -MobilePhone "+1 4251234567"
+Set-MsolUser -UserPrincipalName user@domain.com -PhoneNumber "+1 4252345678"
+Set-MsolUser -UserPrincipalName user@domain.com -AlternateEmailAddresses @("email@domain.com") -MobilePhone "+1 4251234567" -PhoneNumber "+1 4252345678"
+Get-MsolUser -UserPrincipalName user@domain.com | select AlternateEmailAddresses
+Get-MsolUser -UserPrincipalName user@domain.com | select MobilePhone
+Get-MsolUser -UserPrincipalName user@domain.com | select PhoneNumber
+Get-MsolUser | select DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber | Format-Table
+Get-MsolUser -UserPrincipalName user@domain.com | select -Expand StrongAuthenticationUserDetails | select PhoneNumber
+Get-MsolUser -UserPrincipalName user@domain.com | select -Expand StrongAuthenticationUserDetails | select Email
+Get-Module AzureADPreview
+Install-Module AzureADPreview
+Connect-AzureAD
+Set-AzureADUser -ObjectId user@domain.com -OtherMails @("email@domain.com")
+Set-AzureADUser -ObjectId user@domain.com -Mobile "+1 4251234567"
+Set-AzureADUser -ObjectId user@domain.com -TelephoneNumber "+1 4252345678"
+Set-AzureADUser -ObjectId user@domain.com -OtherMails @("emails@domain.com") -Mobile "+1 4251234567" -TelephoneNumber "+1 4252345678"
+Get-AzureADUser -ObjectID user@domain.com | select otherMails
+Get-AzureADUser -ObjectID user@domain.com | select Mobile
+Get-AzureADUser -ObjectID user@domain.com | select TelephoneNumber
+Get-AzureADUser | select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber | Format-Table
+"#;
+
+#[test]
+fn ps_runs_the_guide_verbatim_and_refuses_its_impossible_number_like_set_user() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    let script = GUIDE.replace("user@domain.com", "alex.wilber@contoso.com");
+    let file = env.home.path().join("guide.ps1");
+    std::fs::write(&file, &script).unwrap();
+    let f = file.to_str().unwrap();
+    // The guide's +1 4251234567 can't exist (NANP exchange 123): refused on line 3 before any
+    // write, with set-user's hint.
+    let (code, out, err) = env.run(&["ps", "--file", f, "-o", "json"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.starts_with("error: line 3 (Set-MsolUser): invalid mobilePhone \"+1 4251234567\""),
+        "{err}"
+    );
+    assert!(err.contains("use --phone-check length"), "{err}");
+    let before = &env.json(&["get-user", "alex.wilber@contoso.com", "-o", "json"])[0];
+    assert_eq!(before["alternateEmailAddresses"], serde_json::json!([]));
+    // With --phone-check length, as for set-user: every line runs.
+    let (code, out, err) = env.run(&["ps", "--file", f, "--phone-check", "length", "-o", "jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let after = &env.json(&["get-user", "alex.wilber@contoso.com", "-o", "json"])[0];
+    assert_eq!(
+        after["alternateEmailAddresses"],
+        serde_json::json!(["emails@domain.com"])
+    );
+    assert_eq!(after["mobilePhone"], "+1 4251234567");
+    assert_eq!(after["officePhone"], "+1 4252345678");
+    assert!(
+        out.lines()
+            .any(|l| l == r#"{"mobilePhone":"+1 4251234567"}"#),
+        "{out}"
+    );
+    assert!(out.contains(r#"{"authenticationPhone":null}"#), "{out}");
+    assert!(
+        err.contains("Connect-MsolService: connected to the local directory"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Install-Module AzureADPreview: nothing to install; ssprctl itself does what AzureADPreview did"),
+        "{err}"
+    );
+    // --translate: the native commands, one per statement.
+    let (code, out, _) = env.run(&["ps", "--file", f, "--translate"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 22);
+    assert_eq!(
+        lines[4],
+        "ssprctl set-user alex.wilber@contoso.com --alternate-email email@domain.com --mobile-phone '+1 4251234567' --office-phone '+1 4252345678'"
+    );
+    assert_eq!(
+        lines[9],
+        "ssprctl get-auth-details alex.wilber@contoso.com --select authenticationPhone"
+    );
+    assert_eq!(
+        lines[21],
+        "ssprctl get-user --all --select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber -o table"
+    );
+}
+
+#[test]
+fn ps_refuses_what_it_does_not_run_by_line_and_column_and_writes_nothing() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    let before = env.json(&["get-user", "--all", "-o", "json"]);
+    for (script, message, hint) in [
+        (
+            "Set-MsolUser -UserPrincipalName alex.wilber@contoso.com -MobilePhone '+44 7400123456'\nSet-MsolUser -UserPrincipalName alex.wilber@contoso.com -City Seattle",
+            "error: line 2, column 57: Set-MsolUser -City is not something ssprctl sets: it sets the SSPR contact fields only",
+            "hint: set other attributes with Microsoft Graph (e.g. Update-MgUser in Microsoft Graph PowerShell)",
+        ),
+        (
+            "Get-MsolUser | Export-Csv users.csv",
+            "error: line 1, column 16: Export-Csv is not supported in this pipeline",
+            "hint: write CSV natively: -o csv > FILE",
+        ),
+        (
+            "Set-MsolUser -UserPrincipalName alex.wilber@contoso.com -MobilePhone '+44 7400123456'; Invoke-Expression 'x'",
+            "error: line 1, column 88: Invoke-Expression is not a cmdlet ssprctl runs",
+            "hint: nothing is evaluated from text here",
+        ),
+    ] {
+        let (code, out, err) = env.run_stdin(&["ps", "-", "-o", "table"], script);
+        assert_eq!((code, out.as_str()), (2, ""), "{script}: {err}");
+        assert_eq!(err, format!("{message}\n{hint}\n"), "{script}");
+    }
+    assert_eq!(env.json(&["get-user", "--all", "-o", "json"]), before);
+}

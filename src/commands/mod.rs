@@ -9,6 +9,7 @@ mod import;
 mod login;
 mod new_user;
 mod phone;
+mod ps;
 mod remove_user;
 mod set_auth_details;
 mod set_user;
@@ -80,6 +81,7 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         Command::Login(a) => login::login(a, &mut ctx).await,
         Command::Import(a) => import::run(a, &mut ctx).await,
         Command::Audit(a) => audit::run(a, &mut ctx).await,
+        Command::Ps(a) => ps::run(a, &mut ctx).await,
         Command::Logout => login::logout(&mut ctx),
         Command::Auth(AuthCommand::Status(_)) | Command::Whoami(_) => {
             auth_status::run(&mut ctx).await

@@ -1,0 +1,633 @@
+//! Statements → native ssprctl commands. Cmdlet and parameter names are case-insensitive and a
+//! parameter may be shortened to an unambiguous prefix, as PowerShell allows. A parameter the
+//! cmdlet had but ssprctl does not set (`Set-MsolUser -City`) is refused by name, as is anything
+//! else outside the subset, with the native command that does the job when there is one.
+
+use super::lex::Part;
+use super::parse::{Arg, Command, Statement, Value};
+use super::{PsError, Span};
+
+/// What one statement does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Run the native command with these arguments (after `ssprctl`).
+    Run(Vec<String>),
+    /// `Connect-*`: check that the directory can be reached with the configured credential.
+    Connect,
+    /// Nothing to run; say this.
+    Note(String),
+}
+
+/// One statement of the script, translated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub at: Span,
+    /// The cmdlet (the pipeline's first), as written.
+    pub cmdlet: String,
+    pub action: Action,
+}
+
+/// How a parameter takes its value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Switch,
+    Value,
+}
+
+/// A cmdlet's parameters: what ssprctl maps (`name`, kind, native flag; `None` for the user
+/// argument) and what it had but ssprctl does not set.
+struct Cmdlet {
+    name: &'static str,
+    params: &'static [(&'static str, Kind, Option<&'static str>)],
+    unsupported: &'static [&'static str],
+}
+
+const SET_MSOL_USER: Cmdlet = Cmdlet {
+    name: "Set-MsolUser",
+    params: &[
+        ("UserPrincipalName", Kind::Value, None),
+        ("ObjectId", Kind::Value, None),
+        (
+            "AlternateEmailAddresses",
+            Kind::Value,
+            Some("--alternate-email"),
+        ),
+        ("MobilePhone", Kind::Value, Some("--mobile-phone")),
+        ("PhoneNumber", Kind::Value, Some("--office-phone")),
+    ],
+    unsupported: &[
+        "AlternateMobilePhones",
+        "BlockCredential",
+        "City",
+        "Country",
+        "Department",
+        "DisplayName",
+        "Fax",
+        "FirstName",
+        "ImmutableId",
+        "LastName",
+        "LastPasswordChangeTimestamp",
+        "Office",
+        "PasswordNeverExpires",
+        "PostalCode",
+        "PreferredDataLocation",
+        "PreferredLanguage",
+        "SoftDeletionTimestamp",
+        "State",
+        "StreetAddress",
+        "StrongAuthenticationMethods",
+        "StrongAuthenticationRequirements",
+        "StrongPasswordRequired",
+        "TenantId",
+        "Title",
+        "UsageLocation",
+        "UserType",
+    ],
+};
+
+const SET_AZUREAD_USER: Cmdlet = Cmdlet {
+    name: "Set-AzureADUser",
+    params: &[
+        ("ObjectId", Kind::Value, None),
+        ("OtherMails", Kind::Value, Some("--alternate-email")),
+        ("Mobile", Kind::Value, Some("--mobile-phone")),
+        ("TelephoneNumber", Kind::Value, Some("--office-phone")),
+    ],
+    unsupported: &[
+        "AccountEnabled",
+        "AgeGroup",
+        "City",
+        "CompanyName",
+        "ConsentProvidedForMinor",
+        "Country",
+        "CreationType",
+        "Department",
+        "DisplayName",
+        "ExtensionProperty",
+        "FacsimileTelephoneNumber",
+        "GivenName",
+        "ImmutableId",
+        "IsCompromised",
+        "JobTitle",
+        "MailNickName",
+        "PasswordPolicies",
+        "PasswordProfile",
+        "PhysicalDeliveryOfficeName",
+        "PostalCode",
+        "PreferredLanguage",
+        "ShowInAddressList",
+        "SignInNames",
+        "State",
+        "StreetAddress",
+        "Surname",
+        "UsageLocation",
+        "UserPrincipalName",
+        "UserState",
+        "UserStateChangedOn",
+        "UserType",
+    ],
+};
+
+const GET_MSOL_USER: Cmdlet = Cmdlet {
+    name: "Get-MsolUser",
+    params: &[
+        ("UserPrincipalName", Kind::Value, None),
+        ("ObjectId", Kind::Value, None),
+        ("All", Kind::Switch, Some("--all")),
+    ],
+    unsupported: &[
+        "City",
+        "Country",
+        "Department",
+        "DomainName",
+        "EnabledFilter",
+        "HasErrorsOnly",
+        "LicenseReconciliationNeededOnly",
+        "MaxResults",
+        "ReturnDeletedUsers",
+        "SearchString",
+        "State",
+        "Synchronized",
+        "TenantId",
+        "Title",
+        "UnlicensedUsersOnly",
+        "UsageLocation",
+    ],
+};
+
+const GET_AZUREAD_USER: Cmdlet = Cmdlet {
+    name: "Get-AzureADUser",
+    params: &[
+        ("ObjectId", Kind::Value, None),
+        ("All", Kind::Value, Some("--all")),
+    ],
+    unsupported: &["Filter", "SearchString", "Top"],
+};
+
+const MODULE_CMDLETS: &[&str] = &["Get-Module", "Install-Module", "Import-Module"];
+const CONNECT_CMDLETS: &[&str] = &["Connect-MsolService", "Connect-AzureAD"];
+
+fn is(name: &str, cmdlet: &str) -> bool {
+    name.eq_ignore_ascii_case(cmdlet)
+}
+
+/// A value as the text a native argument takes; lists as `,`-joined text.
+fn text(v: &Value, at: Span) -> Result<String, PsError> {
+    match v {
+        Value::Text(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Expand(parts) => parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => Ok(t.clone()),
+                Part::Var { name, .. } => Err(PsError::new(
+                    at,
+                    format!("the variable ${name} is only supported in the bulk idioms (Import-Csv … | ForEach-Object {{ … }})"),
+                )),
+            })
+            .collect(),
+        Value::List(items) => Ok(items
+            .iter()
+            .map(|i| text(i, at))
+            .collect::<Result<Vec<_>, _>>()?
+            .join(",")),
+        Value::Var { name, .. } => Err(PsError::new(
+            at,
+            format!("the variable ${name} is only supported in the bulk idioms (Import-Csv … | ForEach-Object {{ … }})"),
+        )),
+        Value::Block(_) => Err(PsError::new(at, "a script block { … } is not a value here")),
+    }
+}
+
+/// `$true` / `$false`, or `None` for anything else.
+fn boolean(v: &Value) -> Option<bool> {
+    match v {
+        Value::Var { name, props } if props.is_empty() => {
+            match name.to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A bound parameter: its canonical name, kind, native flag and value.
+type Bound = (&'static str, Kind, Option<&'static str>, Option<Value>);
+
+/// The cmdlet's arguments bound to its parameters.
+fn bind(c: &Cmdlet, cmd: &Command) -> Result<Vec<Bound>, PsError> {
+    let mut out = Vec::new();
+    let mut args = cmd.args.iter().peekable();
+    while let Some(arg) = args.next() {
+        let (name, glued, at) = match arg {
+            Arg::Param { name, value, span } => (name, value.clone(), *span),
+            Arg::Value { value, span } => {
+                return Err(PsError::new(
+                    *span,
+                    format!(
+                        "{} takes no positional argument here ({}); name the parameter",
+                        c.name,
+                        text(value, *span).unwrap_or_else(|_| "a value".into())
+                    ),
+                ));
+            }
+        };
+        let lower = name.to_ascii_lowercase();
+        let matches: Vec<&str> = c
+            .params
+            .iter()
+            .map(|p| p.0)
+            .chain(c.unsupported.iter().copied())
+            .filter(|p| p.to_ascii_lowercase().starts_with(&lower))
+            .collect();
+        let exact = matches
+            .iter()
+            .find(|p| p.eq_ignore_ascii_case(name))
+            .copied();
+        let full = match (exact, matches.as_slice()) {
+            (Some(e), _) => e,
+            (None, [one]) => one,
+            (None, []) => {
+                return Err(
+                    PsError::new(at, format!("{} has no parameter -{name}", c.name)).with_hint(
+                        format!(
+                            "its parameters here: {}",
+                            c.params
+                                .iter()
+                                .map(|p| format!("-{}", p.0))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ),
+                );
+            }
+            (None, many) => {
+                return Err(PsError::new(
+                    at,
+                    format!(
+                        "-{name} is ambiguous for {}: it could be {}",
+                        c.name,
+                        many.iter()
+                            .map(|p| format!("-{p}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        };
+        let Some(&(canonical, kind, flag)) = c.params.iter().find(|p| p.0 == full) else {
+            return Err(PsError::new(
+                at,
+                format!("{} -{full} is not something ssprctl sets: it sets the SSPR contact fields only", c.name),
+            )
+            .with_hint("set other attributes with Microsoft Graph (e.g. Update-MgUser in Microsoft Graph PowerShell)"));
+        };
+        let value = match (kind, glued) {
+            (_, Some(v)) => Some(v),
+            (Kind::Switch, None) => None,
+            (Kind::Value, None) => match args.next() {
+                Some(Arg::Value { value, .. }) => Some(value.clone()),
+                _ => return Err(PsError::new(at, format!("-{canonical} needs a value"))),
+            },
+        };
+        out.push((canonical, kind, flag, value));
+    }
+    Ok(out)
+}
+
+/// `Set-MsolUser` / `Set-AzureADUser` → `set-user USER --mobile-phone … …`.
+fn set_user(c: &Cmdlet, cmd: &Command) -> Result<Vec<String>, PsError> {
+    let mut user = None;
+    let mut flags = Vec::new();
+    for (_, _, flag, value) in bind(c, cmd)? {
+        let value = text(&value.expect("a value parameter"), cmd.span)?;
+        match flag {
+            None => user = Some(value),
+            Some(f) => {
+                flags.push(f.to_string());
+                flags.push(value);
+            }
+        }
+    }
+    let user = user.ok_or_else(|| {
+        PsError::new(
+            cmd.span,
+            format!("{} needs the user: -{}", c.name, c.params[0].0),
+        )
+    })?;
+    if flags.is_empty() {
+        return Err(PsError::new(
+            cmd.span,
+            format!("{} changes nothing here: give a contact field", c.name),
+        ));
+    }
+    let mut argv = vec!["set-user".to_string(), user];
+    argv.extend(flags);
+    Ok(argv)
+}
+
+/// The names `select` takes, as native `--select` fields (which accept the cmdlets' names).
+fn select_names(cmd: &Command) -> Result<(Vec<String>, Option<String>), PsError> {
+    let mut names = Vec::new();
+    let mut expand = None;
+    let mut args = cmd.args.iter();
+    while let Some(arg) = args.next() {
+        match arg {
+            Arg::Value { value, span } => {
+                names.extend(text(value, *span)?.split(',').map(str::to_string))
+            }
+            Arg::Param { name, value, span } => {
+                let lower = name.to_ascii_lowercase();
+                let value = match value {
+                    Some(v) => v.clone(),
+                    None => match args.next() {
+                        Some(Arg::Value { value, .. }) => value.clone(),
+                        _ => return Err(PsError::new(*span, format!("-{name} needs a value"))),
+                    },
+                };
+                if "property".starts_with(&lower) {
+                    names.extend(text(&value, *span)?.split(',').map(str::to_string));
+                } else if "expandproperty".starts_with(&lower) || lower == "expand" {
+                    expand = Some(text(&value, *span)?);
+                } else {
+                    return Err(PsError::new(
+                        *span,
+                        format!("Select-Object -{name} is not supported"),
+                    )
+                    .with_hint(
+                        "supported: -Property and -ExpandProperty StrongAuthenticationUserDetails",
+                    ));
+                }
+            }
+        }
+    }
+    Ok((names, expand))
+}
+
+/// `Get-MsolUser … | select … | Format-Table` → `get-user …` (or `get-auth-details` for
+/// `select -Expand StrongAuthenticationUserDetails | select PhoneNumber`).
+fn get_user(c: &Cmdlet, cmds: &[Command]) -> Result<Vec<String>, PsError> {
+    let first = &cmds[0];
+    let mut user = None;
+    let mut all = false;
+    for (canonical, _, flag, value) in bind(c, first)? {
+        match flag {
+            None => user = Some(text(value.as_ref().expect("a value"), first.span)?),
+            Some(_) => {
+                all = match &value {
+                    None => true,
+                    Some(v) => boolean(v).ok_or_else(|| {
+                        PsError::new(first.span, format!("-{canonical} takes $true or $false"))
+                    })?,
+                }
+            }
+        }
+    }
+    let mut select: Option<Vec<String>> = None;
+    let mut auth = false;
+    let mut table = false;
+    for stage in &cmds[1..] {
+        let n = stage.name.as_str();
+        if is(n, "select") || is(n, "Select-Object") {
+            let (names, expand) = select_names(stage)?;
+            if let Some(e) = expand {
+                if !e.eq_ignore_ascii_case("StrongAuthenticationUserDetails") {
+                    return Err(PsError::new(
+                        stage.span,
+                        format!("-ExpandProperty {e} is not supported"),
+                    )
+                    .with_hint("supported: -ExpandProperty StrongAuthenticationUserDetails"));
+                }
+                auth = true;
+            }
+            if !names.is_empty() {
+                let names = if auth {
+                    names
+                        .iter()
+                        .map(|n| match n.to_ascii_lowercase().as_str() {
+                            "phonenumber" => Ok("authenticationPhone".to_string()),
+                            "alternativephonenumber" => Ok("alternateAuthenticationPhone".to_string()),
+                            "email" => Ok("authenticationEmail".to_string()),
+                            _ => Err(PsError::new(stage.span, format!(
+                                "StrongAuthenticationUserDetails has no {n} ssprctl reads (PhoneNumber, AlternativePhoneNumber, Email)"
+                            ))),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                } else {
+                    names
+                };
+                select = Some(names);
+            }
+        } else if is(n, "Format-Table") || is(n, "ft") || is(n, "Format-List") || is(n, "fl") {
+            table = true;
+        } else {
+            return Err(unsupported_stage(stage));
+        }
+    }
+    let mut argv = vec![if auth { "get-auth-details" } else { "get-user" }.to_string()];
+    match (user, all) {
+        (Some(u), _) => argv.push(u),
+        (None, _) => argv.push("--all".into()),
+    }
+    if let Some(names) = select {
+        argv.push("--select".into());
+        argv.push(names.join(","));
+    }
+    if table {
+        argv.extend(["-o".to_string(), "table".to_string()]);
+    }
+    Ok(argv)
+}
+
+fn unsupported_stage(stage: &Command) -> PsError {
+    let n = stage.name.to_ascii_lowercase();
+    let hint = match n.as_str() {
+        "export-csv" => "write CSV natively: -o csv > FILE",
+        "convertto-json" => "write JSON natively: -o json",
+        "where-object" | "where" | "?" => {
+            "filter natively: ssprctl audit --not-ready, or get-user … -o jsonl | jq"
+        }
+        _ => {
+            "supported after Get-MsolUser / Get-AzureADUser: select (-Property, -ExpandProperty StrongAuthenticationUserDetails), Format-Table, Format-List"
+        }
+    };
+    PsError::new(
+        stage.span,
+        format!("{} is not supported in this pipeline", stage.name),
+    )
+    .with_hint(hint)
+}
+
+fn step(statement: &Statement) -> Result<Step, PsError> {
+    let cmds = match statement {
+        Statement::Pipeline(cmds) => cmds,
+        Statement::Assign { span, .. } | Statement::Foreach { span, .. } => {
+            return Err(PsError::new(*span, "variables and foreach loops are not supported yet")
+                .with_hint("for a file of users, run the native bulk command: ssprctl import FILE (CSV or JSONL; --dry-run first)"));
+        }
+    };
+    let first = &cmds[0];
+    let n = first.name.as_str();
+    let single = |action: Action| -> Result<Step, PsError> {
+        if let Some(extra) = cmds.get(1) {
+            return Err(unsupported_stage(extra));
+        }
+        Ok(Step {
+            at: first.span,
+            cmdlet: first.name.clone(),
+            action,
+        })
+    };
+    if CONNECT_CMDLETS.iter().any(|c| is(n, c)) {
+        return single(Action::Connect);
+    }
+    if MODULE_CMDLETS.iter().any(|c| is(n, c)) {
+        let module = first
+            .args
+            .iter()
+            .find_map(|a| match a {
+                Arg::Value { value, span } => text(value, *span).ok(),
+                _ => None,
+            })
+            .unwrap_or_else(|| "the module".into());
+        return single(Action::Note(format!(
+            "{n} {module}: nothing to install; ssprctl itself does what {module} did"
+        )));
+    }
+    if is(n, "Set-MsolUser") {
+        return single(Action::Run(set_user(&SET_MSOL_USER, first)?));
+    }
+    if is(n, "Set-AzureADUser") {
+        return single(Action::Run(set_user(&SET_AZUREAD_USER, first)?));
+    }
+    if is(n, "Get-MsolUser") {
+        return Ok(Step {
+            at: first.span,
+            cmdlet: first.name.clone(),
+            action: Action::Run(get_user(&GET_MSOL_USER, cmds)?),
+        });
+    }
+    if is(n, "Get-AzureADUser") {
+        return Ok(Step {
+            at: first.span,
+            cmdlet: first.name.clone(),
+            action: Action::Run(get_user(&GET_AZUREAD_USER, cmds)?),
+        });
+    }
+    let hint = match n.to_ascii_lowercase().as_str() {
+        "import-csv" | "foreach-object" | "%" => {
+            "for a file of users: ssprctl import FILE (--dry-run first)"
+        }
+        "invoke-expression" | "iex" => "nothing is evaluated from text here",
+        "get-msoluserrole" | "get-azureaddirectoryrole" => {
+            "ssprctl auth status shows what the credential may do"
+        }
+        _ => {
+            "ssprctl ps runs Connect-MsolService, Connect-AzureAD, Get-/Set-MsolUser, Get-/Set-AzureADUser and the module cmdlets"
+        }
+    };
+    Err(PsError::new(first.span, format!("{n} is not a cmdlet ssprctl runs")).with_hint(hint))
+}
+
+/// Every statement's step, or the first error (nothing runs before all are translated).
+pub fn steps(statements: &[Statement]) -> Result<Vec<Step>, PsError> {
+    statements.iter().map(step).collect()
+}
+
+/// A native command line as a POSIX shell reads it (`--translate`).
+pub fn shell_line(argv: &[String]) -> String {
+    let quote = |a: &String| {
+        if !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c))
+        {
+            a.clone()
+        } else {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        }
+    };
+    std::iter::once("ssprctl".to_string())
+        .chain(argv.iter().map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ps::compile;
+
+    fn native(line: &str) -> String {
+        match &compile(line).unwrap()[0].action {
+            Action::Run(argv) => shell_line(argv),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_guide_lines_become_native_commands() {
+        let u = "user@domain.com";
+        for (line, want) in [
+            (format!("Set-MsolUser -UserPrincipalName {u} -AlternateEmailAddresses @(\"email@domain.com\")"),
+             format!("ssprctl set-user {u} --alternate-email email@domain.com")),
+            (format!("Set-MsolUser -UserPrincipalName {u} -MobilePhone \"+1 4251234567\""),
+             format!("ssprctl set-user {u} --mobile-phone '+1 4251234567'")),
+            (format!("Set-MsolUser -UserPrincipalName {u} -AlternateEmailAddresses @(\"email@domain.com\") -MobilePhone \"+1 4251234567\" -PhoneNumber \"+1 4252345678\""),
+             format!("ssprctl set-user {u} --alternate-email email@domain.com --mobile-phone '+1 4251234567' --office-phone '+1 4252345678'")),
+            (format!("Get-MsolUser -UserPrincipalName {u} | select AlternateEmailAddresses"),
+             format!("ssprctl get-user {u} --select AlternateEmailAddresses")),
+            ("Get-MsolUser | select DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber | Format-Table".into(),
+             "ssprctl get-user --all --select DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber -o table".into()),
+            (format!("Get-MsolUser -UserPrincipalName {u} | select -Expand StrongAuthenticationUserDetails | select PhoneNumber"),
+             format!("ssprctl get-auth-details {u} --select authenticationPhone")),
+            (format!("Set-AzureADUser -ObjectId {u} -OtherMails @(\"emails@domain.com\") -Mobile \"+1 4251234567\" -TelephoneNumber \"+1 4252345678\""),
+             format!("ssprctl set-user {u} --alternate-email emails@domain.com --mobile-phone '+1 4251234567' --office-phone '+1 4252345678'")),
+            (format!("Get-AzureADUser -ObjectID {u} | select TelephoneNumber"),
+             format!("ssprctl get-user {u} --select TelephoneNumber")),
+            ("Get-AzureADUser | select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber | Format-Table".into(),
+             "ssprctl get-user --all --select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber -o table".into()),
+            // PowerShell's rules: any case, unambiguous prefixes, -Param:value.
+            (format!("set-msoluser -userprinc:{u} -Mobile '+1 4251234567'"),
+             format!("ssprctl set-user {u} --mobile-phone '+1 4251234567'")),
+        ] {
+            assert_eq!(native(&line), want, "{line}");
+        }
+        assert_eq!(
+            compile("Connect-MsolService").unwrap()[0].action,
+            Action::Connect
+        );
+        assert!(
+            matches!(&compile("Install-Module AzureADPreview").unwrap()[0].action, Action::Note(n)
+            if n == "Install-Module AzureADPreview: nothing to install; ssprctl itself does what AzureADPreview did")
+        );
+    }
+
+    #[test]
+    fn what_ssprctl_does_not_set_is_refused_by_name() {
+        let e =
+            compile("Connect-MsolService\nSet-MsolUser -UserPrincipalName a@b.com -City Seattle")
+                .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2, column 41: Set-MsolUser -City is not something ssprctl sets: it sets the SSPR contact fields only"
+        );
+        let e = compile("Set-MsolUser -UserPrincipalName a@b.com -Mob 1 -Foo 2").unwrap_err();
+        assert_eq!(e.message, "Set-MsolUser has no parameter -Foo");
+        let e = compile("Set-AzureADUser -ObjectId a@b.com -M 1").unwrap_err();
+        assert_eq!(
+            e.message,
+            "-M is ambiguous for Set-AzureADUser: it could be -Mobile, -MailNickName"
+        );
+        let e =
+            compile("Import-Csv u.csv | ForEach-Object { Set-MsolUser -UserPrincipalName $_.UPN }")
+                .unwrap_err();
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("for a file of users: ssprctl import FILE (--dry-run first)")
+        );
+        let e = compile("Get-MsolUser | Export-Csv users.csv").unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("write CSV natively: -o csv > FILE"));
+    }
+}
