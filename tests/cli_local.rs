@@ -1416,10 +1416,10 @@ fn ps_runs_the_guide_verbatim_and_refuses_its_impossible_number_like_set_user() 
     assert_eq!(after["officePhone"], "+1 4252345678");
     assert!(
         out.lines()
-            .any(|l| l == r#"{"mobilePhone":"+1 4251234567"}"#),
+            .any(|l| l == r#"{"MobilePhone":"+1 4251234567"}"#),
         "{out}"
     );
-    assert!(out.contains(r#"{"authenticationPhone":null}"#), "{out}");
+    assert!(out.contains(r#"{"PhoneNumber":null}"#), "{out}");
     assert!(
         err.contains("Connect-MsolService: connected to the local directory"),
         "{err}"
@@ -1443,7 +1443,7 @@ fn ps_runs_the_guide_verbatim_and_refuses_its_impossible_number_like_set_user() 
     );
     assert_eq!(
         lines[21],
-        "ssprctl get-user --all --select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber -o table"
+        "ssprctl get-user --all --select DisplayName,UserPrincipalName,OtherMails,Mobile,TelephoneNumber -o table"
     );
 }
 
@@ -1459,9 +1459,10 @@ fn ps_refuses_what_it_does_not_run_by_line_and_column_and_writes_nothing() {
             "hint: set other attributes with Microsoft Graph (e.g. Update-MgUser in Microsoft Graph PowerShell)",
         ),
         (
-            "Get-MsolUser | Export-Csv users.csv",
-            "error: line 1, column 16: Export-Csv is not supported in this pipeline",
-            "hint: write CSV natively: -o csv > FILE",
+            "Get-MsolUser | Sort-Object DisplayName",
+            "error: line 1, column 16: Sort-Object is not supported in this pipeline",
+            "hint: supported after Get-MsolUser / Get-AzureADUser: Where-Object, select (-Property, -ExpandProperty \
+             StrongAuthenticationUserDetails, -First), Format-Table, Format-List, Export-Csv, ConvertTo-Json",
         ),
         (
             "Set-MsolUser -UserPrincipalName alex.wilber@contoso.com -MobilePhone '+44 7400123456'; Invoke-Expression 'x'",
@@ -1474,4 +1475,120 @@ fn ps_refuses_what_it_does_not_run_by_line_and_column_and_writes_nothing() {
         assert_eq!(err, format!("{message}\n{hint}\n"), "{script}");
     }
     assert_eq!(env.json(&["get-user", "--all", "-o", "json"]), before);
+}
+
+#[test]
+fn ps_runs_the_bulk_idioms_as_one_import_with_the_csv_line_numbers() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    let csv = env.home.path().join("users.csv");
+    std::fs::write(
+        &csv,
+        "UPN,Mobile,Desk\nadele.vance@contoso.com,+44 7400 123456,+44 20 7946 0958\nlee.gu@contoso.com,020 7946 0959,\n",
+    )
+    .unwrap();
+    let c = csv.to_str().unwrap();
+    let before = env.json(&["get-user", "--all", "-o", "json"]);
+    // A national number without --default-region: the whole script stops on the CSV's own line,
+    // before the first statement's write.
+    let script = format!(
+        "Set-MsolUser -UserPrincipalName alex.wilber@contoso.com -MobilePhone '+44 7400 123457'\n\
+         Import-Csv {c} | ForEach-Object {{ Set-MsolUser -UserPrincipalName $_.UPN -MobilePhone $_.Mobile }}"
+    );
+    let (code, out, err) = env.run_stdin(&["ps", "-", "-o", "json"], &script);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("line 3: mobilePhone \"020 7946 0959\": no country code"),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: line 2 (Import-Csv): 1 of 2 rows have problems; nothing was written"),
+        "{err}"
+    );
+    assert_eq!(env.json(&["get-user", "--all", "-o", "json"]), before);
+    // foreach over an assigned Import-Csv, AzureAD names, a fixed value: one import.
+    let script = format!(
+        "$rows = Import-Csv -Path {c}\nforeach ($u in $rows) {{\n  Set-AzureADUser -ObjectId $u.UPN -Mobile $u.Mobile `\n    -OtherMails 'help@contoso.com'\n}}"
+    );
+    let (code, out, err) = env.run_stdin(
+        &["ps", "-", "--default-region", "GB", "-o", "json"],
+        &script,
+    );
+    assert_eq!(code, 0, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (summary["rows"].as_u64(), summary["updated"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let lee = &env.json(&["get-user", "lee.gu@contoso.com", "-o", "json"])[0];
+    assert_eq!(lee["mobilePhone"], "+44 2079460959");
+    assert_eq!(
+        lee["alternateEmailAddresses"],
+        serde_json::json!(["help@contoso.com"])
+    );
+    // A column the file does not have is named before anything runs.
+    let (code, _, err) = env.run_stdin(
+        &["ps", "-"],
+        &format!(
+            "Import-Csv {c} | % {{ Set-MsolUser -UserPrincipalName $_.UPN -PhoneNumber $_.Office }}"
+        ),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the file has no column Office (its columns: UPN, Mobile, Desk)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ps_pipelines_filter_limit_and_write_with_the_cmdlets_property_names() {
+    let env = Env::new();
+    env.run(&["get-user", "--all"]);
+    let (code, out, err) = env.run(&[
+        "ps",
+        "Get-MsolUser | Where-Object { $_.MobilePhone -like '+1 *' } | select UserPrincipalName,MobilePhone | ConvertTo-Json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"UserPrincipalName": "adele.vance@contoso.com", "MobilePhone": "+1 2065550123"},
+            {"UserPrincipalName": "megan.bowen@contoso.com", "MobilePhone": "+1 4255550102"}
+        ])
+    );
+    let (code, out, _) = env.run(&[
+        "ps",
+        "Get-AzureADUser -Top 2 | select UserPrincipalName",
+        "-o",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (code, out, _) = env.run(&[
+        "ps",
+        "Get-MsolUser | select -First 1 DisplayName",
+        "-o",
+        "csv",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "DisplayName\nAdele Vance\n"));
+    let file = env.home.path().join("not-us.csv");
+    let script = format!(
+        "Get-MsolUser | Where-Object MobilePhone -notlike '+1 *' | select UserPrincipalName,MobilePhone | Export-Csv -Path {} -NoTypeInformation",
+        file.display()
+    );
+    let (code, out, err) = env.run(&["ps", &script]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "UserPrincipalName,MobilePhone\nalex.wilber@contoso.com,\nlee.gu@contoso.com,+44 7400123456\nnestor.wilke@contoso.com,+39 3123456789\n"
+    );
+    let (_, out, _) = env.run(&["ps", &script, "--translate"]);
+    assert_eq!(
+        out.trim_end(),
+        format!(
+            "ssprctl get-user --all --select userPrincipalName,mobilePhone -o csv > {}  # then keep the users whose MobilePhone -notlike '+1 *'",
+            file.display()
+        )
+    );
 }

@@ -21,6 +21,8 @@
 //! - `audit`: `audit --all -o jsonl` of 100,000 users in a local directory (wall time and peak
 //!   memory), and against the Graph emulator with 100,000 users and 20 ms latency (pages read,
 //!   per-user requests, wall time against the sum of the pages' sequential round trips).
+//! - `ps`: a 10,000-row `Import-Csv | ForEach-Object { Set-MsolUser … }` script on the Graph
+//!   emulator (20 ms latency) against `import` of the same file.
 //! - `ad`: a Samba AD DC on loopback with 10,000 users: `import` changing all their mobiles
 //!   (4 connections), `get-user --all`, and a fresh `get-user X` process against the bare
 //!   LDAPS handshake (TCP, TLS and bind) measured in-process.
@@ -102,6 +104,9 @@ fn main() {
     }
     if wanted("quota") {
         graph::bench_quota();
+    }
+    if filter.iter().any(|f| f == "ps") || filter.is_empty() {
+        graph::bench_ps();
     }
     if wanted("audit") {
         audit::bench_audit();

@@ -132,21 +132,23 @@ impl Lexer<'_> {
         }
     }
 
+    /// A name: letters, digits and `_`.
+    fn ident(&mut self) -> String {
+        let mut s = String::new();
+        while let Some(c) = self.peek() {
+            if c.is_alphanumeric() || c == '_' {
+                s.push(c);
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        s
+    }
+
     /// A `$name` with `.Prop`s (the `$` already read).
     fn variable(&mut self) -> (String, Vec<String>) {
-        let ident = |l: &mut Self| {
-            let mut s = String::new();
-            while let Some(c) = l.peek() {
-                if c.is_alphanumeric() || c == '_' {
-                    s.push(c);
-                    l.bump();
-                } else {
-                    break;
-                }
-            }
-            s
-        };
-        let name = ident(self);
+        let name = self.ident();
         let mut props = Vec::new();
         while self.peek() == Some('.')
             && self
@@ -154,7 +156,7 @@ impl Lexer<'_> {
                 .is_some_and(|c| c.is_alphabetic() || c == '_')
         {
             self.bump();
-            props.push(ident(self));
+            props.push(self.ident());
         }
         (name, props)
     }
@@ -218,8 +220,13 @@ impl Lexer<'_> {
                     if !s.is_empty() {
                         parts.push(Part::Text(std::mem::take(&mut s)));
                     }
-                    let (name, props) = self.variable();
-                    parts.push(Part::Var { name, props });
+                    // Inside a string PowerShell expands the variable alone: "$u.Mobile" is
+                    // $u's value followed by ".Mobile" ("$($u.Mobile)" would be the property).
+                    let name = self.ident();
+                    parts.push(Part::Var {
+                        name,
+                        props: Vec::new(),
+                    });
                 }
                 Some(c) => s.push(c),
                 None => return Err(self.err(at, "a \"…\" string is not closed")),
@@ -433,11 +440,12 @@ mod tests {
                 Tok::Literal("it's".into()),
                 Tok::Expandable(vec![
                     Part::Text("a \"b\" \"c\" ".into()),
+                    // In a string the variable alone expands, as in PowerShell.
                     Part::Var {
                         name: "u".into(),
-                        props: vec!["Mobile".into()]
+                        props: vec![]
                     },
-                    Part::Text("!".into()),
+                    Part::Text(".Mobile!".into()),
                 ]),
                 Tok::End,
                 Tok::Param {

@@ -7,6 +7,7 @@
 
 pub mod lex;
 pub mod parse;
+pub mod query;
 pub mod translate;
 
 use std::fmt;

@@ -193,6 +193,12 @@ impl Parser {
         let at = self.span();
         let name = match self.bump().map(|t| t.tok) {
             Some(Tok::Word(w)) => w,
+            // An expression statement (`$_.Prop -eq 'v'` in a Where-Object block): its
+            // "name" is the variable, its arguments the comparison.
+            Some(Tok::Var { name, props }) => std::iter::once(format!("${name}"))
+                .chain(props)
+                .collect::<Vec<_>>()
+                .join("."),
             Some(Tok::Other(o)) => {
                 return Err(PsError::new(
                     at,

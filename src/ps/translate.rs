@@ -3,8 +3,10 @@
 //! cmdlet had but ssprctl does not set (`Set-MsolUser -City`) is refused by name, as is anything
 //! else outside the subset, with the native command that does the job when there is one.
 
+use std::collections::HashMap;
+
 use super::lex::Part;
-use super::parse::{Arg, Command, Statement, Value};
+use super::parse::{Arg, Command, Source, Statement, Value};
 use super::{PsError, Span};
 
 /// What one statement does.
@@ -16,6 +18,29 @@ pub enum Action {
     Connect,
     /// Nothing to run; say this.
     Note(String),
+    /// `Get-MsolUser` / `Get-AzureADUser` and what the pipeline does with the users.
+    Query(super::query::Query),
+    /// A bulk idiom (`Import-Csv P | ForEach-Object { Set-MsolUser … }`, `foreach ($u in …)`):
+    /// one batched import of the CSV's rows, each native column taken from `columns`.
+    Import(Bulk),
+}
+
+/// A bulk idiom compiled: the CSV read and how each native import column is filled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bulk {
+    pub path: String,
+    pub delimiter: u8,
+    /// (native import column, where its value comes from), the user's column first.
+    pub columns: Vec<(&'static str, Cell)>,
+}
+
+/// Where a bulk column's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cell {
+    /// The row's value of this CSV column (`$_.UPN`, `$u.Mobile`).
+    Column(String),
+    /// The same text for every row.
+    Fixed(String),
 }
 
 /// One statement of the script, translated.
@@ -134,6 +159,7 @@ const GET_MSOL_USER: Cmdlet = Cmdlet {
         ("UserPrincipalName", Kind::Value, None),
         ("ObjectId", Kind::Value, None),
         ("All", Kind::Switch, Some("--all")),
+        ("MaxResults", Kind::Value, Some("--first")),
     ],
     unsupported: &[
         "City",
@@ -143,7 +169,6 @@ const GET_MSOL_USER: Cmdlet = Cmdlet {
         "EnabledFilter",
         "HasErrorsOnly",
         "LicenseReconciliationNeededOnly",
-        "MaxResults",
         "ReturnDeletedUsers",
         "SearchString",
         "State",
@@ -160,8 +185,9 @@ const GET_AZUREAD_USER: Cmdlet = Cmdlet {
     params: &[
         ("ObjectId", Kind::Value, None),
         ("All", Kind::Value, Some("--all")),
+        ("Top", Kind::Value, Some("--first")),
     ],
-    unsupported: &["Filter", "SearchString", "Top"],
+    unsupported: &["Filter", "SearchString"],
 };
 
 const MODULE_CMDLETS: &[&str] = &["Get-Module", "Install-Module", "Import-Module"];
@@ -172,7 +198,7 @@ fn is(name: &str, cmdlet: &str) -> bool {
 }
 
 /// A value as the text a native argument takes; lists as `,`-joined text.
-fn text(v: &Value, at: Span) -> Result<String, PsError> {
+pub(super) fn text(v: &Value, at: Span) -> Result<String, PsError> {
     match v {
         Value::Text(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
@@ -329,7 +355,7 @@ fn set_user(c: &Cmdlet, cmd: &Command) -> Result<Vec<String>, PsError> {
 }
 
 /// The names `select` takes, as native `--select` fields (which accept the cmdlets' names).
-fn select_names(cmd: &Command) -> Result<(Vec<String>, Option<String>), PsError> {
+pub(super) fn select_names(cmd: &Command) -> Result<(Vec<String>, Option<String>), PsError> {
     let mut names = Vec::new();
     let mut expand = None;
     let mut args = cmd.args.iter();
@@ -366,91 +392,45 @@ fn select_names(cmd: &Command) -> Result<(Vec<String>, Option<String>), PsError>
     Ok((names, expand))
 }
 
-/// `Get-MsolUser … | select … | Format-Table` → `get-user …` (or `get-auth-details` for
-/// `select -Expand StrongAuthenticationUserDetails | select PhoneNumber`).
-fn get_user(c: &Cmdlet, cmds: &[Command]) -> Result<Vec<String>, PsError> {
+/// `Get-MsolUser` / `Get-AzureADUser` with their parameters, and the pipeline after them.
+fn get_users(cmds: &[Command]) -> Result<super::query::Query, PsError> {
     let first = &cmds[0];
-    let mut user = None;
-    let mut all = false;
+    let (c, props) = if is(&first.name, "Get-MsolUser") {
+        (&GET_MSOL_USER, super::query::MSOL)
+    } else {
+        (&GET_AZUREAD_USER, super::query::AZUREAD)
+    };
+    let mut q = super::query::build(props, cmds)?;
     for (canonical, _, flag, value) in bind(c, first)? {
-        match flag {
-            None => user = Some(text(value.as_ref().expect("a value"), first.span)?),
-            Some(_) => {
-                all = match &value {
-                    None => true,
-                    Some(v) => boolean(v).ok_or_else(|| {
-                        PsError::new(first.span, format!("-{canonical} takes $true or $false"))
-                    })?,
-                }
+        match (flag, &value) {
+            (None, Some(v)) => q.user = Some(text(v, first.span)?),
+            (Some("--first"), Some(v)) => {
+                let v = text(v, first.span)?;
+                q.first = Some(v.parse().map_err(|_| {
+                    PsError::new(first.span, format!("-{canonical} takes a number, not {v}"))
+                })?);
             }
+            (_, Some(v)) if boolean(v).is_none() => {
+                return Err(PsError::new(
+                    first.span,
+                    format!("-{canonical} takes $true or $false"),
+                ));
+            }
+            _ => {}
         }
     }
-    let mut select: Option<Vec<String>> = None;
-    let mut auth = false;
-    let mut table = false;
-    for stage in &cmds[1..] {
-        let n = stage.name.as_str();
-        if is(n, "select") || is(n, "Select-Object") {
-            let (names, expand) = select_names(stage)?;
-            if let Some(e) = expand {
-                if !e.eq_ignore_ascii_case("StrongAuthenticationUserDetails") {
-                    return Err(PsError::new(
-                        stage.span,
-                        format!("-ExpandProperty {e} is not supported"),
-                    )
-                    .with_hint("supported: -ExpandProperty StrongAuthenticationUserDetails"));
-                }
-                auth = true;
-            }
-            if !names.is_empty() {
-                let names = if auth {
-                    names
-                        .iter()
-                        .map(|n| match n.to_ascii_lowercase().as_str() {
-                            "phonenumber" => Ok("authenticationPhone".to_string()),
-                            "alternativephonenumber" => Ok("alternateAuthenticationPhone".to_string()),
-                            "email" => Ok("authenticationEmail".to_string()),
-                            _ => Err(PsError::new(stage.span, format!(
-                                "StrongAuthenticationUserDetails has no {n} ssprctl reads (PhoneNumber, AlternativePhoneNumber, Email)"
-                            ))),
-                        })
-                        .collect::<Result<Vec<_>, _>>()?
-                } else {
-                    names
-                };
-                select = Some(names);
-            }
-        } else if is(n, "Format-Table") || is(n, "ft") || is(n, "Format-List") || is(n, "fl") {
-            table = true;
-        } else {
-            return Err(unsupported_stage(stage));
-        }
-    }
-    let mut argv = vec![if auth { "get-auth-details" } else { "get-user" }.to_string()];
-    match (user, all) {
-        (Some(u), _) => argv.push(u),
-        (None, _) => argv.push("--all".into()),
-    }
-    if let Some(names) = select {
-        argv.push("--select".into());
-        argv.push(names.join(","));
-    }
-    if table {
-        argv.extend(["-o".to_string(), "table".to_string()]);
-    }
-    Ok(argv)
+    Ok(q)
 }
 
-fn unsupported_stage(stage: &Command) -> PsError {
+pub(super) fn unsupported_stage(stage: &Command) -> PsError {
     let n = stage.name.to_ascii_lowercase();
     let hint = match n.as_str() {
-        "export-csv" => "write CSV natively: -o csv > FILE",
-        "convertto-json" => "write JSON natively: -o json",
         "where-object" | "where" | "?" => {
             "filter natively: ssprctl audit --not-ready, or get-user … -o jsonl | jq"
         }
         _ => {
-            "supported after Get-MsolUser / Get-AzureADUser: select (-Property, -ExpandProperty StrongAuthenticationUserDetails), Format-Table, Format-List"
+            "supported after Get-MsolUser / Get-AzureADUser: Where-Object, select (-Property, -ExpandProperty \
+             StrongAuthenticationUserDetails, -First), Format-Table, Format-List, Export-Csv, ConvertTo-Json"
         }
     };
     PsError::new(
@@ -464,8 +444,10 @@ fn step(statement: &Statement) -> Result<Step, PsError> {
     let cmds = match statement {
         Statement::Pipeline(cmds) => cmds,
         Statement::Assign { span, .. } | Statement::Foreach { span, .. } => {
-            return Err(PsError::new(*span, "variables and foreach loops are not supported yet")
-                .with_hint("for a file of users, run the native bulk command: ssprctl import FILE (CSV or JSONL; --dry-run first)"));
+            return Err(PsError::new(
+                *span,
+                "only the bulk idioms assign or loop here",
+            ));
         }
     };
     let first = &cmds[0];
@@ -502,18 +484,11 @@ fn step(statement: &Statement) -> Result<Step, PsError> {
     if is(n, "Set-AzureADUser") {
         return single(Action::Run(set_user(&SET_AZUREAD_USER, first)?));
     }
-    if is(n, "Get-MsolUser") {
+    if is(n, "Get-MsolUser") || is(n, "Get-AzureADUser") {
         return Ok(Step {
             at: first.span,
             cmdlet: first.name.clone(),
-            action: Action::Run(get_user(&GET_MSOL_USER, cmds)?),
-        });
-    }
-    if is(n, "Get-AzureADUser") {
-        return Ok(Step {
-            at: first.span,
-            cmdlet: first.name.clone(),
-            action: Action::Run(get_user(&GET_AZUREAD_USER, cmds)?),
+            action: Action::Query(get_users(cmds)?),
         });
     }
     let hint = match n.to_ascii_lowercase().as_str() {
@@ -531,9 +506,219 @@ fn step(statement: &Statement) -> Result<Step, PsError> {
     Err(PsError::new(first.span, format!("{n} is not a cmdlet ssprctl runs")).with_hint(hint))
 }
 
+/// `Import-Csv P` (`-Path P`, `-Delimiter C`): the file it reads.
+fn import_csv(cmds: &[Command], at: Span) -> Result<(String, u8), PsError> {
+    let [cmd] = cmds else {
+        return Err(PsError::new(
+            at,
+            "foreach loops over Import-Csv FILE here (one cmdlet)",
+        ));
+    };
+    if !is(&cmd.name, "Import-Csv") {
+        return Err(PsError::new(
+            cmd.span,
+            format!("foreach loops over Import-Csv FILE here, not {}", cmd.name),
+        )
+        .with_hint("for a file of users: ssprctl import FILE (--dry-run first)"));
+    }
+    let mut path = None;
+    let mut delimiter = b',';
+    let mut args = cmd.args.iter();
+    while let Some(arg) = args.next() {
+        match arg {
+            Arg::Value { value, span } if path.is_none() => path = Some(text(value, *span)?),
+            Arg::Param { name, value, span } => {
+                let value = match value {
+                    Some(v) => v.clone(),
+                    None => match args.next() {
+                        Some(Arg::Value { value, .. }) => value.clone(),
+                        _ => return Err(PsError::new(*span, format!("-{name} needs a value"))),
+                    },
+                };
+                let lower = name.to_ascii_lowercase();
+                if "path".starts_with(&lower) || "literalpath".starts_with(&lower) {
+                    path = Some(text(&value, *span)?);
+                } else if "delimiter".starts_with(&lower) {
+                    let d = text(&value, *span)?;
+                    match d.as_bytes() {
+                        [b] if b.is_ascii() => delimiter = *b,
+                        _ => return Err(PsError::new(*span, "-Delimiter takes one character")),
+                    }
+                } else {
+                    return Err(PsError::new(
+                        *span,
+                        format!("Import-Csv -{name} is not supported"),
+                    )
+                    .with_hint("supported: -Path and -Delimiter"));
+                }
+            }
+            Arg::Value { span, .. } => {
+                return Err(PsError::new(*span, "Import-Csv takes one file"));
+            }
+        }
+    }
+    let path =
+        path.ok_or_else(|| PsError::new(cmd.span, "Import-Csv needs the file: -Path FILE"))?;
+    Ok((path, delimiter))
+}
+
+/// The loop body of a bulk idiom, one `Set-MsolUser` / `Set-AzureADUser` whose values are the
+/// row's columns (`$var.Column`) or fixed text: the import's columns.
+fn bulk(
+    path: String,
+    delimiter: u8,
+    var: &str,
+    body: &[Statement],
+    at: Span,
+) -> Result<Bulk, PsError> {
+    let cmd = match body {
+        [Statement::Pipeline(cmds)] if cmds.len() == 1 => &cmds[0],
+        _ => {
+            return Err(PsError::new(
+                at,
+                "the loop body must be one Set-MsolUser or Set-AzureADUser",
+            )
+            .with_hint("for a file of users: ssprctl import FILE (--dry-run first)"));
+        }
+    };
+    let cmdlet = if is(&cmd.name, "Set-MsolUser") {
+        &SET_MSOL_USER
+    } else if is(&cmd.name, "Set-AzureADUser") {
+        &SET_AZUREAD_USER
+    } else {
+        return Err(
+            PsError::new(cmd.span, format!("{} in a loop is not supported", cmd.name))
+                .with_hint("the loop body must be one Set-MsolUser or Set-AzureADUser"),
+        );
+    };
+    let mut columns = Vec::new();
+    for (canonical, _, flag, value) in bind(cmdlet, cmd)? {
+        let value = value.expect("a value parameter");
+        let cell = match &value {
+            Value::Var { name, props } if name.eq_ignore_ascii_case(var) && props.len() == 1 => {
+                Cell::Column(props[0].clone())
+            }
+            Value::Var { name, .. } => {
+                return Err(PsError::new(
+                    cmd.span,
+                    format!(
+                        "-{canonical} ${name}: in the loop, values are ${var}.Column or fixed text"
+                    ),
+                ));
+            }
+            other => Cell::Fixed(text(other, cmd.span)?),
+        };
+        let column = match flag {
+            None => "userPrincipalName",
+            Some("--alternate-email") => "alternateEmailAddresses",
+            Some("--mobile-phone") => "mobilePhone",
+            Some(_) => "officePhone",
+        };
+        columns.push((column, cell));
+    }
+    columns.sort_by_key(|(c, _)| *c != "userPrincipalName");
+    if columns
+        .first()
+        .is_none_or(|(c, _)| *c != "userPrincipalName")
+    {
+        return Err(PsError::new(
+            cmd.span,
+            format!("{} needs the user: -{}", cmdlet.name, cmdlet.params[0].0),
+        ));
+    }
+    if columns.len() < 2 {
+        return Err(PsError::new(
+            cmd.span,
+            format!("{} changes nothing here: give a contact field", cmdlet.name),
+        ));
+    }
+    Ok(Bulk {
+        path,
+        delimiter,
+        columns,
+    })
+}
+
 /// Every statement's step, or the first error (nothing runs before all are translated).
+/// `$rows = Import-Csv P` is remembered for a later `foreach ($u in $rows)`.
 pub fn steps(statements: &[Statement]) -> Result<Vec<Step>, PsError> {
-    statements.iter().map(step).collect()
+    let mut csv_vars: HashMap<String, (String, u8)> = HashMap::new();
+    let mut out = Vec::new();
+    for st in statements {
+        match st {
+            Statement::Assign {
+                name,
+                span,
+                pipeline,
+            } => {
+                csv_vars.insert(name.to_ascii_lowercase(), import_csv(pipeline, *span)?);
+            }
+            Statement::Foreach {
+                var,
+                span,
+                source,
+                body,
+            } => {
+                let (path, delimiter) =
+                    match source {
+                        Source::Var(v) => csv_vars
+                            .get(&v.to_ascii_lowercase())
+                            .cloned()
+                            .ok_or_else(|| {
+                                PsError::new(
+                                    *span,
+                                    format!(
+                                        "${v} is not an Import-Csv result assigned before the loop"
+                                    ),
+                                )
+                            })?,
+                        Source::Pipeline(p) => import_csv(p, *span)?,
+                    };
+                out.push(Step {
+                    at: *span,
+                    cmdlet: "foreach".into(),
+                    action: Action::Import(bulk(path, delimiter, var, body, *span)?),
+                });
+            }
+            Statement::Pipeline(cmds)
+                if cmds.len() == 2
+                    && is(&cmds[0].name, "Import-Csv")
+                    && (is(&cmds[1].name, "ForEach-Object")
+                        || cmds[1].name == "%"
+                        || is(&cmds[1].name, "foreach")) =>
+            {
+                let (path, delimiter) = import_csv(&cmds[..1], cmds[0].span)?;
+                let body = match cmds[1].args.as_slice() {
+                    [
+                        Arg::Value {
+                            value: Value::Block(b),
+                            ..
+                        },
+                    ] => b,
+                    [
+                        Arg::Param {
+                            name,
+                            value: Some(Value::Block(b)),
+                            ..
+                        },
+                    ] if "process".starts_with(&name.to_ascii_lowercase()) => b,
+                    _ => {
+                        return Err(PsError::new(
+                            cmds[1].span,
+                            "ForEach-Object takes one { … } block here",
+                        ));
+                    }
+                };
+                out.push(Step {
+                    at: cmds[0].span,
+                    cmdlet: "Import-Csv".into(),
+                    action: Action::Import(bulk(path, delimiter, "_", body, cmds[1].span)?),
+                });
+            }
+            _ => out.push(step(st)?),
+        }
+    }
+    Ok(out)
 }
 
 /// A native command line as a POSIX shell reads it (`--translate`).
@@ -562,6 +747,7 @@ mod tests {
     fn native(line: &str) -> String {
         match &compile(line).unwrap()[0].action {
             Action::Run(argv) => shell_line(argv),
+            Action::Query(q) => q.translation(),
             other => format!("{other:?}"),
         }
     }
@@ -587,7 +773,7 @@ mod tests {
             (format!("Get-AzureADUser -ObjectID {u} | select TelephoneNumber"),
              format!("ssprctl get-user {u} --select TelephoneNumber")),
             ("Get-AzureADUser | select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber | Format-Table".into(),
-             "ssprctl get-user --all --select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber -o table".into()),
+             "ssprctl get-user --all --select DisplayName,UserPrincipalName,OtherMails,Mobile,TelephoneNumber -o table".into()),
             // PowerShell's rules: any case, unambiguous prefixes, -Param:value.
             (format!("set-msoluser -userprinc:{u} -Mobile '+1 4251234567'"),
              format!("ssprctl set-user {u} --mobile-phone '+1 4251234567'")),
@@ -601,6 +787,45 @@ mod tests {
         assert!(
             matches!(&compile("Install-Module AzureADPreview").unwrap()[0].action, Action::Note(n)
             if n == "Install-Module AzureADPreview: nothing to install; ssprctl itself does what AzureADPreview did")
+        );
+    }
+
+    #[test]
+    fn the_bulk_idioms_compile_into_one_import() {
+        let want = Action::Import(Bulk {
+            path: "users.csv".into(),
+            delimiter: b',',
+            columns: vec![
+                ("userPrincipalName", Cell::Column("UPN".into())),
+                ("mobilePhone", Cell::Column("Mobile".into())),
+                (
+                    "alternateEmailAddresses",
+                    Cell::Fixed("help@contoso.com".into()),
+                ),
+            ],
+        });
+        for script in [
+            "Import-Csv users.csv | ForEach-Object { Set-MsolUser -UserPrincipalName $_.UPN -MobilePhone $_.Mobile -AlternateEmailAddresses help@contoso.com }",
+            "Import-Csv -Path users.csv | % { Set-MsolUser -MobilePhone $_.Mobile -UserPrincipalName $_.UPN -AlternateEmailAddresses 'help@contoso.com' }",
+            "foreach ($u in Import-Csv users.csv) {\n  Set-AzureADUser -ObjectId $u.UPN -Mobile $u.Mobile -OtherMails \"help@contoso.com\"\n}",
+            "$users = Import-Csv users.csv\nforeach ($u in $users) { Set-MsolUser -UserPrincipalName $u.UPN -MobilePhone $u.Mobile -AlternateEmailAddresses help@contoso.com }",
+        ] {
+            let steps = compile(script).unwrap();
+            assert_eq!(steps.len(), 1, "{script}");
+            assert_eq!(steps[0].action, want, "{script}");
+        }
+        let e = compile(
+            "foreach ($u in $nothing) { Set-MsolUser -UserPrincipalName $u.UPN -MobilePhone $u.M }",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.message,
+            "$nothing is not an Import-Csv result assigned before the loop"
+        );
+        let e = compile("Import-Csv u.csv | ForEach-Object { Set-MsolUser -UserPrincipalName $x.UPN -MobilePhone 1 }").unwrap_err();
+        assert_eq!(
+            e.message,
+            "-UserPrincipalName $x: in the loop, values are $_.Column or fixed text"
         );
     }
 
@@ -624,10 +849,14 @@ mod tests {
             compile("Import-Csv u.csv | ForEach-Object { Set-MsolUser -UserPrincipalName $_.UPN }")
                 .unwrap_err();
         assert_eq!(
-            e.hint.as_deref(),
-            Some("for a file of users: ssprctl import FILE (--dry-run first)")
+            e.message,
+            "Set-MsolUser changes nothing here: give a contact field"
         );
-        let e = compile("Get-MsolUser | Export-Csv users.csv").unwrap_err();
-        assert_eq!(e.hint.as_deref(), Some("write CSV natively: -o csv > FILE"));
+        let e =
+            compile("Import-Csv u.csv | ForEach-Object { Get-MsolUser -UserPrincipalName $_.UPN }")
+                .unwrap_err();
+        assert_eq!(e.message, "Get-MsolUser in a loop is not supported");
+        let e = compile("Get-MsolUser | Sort-Object DisplayName").unwrap_err();
+        assert_eq!(e.message, "Sort-Object is not supported in this pipeline");
     }
 }
