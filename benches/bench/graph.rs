@@ -173,7 +173,7 @@ pub(crate) fn bench_ps() {
         .count();
     println!(
         "ps: {users}-row Import-Csv | ForEach-Object {{ Set-MsolUser … }} on Graph, {} ms latency: {:.2} s wall vs {:.2} s \
-         for import of the same file (ratio {:.2}, target ≤ 1.2; {changes} write batches, validated by a dry run first)",
+         for import of the same file (ratio {:.2}, target ≤ 1.2; {changes} write batches: one import)",
         latency.as_millis(),
         ps_wall.as_secs_f64(),
         import_wall.as_secs_f64(),

@@ -328,12 +328,26 @@ fn set_user(c: &Cmdlet, cmd: &Command) -> Result<Vec<String>, PsError> {
     let mut user = None;
     let mut flags = Vec::new();
     for (_, _, flag, value) in bind(c, cmd)? {
-        let value = text(&value.expect("a value parameter"), cmd.span)?;
+        let value = value.expect("a value parameter");
+        // `$null`, `""` or `@()` clears the field, as the cmdlets do.
+        let clears = match &value {
+            Value::Var { name, props } => props.is_empty() && name.eq_ignore_ascii_case("null"),
+            Value::List(items) => items.is_empty(),
+            v => text(v, cmd.span).is_ok_and(|t| t.is_empty()),
+        };
         match flag {
-            None => user = Some(value),
+            None => user = Some(text(&value, cmd.span)?),
+            Some(f) if clears => {
+                let field = match f {
+                    "--alternate-email" => "alternate-email",
+                    "--mobile-phone" => "mobile-phone",
+                    _ => "office-phone",
+                };
+                flags.extend(["--clear".to_string(), field.to_string()]);
+            }
             Some(f) => {
                 flags.push(f.to_string());
-                flags.push(value);
+                flags.push(text(&value, cmd.span)?);
             }
         }
     }
@@ -774,6 +788,9 @@ mod tests {
              format!("ssprctl get-user {u} --select TelephoneNumber")),
             ("Get-AzureADUser | select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber | Format-Table".into(),
              "ssprctl get-user --all --select DisplayName,UserPrincipalName,OtherMails,Mobile,TelephoneNumber -o table".into()),
+            // $null, "" or @() clears, as the cmdlets do.
+            (format!("Set-AzureADUser -ObjectId {u} -Mobile $null -OtherMails @()"),
+             format!("ssprctl set-user {u} --clear mobile-phone --clear alternate-email")),
             // PowerShell's rules: any case, unambiguous prefixes, -Param:value.
             (format!("set-msoluser -userprinc:{u} -Mobile '+1 4251234567'"),
              format!("ssprctl set-user {u} --mobile-phone '+1 4251234567'")),
