@@ -173,19 +173,37 @@ fn native(step: &Step, argv: &[String], a: &PsArgs, dry_run: bool) -> Result<Cli
     })
 }
 
-/// Runs one native command with this invocation's settings (and its own `-o`, from a
-/// `Format-Table`).
-async fn run_native(cli: Cli, ctx: &mut Ctx<'_>, quiet: bool) -> Result<Exit, CliError> {
+/// Where a native command's stdout goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum To {
+    /// Nowhere (the validating dry run).
+    Nothing,
+    Stdout,
+    /// Stderr: what a write reports, since Set-MsolUser and Set-AzureADUser print nothing.
+    Stderr,
+}
+
+/// Runs one native command with this invocation's settings (and its own `-o`).
+async fn run_native(cli: Cli, ctx: &mut Ctx<'_>, to: To) -> Result<Exit, CliError> {
     let mut settings = ctx.settings.clone();
     if let Some(f) = cli.global.output {
         settings.format = f;
     }
-    settings.quiet |= quiet;
-    if quiet {
-        let mut sink = std::io::sink();
-        Box::pin(super::run(cli, &settings, &mut sink)).await
-    } else {
-        Box::pin(super::run(cli, &settings, &mut *ctx.out)).await
+    match to {
+        To::Nothing => {
+            settings.quiet = true;
+            Box::pin(super::run(cli, &settings, &mut std::io::sink())).await
+        }
+        To::Stdout => Box::pin(super::run(cli, &settings, &mut *ctx.out)).await,
+        To::Stderr => {
+            let mut buf = Vec::new();
+            let exit = Box::pin(super::run(cli, &settings, &mut buf)).await;
+            if !settings.quiet {
+                use std::io::Write;
+                let _ = std::io::stderr().lock().write_all(&buf);
+            }
+            exit
+        }
     }
 }
 
@@ -370,7 +388,7 @@ pub async fn run(a: PsArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
                 && matches!(cli.command, Command::SetUser(_) | Command::Import(_))
             {
                 let check = native(step, argv, &a, true)?;
-                run_native(check, ctx, true)
+                run_native(check, ctx, To::Nothing)
                     .await
                     .map_err(|e| at_line(step, e))?;
             }
@@ -392,7 +410,10 @@ pub async fn run(a: PsArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
             (Action::Connect, _) => connect(step, ctx).await.map_err(|e| at_line(step, e))?,
             (Action::Run(_) | Action::Import(_), Some((_, cli))) => {
                 ctx.out.flush()?;
-                exit = run_native(cli, ctx, false)
+                // A write reports on stderr (the cmdlets print nothing), or, for --dry-run,
+                // its plan on stdout.
+                let to = if a.dry_run { To::Stdout } else { To::Stderr };
+                exit = run_native(cli, ctx, to)
                     .await
                     .map_err(|e| at_line(step, e))?;
                 if exit != Exit::Success {
