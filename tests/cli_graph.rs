@@ -1215,6 +1215,43 @@ fn get_auth_details_of_many_users_reads_in_batches() {
 }
 
 #[test]
+fn ps_runs_the_whole_guide_against_graph() {
+    let g = tenant();
+    let script = common::GUIDE.replace("user@domain.com", "kim@contoso.com");
+    let mut c = g.std_cmd(&["ps", "-", "--phone-check", "length", "-o", "jsonl"]);
+    c.env("SSPRCTL_ACCESS_TOKEN", &g.token);
+    let out = assert_cmd::Command::from_std(c)
+        .write_stdin(script)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let u = g.emu.user("kim@contoso.com");
+    assert_eq!(u.mobile_phone.as_deref(), Some("+1 4251234567"));
+    assert_eq!(u.office_phone.as_deref(), Some("+1 4252345678"));
+    assert_eq!(u.alternate_email_addresses, ["emails@domain.com"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    for want in [
+        r#"{"AlternateEmailAddresses":["email@domain.com"]}"#,
+        r#"{"MobilePhone":"+1 4251234567"}"#,
+        r#"{"PhoneNumber":"+1 4252345678"}"#,
+        r#"{"OtherMails":["emails@domain.com"]}"#,
+        r#"{"Mobile":"+1 4251234567"}"#,
+        r#"{"TelephoneNumber":"+1 4252345678"}"#,
+    ] {
+        assert!(lines.contains(&want), "{want}\n{stdout}");
+    }
+    assert_eq!(
+        stderr.matches("connected to Microsoft Graph").count(),
+        2,
+        "{stderr}"
+    );
+}
+
+#[test]
 fn ps_runs_msonline_and_azuread_lines_against_graph() {
     let g = tenant();
     let script = r#"Connect-AzureAD

@@ -1360,36 +1360,11 @@ fn ldap_auth_takes_its_values_from_the_flag_or_the_environment() {
     );
 }
 
-/// The lines of Microsoft's pre-population guide, with its user replaced by a real one.
-const GUIDE: &str = r#"Connect-MsolService
-Set-MsolUser -UserPrincipalName user@domain.com -AlternateEmailAddresses @("email@domain.com")
-Set-MsolUser -UserPrincipalName user@domain.com -MobilePhone "+1 4251234567"
-Set-MsolUser -UserPrincipalName user@domain.com -PhoneNumber "+1 4252345678"
-Set-MsolUser -UserPrincipalName user@domain.com -AlternateEmailAddresses @("email@domain.com") -MobilePhone "+1 4251234567" -PhoneNumber "+1 4252345678"
-Get-MsolUser -UserPrincipalName user@domain.com | select AlternateEmailAddresses
-Get-MsolUser -UserPrincipalName user@domain.com | select MobilePhone
-Get-MsolUser -UserPrincipalName user@domain.com | select PhoneNumber
-Get-MsolUser | select DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber | Format-Table
-Get-MsolUser -UserPrincipalName user@domain.com | select -Expand StrongAuthenticationUserDetails | select PhoneNumber
-Get-MsolUser -UserPrincipalName user@domain.com | select -Expand StrongAuthenticationUserDetails | select Email
-Get-Module AzureADPreview
-Install-Module AzureADPreview
-Connect-AzureAD
-Set-AzureADUser -ObjectId user@domain.com -OtherMails @("email@domain.com")
-Set-AzureADUser -ObjectId user@domain.com -Mobile "+1 4251234567"
-Set-AzureADUser -ObjectId user@domain.com -TelephoneNumber "+1 4252345678"
-Set-AzureADUser -ObjectId user@domain.com -OtherMails @("emails@domain.com") -Mobile "+1 4251234567" -TelephoneNumber "+1 4252345678"
-Get-AzureADUser -ObjectID user@domain.com | select otherMails
-Get-AzureADUser -ObjectID user@domain.com | select Mobile
-Get-AzureADUser -ObjectID user@domain.com | select TelephoneNumber
-Get-AzureADUser | select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber | Format-Table
-"#;
-
 #[test]
 fn ps_runs_the_guide_verbatim_and_refuses_its_impossible_number_like_set_user() {
     let env = Env::new();
     env.run(&["get-user", "--all"]);
-    let script = GUIDE.replace("user@domain.com", "alex.wilber@contoso.com");
+    let script = common::GUIDE.replace("user@domain.com", "alex.wilber@contoso.com");
     let file = env.home.path().join("guide.ps1");
     std::fs::write(&file, &script).unwrap();
     let f = file.to_str().unwrap();

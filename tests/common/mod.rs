@@ -98,3 +98,28 @@ pub fn json_error(stderr: &str) -> Value {
     let last = stderr.lines().last().expect("stderr has a line");
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {stderr}"))
 }
+
+/// The lines of Microsoft's pre-population guide, (its user@domain.com is replaced by a real user).
+pub const GUIDE: &str = r#"Connect-MsolService
+Set-MsolUser -UserPrincipalName user@domain.com -AlternateEmailAddresses @("email@domain.com")
+Set-MsolUser -UserPrincipalName user@domain.com -MobilePhone "+1 4251234567"
+Set-MsolUser -UserPrincipalName user@domain.com -PhoneNumber "+1 4252345678"
+Set-MsolUser -UserPrincipalName user@domain.com -AlternateEmailAddresses @("email@domain.com") -MobilePhone "+1 4251234567" -PhoneNumber "+1 4252345678"
+Get-MsolUser -UserPrincipalName user@domain.com | select AlternateEmailAddresses
+Get-MsolUser -UserPrincipalName user@domain.com | select MobilePhone
+Get-MsolUser -UserPrincipalName user@domain.com | select PhoneNumber
+Get-MsolUser | select DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber | Format-Table
+Get-MsolUser -UserPrincipalName user@domain.com | select -Expand StrongAuthenticationUserDetails | select PhoneNumber
+Get-MsolUser -UserPrincipalName user@domain.com | select -Expand StrongAuthenticationUserDetails | select Email
+Get-Module AzureADPreview
+Install-Module AzureADPreview
+Connect-AzureAD
+Set-AzureADUser -ObjectId user@domain.com -OtherMails @("email@domain.com")
+Set-AzureADUser -ObjectId user@domain.com -Mobile "+1 4251234567"
+Set-AzureADUser -ObjectId user@domain.com -TelephoneNumber "+1 4252345678"
+Set-AzureADUser -ObjectId user@domain.com -OtherMails @("emails@domain.com") -Mobile "+1 4251234567" -TelephoneNumber "+1 4252345678"
+Get-AzureADUser -ObjectID user@domain.com | select otherMails
+Get-AzureADUser -ObjectID user@domain.com | select Mobile
+Get-AzureADUser -ObjectID user@domain.com | select TelephoneNumber
+Get-AzureADUser | select DisplayName,UserPrincipalName,otherMails,Mobile,TelephoneNumber | Format-Table
+"#;
