@@ -299,12 +299,16 @@ pub enum Command {
     ///   ssprctl import fixes.csv --dry-run && ssprctl import fixes.csv
     #[command(display_order = 6)]
     Audit(AuditArgs),
-    /// Run MSOnline and AzureAD lines as written (Set-MsolUser, Get-MsolUser, Set-AzureADUser,
-    /// Get-AzureADUser, Connect-*, the module cmdlets), through the native commands; --translate
-    /// prints those commands instead. Example:
-    ///   ssprctl ps 'Set-MsolUser -UserPrincipalName kim@contoso.com -MobilePhone "+1 2065550100"'
-    ///   ssprctl ps --file old-runbook.ps1 --translate
-    #[command(display_order = 7)]
+    /// Run MSOnline and AzureAD lines as written (Set-MsolUser, Get-AzureADUser, …)
+    ///
+    /// Connect-*, the module cmdlets, Set-/Get-MsolUser and Set-/Get-AzureADUser with their
+    /// pipelines (Where-Object, select, Format-Table, Export-Csv, ConvertTo-Json), and the
+    /// Import-Csv bulk idioms (run as one import), through the native commands. The whole script
+    /// is checked before anything runs; --translate prints the native commands instead.
+    #[command(
+        display_order = 7,
+        after_long_help = "Examples:\n  ssprctl ps 'Set-MsolUser -UserPrincipalName kim@contoso.com -MobilePhone \"+1 2065550100\"'\n  ssprctl ps --file old-runbook.ps1 --translate\n  ssprctl ps - --dry-run < pasted.ps1"
+    )]
     Ps(PsArgs),
     /// Make the directory match a CSV or JSONL file of contact information.
     ///
