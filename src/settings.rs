@@ -333,12 +333,18 @@ fn ldap_settings(mut l: LdapSettings, g: &GlobalArgs) -> Result<LdapSettings, Cl
         .ldap_filter
         .clone()
         .unwrap_or_else(|| DEFAULT_LDAP_FILTER.to_string());
-    if !(l.filter.starts_with('(') && l.filter.ends_with(')')) {
+    // ldap3's own filter parser, before any connection: a malformed filter is the user's input
+    // (exit 2), not the server's failure.
+    if !(l.filter.starts_with('(') && l.filter.ends_with(')'))
+        || ldap3::parse_filter(&l.filter).is_err()
+    {
         return Err(CliError::usage(
             "invalid_filter",
             format!("--ldap-filter \"{}\" is not an LDAP filter", l.filter),
         )
-        .with_hint("write it in parentheses, e.g. (&(objectClass=user)(department=Sales))"));
+        .with_hint(
+            "write it in balanced parentheses, e.g. (&(objectClass=user)(department=Sales))",
+        ));
     }
     l.stdin_tty = std::io::stdin().is_terminal();
     Ok(l)

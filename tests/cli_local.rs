@@ -1565,3 +1565,36 @@ fn ps_pipelines_filter_limit_and_write_with_the_cmdlets_property_names() {
         )
     );
 }
+
+#[test]
+fn a_malformed_ldap_filter_is_refused_before_connecting() {
+    let env = Env::new();
+    for filter in [
+        "(&(objectClass=user)",
+        "(objectClass=user))",
+        "objectClass=user",
+    ] {
+        let out = env
+            .cmd()
+            .args([
+                "--directory",
+                "ldaps://127.0.0.1:1",
+                "get-user",
+                "--all",
+                "--ldap-filter",
+                filter,
+            ])
+            .env("SSPRCTL_LDAP_BIND_DN", "CN=x")
+            .env("SSPRCTL_LDAP_PASSWORD", "pw")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{filter}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(
+            err.starts_with(&format!(
+                "error: --ldap-filter \"{filter}\" is not an LDAP filter\nhint: write it in balanced parentheses"
+            )),
+            "{err}"
+        );
+    }
+}

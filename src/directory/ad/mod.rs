@@ -162,11 +162,16 @@ fn ldap_mods(m: &[(&'static str, Option<String>)]) -> Vec<Mod<String>> {
 /// A user from a search entry; `None` when it has no GUID (not a user object).
 fn user_of(e: &SearchEntry) -> Option<User> {
     let first = |a: &str| e.attrs.get(a).and_then(|v| v.first()).cloned();
-    let id = e
-        .bin_attrs
-        .get("objectGUID")
-        .and_then(|v| v.first())
-        .and_then(|b| conn::guid_string(b))?;
+    // ldap3 files a value that happens to be valid UTF-8 (about 1 GUID in 10,000) under the
+    // text attributes: read it wherever it is.
+    let id = match e.bin_attrs.get("objectGUID").and_then(|v| v.first()) {
+        Some(b) => conn::guid_string(b),
+        None => e
+            .attrs
+            .get("objectGUID")
+            .and_then(|v| v.first())
+            .and_then(|s| conn::guid_string(s.as_bytes())),
+    }?;
     let upn = first("userPrincipalName")
         .or_else(|| first("sAMAccountName"))
         .unwrap_or_else(|| e.dn.clone());
@@ -704,5 +709,35 @@ impl Writer {
             self.ctl.record(&o);
             self.outcomes.lock().expect("not poisoned")[job.idx] = Some(o);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_object_guid_that_is_valid_utf8_is_read_too() {
+        let entry = |text: bool| {
+            let guid = b"ABCDEFGHIJKLMNOP".to_vec();
+            let mut e = SearchEntry {
+                dn: "CN=u,DC=x".into(),
+                attrs: HashMap::from([("userPrincipalName".to_string(), vec!["u@x".to_string()])]),
+                bin_attrs: HashMap::new(),
+            };
+            if text {
+                e.attrs
+                    .insert("objectGUID".into(), vec![String::from_utf8(guid).unwrap()]);
+            } else {
+                e.bin_attrs.insert("objectGUID".into(), vec![guid]);
+            }
+            e
+        };
+        let (a, b) = (
+            user_of(&entry(true)).unwrap(),
+            user_of(&entry(false)).unwrap(),
+        );
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.id, conn::guid_string(b"ABCDEFGHIJKLMNOP").unwrap());
     }
 }
