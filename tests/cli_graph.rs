@@ -1214,21 +1214,27 @@ fn get_auth_details_of_many_users_reads_in_batches() {
     );
 }
 
+/// `ps -` with `script` on stdin against the emulator, with --phone-check length and JSON lines.
+fn ps_on_graph(g: &G, script: &str) -> (i32, String, String) {
+    let mut c = g.std_cmd(&["ps", "-", "--phone-check", "length", "-o", "jsonl"]);
+    c.env("SSPRCTL_ACCESS_TOKEN", &g.token);
+    let out = assert_cmd::Command::from_std(c)
+        .write_stdin(script.to_string())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 #[test]
 fn ps_runs_the_whole_guide_against_graph() {
     let g = tenant();
     let script = common::GUIDE.replace("user@domain.com", "kim@contoso.com");
-    let mut c = g.std_cmd(&["ps", "-", "--phone-check", "length", "-o", "jsonl"]);
-    c.env("SSPRCTL_ACCESS_TOKEN", &g.token);
-    let out = assert_cmd::Command::from_std(c)
-        .write_stdin(script)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (code, stdout, stderr) = ps_on_graph(&g, &script);
+    assert_eq!(code, 0, "{stderr}");
     let u = g.emu.user("kim@contoso.com");
     assert_eq!(u.mobile_phone.as_deref(), Some("+1 4251234567"));
     assert_eq!(u.office_phone.as_deref(), Some("+1 4252345678"));
@@ -1259,17 +1265,8 @@ Set-AzureADUser -ObjectId kim@contoso.com -OtherMails @("emails@domain.com") -Mo
 Get-AzureADUser -ObjectID kim@contoso.com | select Mobile
 Get-MsolUser -UserPrincipalName kim@contoso.com | select -Expand StrongAuthenticationUserDetails | select Email
 "#;
-    let mut c = g.std_cmd(&["ps", "-", "--phone-check", "length", "-o", "jsonl"]);
-    c.env("SSPRCTL_ACCESS_TOKEN", &g.token);
-    let out = assert_cmd::Command::from_std(c)
-        .write_stdin(script)
-        .output()
-        .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (code, stdout, stderr) = ps_on_graph(&g, script);
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("Connect-AzureAD: connected to Microsoft Graph (global cloud) with"),
         "{stderr}"

@@ -84,25 +84,15 @@ pub(crate) fn bench_audit() {
     emu.clear_seen();
     let home = std::env::temp_dir().join(format!("ssprctl-bench-audit-g-{}", std::process::id()));
     std::fs::create_dir_all(&home).unwrap();
+    let audit = || {
+        super::graph::graph_command(&emu, &token, &home)
+            .args(["audit", "--all", "-o", "jsonl"])
+            .stderr(Stdio::null())
+            .output()
+            .unwrap()
+    };
     let t = Instant::now();
-    let out = Command::new(bin)
-        .env("SSPRCTL_HOME", &home)
-        .env("SSPRCTL_ACCESS_TOKEN", &token)
-        .args([
-            "--directory",
-            "graph",
-            "--graph-url",
-            &emu.url,
-            "--authority-host",
-            &emu.url,
-            "audit",
-            "--all",
-            "-o",
-            "jsonl",
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .unwrap();
+    let out = audit();
     let wall = t.elapsed().as_secs_f64();
     assert!(out.status.success());
     let reqs = emu.graph_requests();
@@ -130,24 +120,7 @@ pub(crate) fn bench_audit() {
     let run = |policy: serde_json::Value| {
         emu.state().policy = Some(policy);
         let t = Instant::now();
-        let out = Command::new(bin)
-            .env("SSPRCTL_HOME", &home)
-            .env("SSPRCTL_ACCESS_TOKEN", &token)
-            .args([
-                "--directory",
-                "graph",
-                "--graph-url",
-                &emu.url,
-                "--authority-host",
-                &emu.url,
-                "audit",
-                "--all",
-                "-o",
-                "jsonl",
-            ])
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
+        let out = audit();
         assert!(out.status.success());
         t.elapsed().as_secs_f64()
     };
