@@ -17,7 +17,8 @@ pub struct User {
     pub on_premises_sync_enabled: bool,
     /// `accountEnabled`: `None` where the directory doesn't say (local, AD).
     pub account_enabled: Option<bool>,
-    /// `userType` (`Member`, `Guest`): `None` where the directory doesn't say.
+    /// `userType` (`Member`, `Guest`; `BuiltIn` for AD's critical system objects): `None` where
+    /// the directory doesn't say.
     pub user_type: Option<String>,
 }
 

@@ -123,7 +123,8 @@ impl suite::Fixture for Ad {
                 .stderr(std::process::Stdio::null())
                 .status();
             ldif.push_str(&format!(
-                "dn: CN={sam},{SUITE_OU}\nobjectClass: user\nsAMAccountName: {sam}\nuserPrincipalName: {}\n",
+                // Enabled without a password (NORMAL_ACCOUNT | PASSWD_NOTREQD).
+                "dn: CN={sam},{SUITE_OU}\nobjectClass: user\nsAMAccountName: {sam}\nuserPrincipalName: {}\nuserAccountControl: 544\n",
                 u.user_principal_name
             ));
             for (attr, v) in [
@@ -166,7 +167,8 @@ impl suite::Fixture for Ad {
             id: self.ids.borrow()[&u.user_principal_name].clone(),
             alternate_email_addresses: Vec::new(),
             on_premises_sync_enabled: false,
-            account_enabled: None,
+            // userAccountControl says it: the suite's accounts are enabled.
+            account_enabled: Some(true),
             user_type: None,
             ..u.clone()
         }
@@ -759,9 +761,10 @@ fn audit_on_ad_fixes_phones_at_the_source() {
     let ou = "OU=Audit,DC=sspr,DC=test";
     dc.ldapadd(&format!(
         "dn: {ou}\nobjectClass: organizationalUnit\n\n\
-         dn: CN=aud1,{ou}\nobjectClass: user\nsAMAccountName: aud1\nuserPrincipalName: aud1@sspr.test\nmobile: (206) 555-0111\n\n\
-         dn: CN=aud2,{ou}\nobjectClass: user\nsAMAccountName: aud2\nuserPrincipalName: aud2@sspr.test\ntelephoneNumber: +1 4255550112\n\n\
-         dn: CN=aud3,{ou}\nobjectClass: user\nsAMAccountName: aud3\nuserPrincipalName: aud3@sspr.test\n\n"
+         dn: CN=aud1,{ou}\nobjectClass: user\nsAMAccountName: aud1\nuserPrincipalName: aud1@sspr.test\nmobile: (206) 555-0111\nuserAccountControl: 544\n\n\
+         dn: CN=aud2,{ou}\nobjectClass: user\nsAMAccountName: aud2\nuserPrincipalName: aud2@sspr.test\ntelephoneNumber: +1 4255550112\nuserAccountControl: 544\n\n\
+         dn: CN=aud3,{ou}\nobjectClass: user\nsAMAccountName: aud3\nuserPrincipalName: aud3@sspr.test\nuserAccountControl: 544\n\n\
+         dn: CN=aud4,{ou}\nobjectClass: user\nsAMAccountName: aud4\nuserPrincipalName: aud4@sspr.test\nmobile: +1 2065550114\n\n"
     ));
     let fixes = env.home.path().join("fixes.csv");
     let f = fixes.to_str().unwrap();
@@ -806,7 +809,7 @@ fn audit_on_ad_fixes_phones_at_the_source() {
     let (code, _, err) = ssprctl(&env, dc, &["import", f]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(dc.attr("aud1", "mobile"), ["+1 2065550111"]);
-    let (_, out, _) = ssprctl(
+    let (_, out, err) = ssprctl(
         &env,
         dc,
         &[
@@ -821,6 +824,50 @@ fn audit_on_ad_fixes_phones_at_the_source() {
     );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1, "only aud3 is left: {v}");
+    // The disabled aud4 (an account added without a password) was left out and counted; the
+    // built-in Administrator and krbtgt likewise; --include-disabled brings them in.
+    assert!(
+        err.contains(
+            "left out: 1 disabled account(s), 0 guest(s) (--include-disabled, --include-guests)"
+        ),
+        "{err}"
+    );
+    let (code, out, err) = ssprctl(
+        &env,
+        dc,
+        &[
+            "audit",
+            "--all",
+            "--summary",
+            "-o",
+            "json",
+            "--ldap-filter",
+            "(|(sAMAccountName=Administrator)(sAMAccountName=krbtgt)(sAMAccountName=aud4))",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["audited"], 0, "{v}");
+    assert_eq!(
+        v["summary"]["leftOut"],
+        serde_json::json!({"disabled": 1, "guests": 0, "builtIn": 2})
+    );
+    let (_, out, _) = ssprctl(
+        &env,
+        dc,
+        &[
+            "audit",
+            "--all",
+            "--summary",
+            "--include-disabled",
+            "-o",
+            "json",
+            "--ldap-filter",
+            "(|(sAMAccountName=Administrator)(sAMAccountName=krbtgt)(sAMAccountName=aud4))",
+        ],
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["audited"], 3, "{v}");
 }
 
 /// The binary with a Kerberos ticket cache and no bind DN or password in the environment.

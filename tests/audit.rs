@@ -829,7 +829,10 @@ fn out_of_scope_users_disabled_accounts_and_guests_are_told_apart() {
         (Some(4), Some(3), Some(1))
     );
     assert_eq!(s["readyPercent"], 100.0);
-    assert_eq!(s["leftOut"], json!({"disabled": 1, "guests": 1}));
+    assert_eq!(
+        s["leftOut"],
+        json!({"disabled": 1, "guests": 1, "builtIn": 0})
+    );
     // The out-of-scope user's problem is listed but not counted, and not in the fix file.
     assert_eq!(s["problems"], json!({}));
     assert_eq!(
@@ -872,6 +875,9 @@ fn out_of_scope_users_disabled_accounts_and_guests_are_told_apart() {
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["summary"]["audited"], 6);
-    assert_eq!(v["summary"]["leftOut"], json!({"disabled": 0, "guests": 0}));
+    assert_eq!(
+        v["summary"]["leftOut"],
+        json!({"disabled": 0, "guests": 0, "builtIn": 0})
+    );
     assert!(!err.contains("left out:"), "{err}");
 }

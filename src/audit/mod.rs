@@ -546,6 +546,8 @@ pub struct Summary {
 pub struct LeftOut {
     pub disabled: usize,
     pub guests: usize,
+    /// AD's built-in accounts (`isCriticalSystemObject`).
+    pub built_in: usize,
 }
 
 pub fn summary(

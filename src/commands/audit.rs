@@ -230,6 +230,11 @@ fn leave_out(users: Vec<User>, a: &AuditArgs) -> (Vec<User>, LeftOut) {
     let users = users
         .into_iter()
         .filter(|u| {
+            if !a.include_disabled && u.user_type.as_deref() == Some(crate::directory::ad::BUILT_IN)
+            {
+                left_out.built_in += 1;
+                return false;
+            }
             if !a.include_disabled && u.account_enabled == Some(false) {
                 left_out.disabled += 1;
                 return false;
@@ -449,10 +454,19 @@ fn print_summary(ctx: &Ctx<'_>, s: &Summary) {
             source.as_str().unwrap_or_default()
         ));
     }
-    let LeftOut { disabled, guests } = s.left_out;
-    if disabled + guests > 0 {
+    let LeftOut {
+        disabled,
+        guests,
+        built_in,
+    } = s.left_out;
+    if disabled + guests + built_in > 0 {
+        let built_in = if built_in > 0 {
+            format!(", {built_in} built-in account(s)")
+        } else {
+            String::new()
+        };
         ctx.printer.note(&format!(
-            "left out: {disabled} disabled account(s), {guests} guest(s) (--include-disabled, --include-guests)"
+            "left out: {disabled} disabled account(s), {guests} guest(s){built_in} (--include-disabled, --include-guests)"
         ));
     }
     for (i, n) in s.next.iter().enumerate() {

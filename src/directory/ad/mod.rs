@@ -88,14 +88,19 @@ impl std::fmt::Debug for Bind {
 pub const DEFAULT_LDAP_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
 
 /// The attributes read for a user.
-const ATTRS: [&str; 6] = [
+const ATTRS: [&str; 8] = [
     "objectGUID",
     "userPrincipalName",
     "sAMAccountName",
     "displayName",
     "mobile",
     "telephoneNumber",
+    "userAccountControl",
+    "isCriticalSystemObject",
 ];
+
+/// userAccountControl's ACCOUNTDISABLE flag.
+const ACCOUNTDISABLE: u32 = 0x2;
 /// AD's default MaxPageSize.
 const PAGE: i32 = 1000;
 /// Attempts of one operation when the server is down or busy.
@@ -183,10 +188,18 @@ fn user_of(e: &SearchEntry) -> Option<User> {
         mobile_phone: first("mobile"),
         office_phone: first("telephoneNumber"),
         on_premises_sync_enabled: false,
-        account_enabled: None,
-        user_type: None,
+        account_enabled: first("userAccountControl")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .map(|uac| uac & ACCOUNTDISABLE == 0),
+        // Built-in accounts (krbtgt, Guest, Administrator, the DC's own): not SSPR subjects.
+        user_type: first("isCriticalSystemObject")
+            .filter(|v| v.eq_ignore_ascii_case("TRUE"))
+            .map(|_| BUILT_IN.to_string()),
     })
 }
+
+/// The `userType` of an AD account marked `isCriticalSystemObject`.
+pub const BUILT_IN: &str = "BuiltIn";
 
 impl AdDirectory {
     /// Connects, binds as `bind_dn` with `password` and finds the base DN.
