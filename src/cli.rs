@@ -17,6 +17,7 @@ Exit codes:
   3  user not found
   4  authentication or permission problem (Graph)
   5  service unavailable after retries (Graph)
+  6  --wait-for-sync timed out: written in AD, not yet shown by Entra ID (rows say pending)
 130  import interrupted by Ctrl-C (the report is still written)
 
 Environment:
@@ -26,7 +27,8 @@ Environment:
                          AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH (+ _PASSWORD) or
                          AZURE_FEDERATED_TOKEN_FILE; GitHub Actions / Azure Pipelines OIDC;
                          IDENTITY_ENDPOINT (managed identity); `az` on PATH
-  Active Directory       SSPRCTL_LDAP_BIND_DN, SSPRCTL_LDAP_PASSWORD or SSPRCTL_LDAP_PASSWORD_FILE
+  Active Directory       SSPRCTL_LDAP_BIND_DN, SSPRCTL_LDAP_PASSWORD or SSPRCTL_LDAP_PASSWORD_FILE;
+                         SSPRCTL_AD (hybrid mode, with --directory graph)
   NO_COLOR               no color on stderr
 
 Security questions and answers are never shown or set: administrators can't see or change them.";
@@ -133,6 +135,12 @@ pub struct GraphArgs {
 /// How to reach and search a domain controller: on the commands that run against AD.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AdArgs {
+    /// Hybrid mode, with --directory graph: the domain controller (ldaps://HOST[:PORT], or
+    /// ldap://HOST[:PORT] with StartTLS) of the forest Entra Connect syncs from. Synchronised
+    /// users are joined to their AD objects and their phones are read and written there
+    /// [env: SSPRCTL_AD].
+    #[arg(long, value_name = "URL", help_heading = "Active Directory")]
+    pub ad: Option<String>,
     /// A PEM file of CA certificates to trust for the domain controller, besides the system's
     /// (the common case: the domain's private CA).
     #[arg(long, value_name = "PATH", help_heading = "Active Directory")]
@@ -208,6 +216,7 @@ pub struct GlobalArgs {
     pub base_dn: Option<String>,
     pub ldap_filter: Option<String>,
     pub ldap_auth: Option<crate::directory::ad::LdapAuth>,
+    pub ad: Option<String>,
 }
 
 /// Retries of a throttled or unavailable request unless `--max-retries` says otherwise.
@@ -245,6 +254,7 @@ impl AdArgs {
         self.base_dn = later.base_dn.or(self.base_dn.take());
         self.ldap_filter = later.ldap_filter.or(self.ldap_filter.take());
         self.ldap_auth = later.ldap_auth.or(self.ldap_auth.take());
+        self.ad = later.ad.or(self.ad.take());
     }
 }
 
@@ -310,6 +320,9 @@ pub enum Command {
         after_long_help = "Examples:\n  ssprctl ps 'Set-MsolUser -UserPrincipalName kim@contoso.com -MobilePhone \"+1 2065550100\"'\n  ssprctl ps --file old-runbook.ps1 --translate\n  ssprctl ps - --dry-run < pasted.ps1"
     )]
     Ps(PsArgs),
+    /// Directory synchronisation (Entra Connect): `sync status`.
+    #[command(subcommand, display_order = 9)]
+    Sync(SyncCommand),
     /// Make the directory match a CSV or JSONL file of contact information.
     ///
     /// Validates every row first (any problem: nothing is written), reads the users with as few
@@ -475,6 +488,59 @@ pub enum AuthCommand {
     Status(TokenArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// The tenant's synchronisation: whether it is on, when Entra Connect last synced, and
+    /// when its next default (30-minute) cycle is due. Reads the organization resource
+    /// (Organization.Read.All); writes nothing.
+    Status(TokenArgs),
+}
+
+/// `--wait-for-sync`: on the commands that write users.
+#[derive(Debug, Clone, Default, Args)]
+pub struct WaitArgs {
+    /// Hybrid mode: after the AD writes, wait up to DURATION (e.g. 90s, 45m, 1h30m) for Entra
+    /// Connect to copy them, polling Microsoft Graph; each user ends synced or pending, and
+    /// exit 6 says some are still pending when the time runs out.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_for_sync: Option<std::time::Duration>,
+}
+
+/// A duration as admins write one: `90s`, `45m`, `2h`, `1h30m` (or plain seconds), up to 24 h.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let bad =
+        || format!("\"{s}\" is not a duration: write e.g. 90s, 45m, 2h or 1h30m (at most 24h)");
+    let t = s.trim().to_ascii_lowercase();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in t.chars() {
+        match c {
+            '0'..='9' => number.push(c),
+            'h' | 'm' | 's' if !number.is_empty() => {
+                let n: u64 = number.parse().map_err(|_| bad())?;
+                let unit = match c {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                total = total.saturating_add(n.saturating_mul(unit));
+                number.clear();
+            }
+            _ => return Err(bad()),
+        }
+    }
+    if !number.is_empty() {
+        total = total.saturating_add(number.parse().map_err(|_| bad())?);
+    }
+    if total == 0 || total > 24 * 3600 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(total))
+}
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// The file, or - for stdin. Columns/keys: userPrincipalName or id, and any of
@@ -497,6 +563,8 @@ pub struct ImportArgs {
     /// Show the plan (per user, field: old → new) and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
     /// Write one record per input row to PATH (.csv, or .jsonl); its failed rows re-import as is.
     #[arg(long, value_name = "PATH")]
     pub report: Option<std::path::PathBuf>,
@@ -668,6 +736,8 @@ pub struct SetUserArgs {
     #[arg(long)]
     pub dry_run: bool,
     #[command(flatten)]
+    pub wait: WaitArgs,
+    #[command(flatten)]
     pub connect: ConnectArgs,
 }
 
@@ -834,7 +904,9 @@ impl Command {
                 graph: take(&mut a.graph),
             }
             .into(),
-            Command::Auth(AuthCommand::Status(a)) | Command::Whoami(a) => take(a).into(),
+            Command::Auth(AuthCommand::Status(a))
+            | Command::Whoami(a)
+            | Command::Sync(SyncCommand::Status(a)) => take(a).into(),
             Command::Logout | Command::Completions(_) | Command::Man | Command::Phone(_) => {
                 ConnectArgs::default()
             }
@@ -879,6 +951,7 @@ impl Cli {
                 base_dn: ad.base_dn,
                 ldap_filter: ad.ldap_filter,
                 ldap_auth: ad.ldap_auth,
+                ad: ad.ad,
             },
             command,
         })

@@ -179,6 +179,11 @@ impl From<DirectoryError> for CliError {
                  and run again; rows not attempted are in the report. A client secret, certificate or \
                  `ssprctl login` is renewed automatically during long runs",
             ),
+            DirectoryError::Unjoined {
+                code,
+                message,
+                hint,
+            } => CliError::new(Exit::Failed, code, message).with_hint(hint),
             DirectoryError::Storage { message, hint } => {
                 CliError::new(Exit::Failed, "storage", message).with_hint(hint)
             }

@@ -15,6 +15,9 @@ pub enum Exit {
     Auth,
     /// The service stayed unavailable after retries (Graph).
     Unavailable,
+    /// `--wait-for-sync` ran out of time: written in AD, but Entra ID doesn't show some of it
+    /// yet (the rows say `pending`).
+    SyncPending,
     /// Stopped by Ctrl-C (import).
     Interrupted,
 }
@@ -28,6 +31,7 @@ impl Exit {
             Exit::NotFound => 3,
             Exit::Auth => 4,
             Exit::Unavailable => 5,
+            Exit::SyncPending => 6,
             Exit::Interrupted => 130,
         }
     }
@@ -52,6 +56,7 @@ mod tests {
             (Exit::NotFound, 3),
             (Exit::Auth, 4),
             (Exit::Unavailable, 5),
+            (Exit::SyncPending, 6),
             (Exit::Interrupted, 130),
         ];
         for (exit, code) in table {

@@ -20,6 +20,22 @@ pub struct User {
     /// `userType` (`Member`, `Guest`; `BuiltIn` for AD's critical system objects): `None` where
     /// the directory doesn't say.
     pub user_type: Option<String>,
+    /// Where the user comes from on premises (hybrid join, AD accounts); empty elsewhere.
+    pub on_premises: OnPremises,
+}
+
+/// A user's on-premises identity. From Graph: `onPremisesImmutableId` and
+/// `onPremisesSecurityIdentifier` of a synchronised user. From AD: the immutable id Entra
+/// Connect gives the object (base64 of `ms-DS-ConsistencyGuid` when it has one, else of
+/// `objectGUID`), its `objectSid` (`S-1-5-…`), `sAMAccountName` and DN.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OnPremises {
+    pub immutable_id: Option<String>,
+    pub security_identifier: Option<String>,
+    /// AD: whether `immutable_id` comes from `ms-DS-ConsistencyGuid` (else `objectGUID`).
+    pub anchored_by_consistency_guid: bool,
+    pub sam_account_name: Option<String>,
+    pub distinguished_name: Option<String>,
 }
 
 /// The authentication contact information (MSOnline's `StrongAuthenticationUserDetails`).
@@ -135,10 +151,24 @@ fields! {
 }
 
 impl User {
+    /// The name to show the user by: the user principal name, else (an AD account without
+    /// one, like `Administrator`) the sAMAccountName, else the id.
+    pub fn name(&self) -> &str {
+        if !self.user_principal_name.is_empty() {
+            &self.user_principal_name
+        } else if let Some(sam) = &self.on_premises.sam_account_name {
+            sam
+        } else {
+            &self.id
+        }
+    }
+
     /// The value of one field.
     pub fn get(&self, field: UserField) -> Value {
         match field {
             UserField::Id => Value::Text(self.id.clone()),
+            // An AD account without a userPrincipalName shows null, not a stand-in.
+            UserField::UserPrincipalName if self.user_principal_name.is_empty() => Value::Null,
             UserField::UserPrincipalName => Value::Text(self.user_principal_name.clone()),
             UserField::DisplayName => (&self.display_name).into(),
             UserField::AlternateEmailAddresses => {

@@ -34,6 +34,8 @@ pub enum DirectorySpec {
     Graph,
     /// An Active Directory domain controller over LDAPS or LDAP + StartTLS.
     Ldap(LdapSettings),
+    /// Hybrid mode: a tenant, and the domain controller its synchronised users come from.
+    Hybrid(LdapSettings),
 }
 
 pub use crate::directory::ad::{DEFAULT_LDAP_FILTER, LdapAuth, LdapSettings};
@@ -143,10 +145,7 @@ impl Settings {
             stderr_tty: std::io::stderr().is_terminal(),
             table_width: terminal_width(),
             graph,
-            directory: match parse_directory(directory.as_deref().unwrap_or("local"), home)? {
-                DirectorySpec::Ldap(l) => DirectorySpec::Ldap(ldap_settings(l, g)?),
-                other => other,
-            },
+            directory: directory_spec(directory.as_deref().unwrap_or("local"), home, g)?,
             format: resolve_format(g),
             quiet: g.quiet,
             verbose: g.verbose,
@@ -156,6 +155,34 @@ impl Settings {
     /// True when errors should also be written as JSON.
     pub fn json_errors(&self) -> bool {
         is_json(self.format)
+    }
+}
+
+/// `--directory` (or `SSPRCTL_DIRECTORY`) with `--ad` (or `SSPRCTL_AD`): hybrid mode needs
+/// both a tenant and a domain controller.
+fn directory_spec(
+    spec: &str,
+    home: Option<PathBuf>,
+    g: &GlobalArgs,
+) -> Result<DirectorySpec, CliError> {
+    let ad = g.ad.clone().or_else(|| env("SSPRCTL_AD"));
+    match (parse_directory(spec, home)?, ad) {
+        (DirectorySpec::Ldap(l), None) => Ok(DirectorySpec::Ldap(ldap_settings(l, g)?)),
+        (DirectorySpec::Graph, Some(url)) => {
+            let l = parse_ldap(&url).map_err(|e| {
+                let message = e.message.replacen("--directory", "--ad", 1);
+                CliError { message, ..e }
+            })?;
+            Ok(DirectorySpec::Hybrid(ldap_settings(l, g)?))
+        }
+        (_, Some(url)) => Err(CliError::usage(
+            "conflicting_flags",
+            format!("--ad {url} (hybrid mode) needs --directory graph, not --directory {spec}"),
+        )
+        .with_hint(format!(
+            "ssprctl --directory graph --ad {url} …; or unset SSPRCTL_AD to use {spec} alone"
+        ))),
+        (other, None) => Ok(other),
     }
 }
 

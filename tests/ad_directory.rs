@@ -203,6 +203,7 @@ async fn a_value_ad_refuses_names_the_ldap_result() {
                     ..Default::default()
                 },
                 changes: vec![FieldChange {
+                    destination: None,
                     field: "mobilePhone",
                     old: ssprctl::model::Value::Null,
                     new: ssprctl::model::Value::Text(long.clone()),

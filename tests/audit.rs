@@ -150,6 +150,7 @@ fn user(i: usize, r: &Row) -> (User, AuthDetails) {
             on_premises_sync_enabled: r.4,
             account_enabled: None,
             user_type: None,
+            on_premises: Default::default(),
         },
         AuthDetails {
             authentication_email: r.5.map(str::to_string),
@@ -551,6 +552,7 @@ fn policy_tenant() -> Tenant {
             on_premises_sync_enabled: false,
             account_enabled: None,
             user_type: None,
+            on_premises: Default::default(),
         };
         emu.add_user(&u, &AuthDetails::default());
     }

@@ -45,6 +45,7 @@ pub(crate) fn bench_audit() {
         on_premises_sync_enabled: i.is_multiple_of(7),
         account_enabled: None,
         user_type: None,
+        on_premises: Default::default(),
     };
     let users: Vec<(User, AuthDetails)> =
         (0..n).map(|i| (user(i), AuthDetails::default())).collect();

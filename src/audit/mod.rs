@@ -86,6 +86,22 @@ pub struct Subject {
     pub auth: Option<AuthDetails>,
     /// `None` when the report was unavailable (or not a tenant).
     pub registration: Option<Registration>,
+    /// Hybrid mode, a synchronised user: its AD object. `user`'s phones are then AD's (what
+    /// Entra Connect copies), and its phone fixes are written there.
+    pub ad: Option<AdSide>,
+}
+
+/// A synchronised user's AD object, in hybrid mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdSide {
+    /// Joined; `pending` names the fields whose Entra copy differs from AD's, with Entra's
+    /// values (the next sync replaces them).
+    Joined {
+        pending: Vec<(&'static str, Option<String>)>,
+    },
+    /// No usable AD object: the problem code (`not_found_in_ad`, `ad_object_claimed_twice`)
+    /// and why.
+    Unjoined { code: &'static str, message: String },
 }
 
 /// A problem found, and its fix when one can be derived.
@@ -221,8 +237,10 @@ fn one(
     f.phones(u, [mobile, office], holders, opts);
     f.emails(s);
     f.unknown_policy();
-    if source == "synced" && !f.needs_ad_fix.is_empty() {
-        f.fix_in_ad(u);
+    match (&s.ad, source) {
+        (Some(side), "synced") => f.hybrid(side),
+        (None, "synced") if !f.needs_ad_fix.is_empty() => f.fix_in_ad(u),
+        _ => {}
     }
     let ready = f.verdict(s, opts);
     let out_of_scope = s.registration.as_ref().is_some_and(|r| !r.is_sspr_enabled);
@@ -432,6 +450,33 @@ impl Findings {
         );
     }
 
+    /// Hybrid mode: the phones judged are AD's, and their fixes are written there by a hybrid
+    /// `import`; say what the next sync changes, or why the user can't be fixed.
+    fn hybrid(&mut self, side: &AdSide) {
+        match side {
+            AdSide::Joined { pending } => {
+                for (field, entra) in pending {
+                    self.problem(
+                        "sync_pending",
+                        Some(field),
+                        entra.clone(),
+                        format!(
+                            "{field} in Entra ID ({}) differs from AD's; the next Entra Connect sync copies AD's value, which is the one judged here",
+                            entra.as_deref().unwrap_or("none")
+                        ),
+                        None,
+                    );
+                }
+            }
+            AdSide::Unjoined { code, message } => {
+                self.problem(code, None, None, message.clone(), None);
+                for p in self.problems.iter_mut() {
+                    p.fix = None;
+                }
+            }
+        }
+    }
+
     /// A synchronised user's phones are fixed in AD: say so, and keep the fixes the tenant
     /// would refuse out of the (Graph or local) fix file.
     fn fix_in_ad(&mut self, u: &User) {
@@ -598,6 +643,7 @@ mod tests {
             },
             auth: None,
             registration: None,
+            ad: None,
         }
     }
 

@@ -12,9 +12,10 @@ use serde::Serialize;
 use super::Ctx;
 use crate::audit::policy::Migration;
 use crate::audit::{
-    self, Enabled, LeftOut, Options, Policy, PolicySource, Record, Report, Subject, Summary,
+    self, AdSide, Enabled, LeftOut, Options, Policy, PolicySource, Record, Report, Subject, Summary,
 };
 use crate::cli::{AuditArgs, Format, MethodKind};
+use crate::directory::hybrid::{HybridDirectory, Link};
 use crate::directory::{AnyDirectory, BulkControl, Directory, DirectoryError};
 use crate::error::CliError;
 use crate::exit::Exit;
@@ -67,7 +68,7 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         .transpose()?;
     let dir = ctx.open_directory().await?;
     // Reading users is required; the report, the policy and group targets degrade with a word.
-    if let AnyDirectory::Graph(g) = &dir {
+    if let Some(g) = dir.graph() {
         g.check_permissions(&[crate::auth::permissions::READ_USERS])
             .await?;
     }
@@ -87,7 +88,7 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         Report::Available(map) => Some(map),
         Report::NotApplicable => None,
     };
-    let tenant = matches!(dir, AnyDirectory::Graph(_));
+    let tenant = matches!(dir, AnyDirectory::Graph(_) | AnyDirectory::Hybrid(_));
     // Methods: on the local directory always (cheap), on Graph with --with-methods, never on AD.
     let methods = if matches!(dir, AnyDirectory::Local(_)) || (tenant && a.with_methods) {
         dir.read_methods(&users, &ctl).await?
@@ -104,12 +105,16 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let subjects: Vec<Subject> = users
         .into_iter()
         .zip(methods)
-        .map(|(user, auth)| Subject {
-            registration: report
-                .as_ref()
-                .and_then(|r| r.get(&user.id.to_lowercase()).cloned()),
-            user,
-            auth,
+        .map(|(user, auth)| {
+            let (user, ad) = ad_side(&dir, user);
+            Subject {
+                registration: report
+                    .as_ref()
+                    .and_then(|r| r.get(&user.id.to_lowercase()).cloned()),
+                user,
+                auth,
+                ad,
+            }
         })
         .collect();
     let mut records = audit::audit(&subjects, &opts);
@@ -253,6 +258,48 @@ fn leave_out(users: Vec<User>, a: &AuditArgs) -> (Vec<User>, LeftOut) {
     (users, left_out)
 }
 
+/// Hybrid mode: a synchronised user as the next sync leaves it (AD's phones), and its AD
+/// side; any other user as it is.
+fn ad_side(dir: &AnyDirectory, user: User) -> (User, Option<AdSide>) {
+    let AnyDirectory::Hybrid(h) = dir else {
+        return (user, None);
+    };
+    if !user.on_premises_sync_enabled {
+        return (user, None);
+    }
+    match h.link_of(&user) {
+        Some(Link::Linked { ad, .. }) => {
+            let pending = HybridDirectory::pending(&user, &ad)
+                .into_iter()
+                .map(|f| {
+                    let entra = if f == "mobilePhone" {
+                        user.mobile_phone.clone()
+                    } else {
+                        user.office_phone.clone()
+                    };
+                    (f, entra)
+                })
+                .collect();
+            let user = User {
+                mobile_phone: ad.mobile_phone,
+                office_phone: ad.office_phone,
+                ..user
+            };
+            (user, Some(AdSide::Joined { pending }))
+        }
+        other => {
+            let e: CliError = HybridDirectory::unjoined(&user, other.as_ref()).into();
+            (
+                user,
+                Some(AdSide::Unjoined {
+                    code: e.code,
+                    message: e.message,
+                }),
+            )
+        }
+    }
+}
+
 /// The users asked for (missing ones apart), and the registration report.
 async fn read_users(
     dir: &AnyDirectory,
@@ -323,6 +370,7 @@ fn next_steps(dir: &AnyDirectory, a: &AuditArgs, fixed: Option<usize>) -> Vec<St
     let dir_flag = match dir {
         AnyDirectory::Graph(_) => "--directory graph ",
         AnyDirectory::Ad(_) => "--directory ldaps://<your DC> ",
+        AnyDirectory::Hybrid(_) => "--directory graph --ad ldaps://<your DC> ",
         AnyDirectory::Local(_) => "",
     };
     let region = a

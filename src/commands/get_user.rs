@@ -10,7 +10,13 @@ use crate::output::{Records, Shape};
 
 /// Prints the users found; users not found are reported together afterwards (exit 3).
 pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
-    let fields: Vec<UserField> = select(a.select.as_deref())?;
+    // The directory's own columns (AD: samAccountName; hybrid: the AD side) may be selected
+    // by name too; without --select they follow the user's fields.
+    let (extras_asked, rest) = split_select(a.select.as_deref(), &KNOWN_EXTRAS);
+    let fields: Vec<UserField> = match (&rest, &extras_asked) {
+        (None, Some(_)) => Vec::new(),
+        _ => select(rest.as_deref())?,
+    };
     if a.users.is_empty() && !a.all {
         return Err(CliError::usage("no_user", "get-user needs a user")
             .with_hint("name one or more users, or use --all to list every user"));
@@ -30,7 +36,26 @@ pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         }
         users
     };
-    let header = names(&fields);
+    let mut header = names(&fields);
+    let all_extras = dir.extra_fields();
+    let extras: Vec<usize> = match &extras_asked {
+        None => (0..all_extras.len()).collect(),
+        Some(asked) => {
+            for name in asked {
+                if !all_extras.iter().any(|e| e.eq_ignore_ascii_case(name)) {
+                    return Err(CliError::usage(
+                        "unknown_field",
+                        format!("\"{name}\" is not shown by this directory"),
+                    )
+                    .with_hint("samAccountName is an AD field (--directory ldaps://…); adMatch, adDistinguishedName, adMobilePhone, adOfficePhone and syncPending are hybrid mode's (--ad)"));
+                }
+            }
+            (0..all_extras.len())
+                .filter(|i| asked.iter().any(|n| n.eq_ignore_ascii_case(all_extras[*i])))
+                .collect()
+        }
+    };
+    header.extend(extras.iter().map(|i| all_extras[*i]));
     // Fields the directory doesn't hold (AD: alternate email, sync state) are null, not empty.
     let absent = dir.unsupported_fields();
     let records = Records {
@@ -38,7 +63,7 @@ pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         rows: users
             .iter()
             .map(|u| {
-                fields
+                let mut row: Vec<_> = fields
                     .iter()
                     .map(|f| {
                         if absent.contains(f) {
@@ -47,7 +72,12 @@ pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
                             u.get(*f)
                         }
                     })
-                    .collect()
+                    .collect();
+                if !extras.is_empty() {
+                    let values = dir.extra_values(u);
+                    row.extend(extras.iter().map(|i| values[*i].clone()));
+                }
+                row
             })
             .collect(),
     };
@@ -56,4 +86,30 @@ pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         return Ok(Exit::Success);
     }
     Err(DirectoryError::NotFound(missing.join(", ")).into())
+}
+
+/// Every directory-specific column name.
+const KNOWN_EXTRAS: [&str; 6] = [
+    "samAccountName",
+    "adMatch",
+    "adDistinguishedName",
+    "adMobilePhone",
+    "adOfficePhone",
+    "syncPending",
+];
+
+/// `--select` split into the directory's own columns (`None`: not selected by name, so all
+/// of them when there is no `--select`) and the rest (`None`: no `--select`).
+fn split_select(spec: Option<&str>, known: &[&str]) -> (Option<Vec<String>>, Option<String>) {
+    let Some(spec) = spec else {
+        return (None, None);
+    };
+    let (extras, rest): (Vec<&str>, Vec<&str>) = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .partition(|n| known.iter().any(|k| k.eq_ignore_ascii_case(n)));
+    let extras = Some(extras.into_iter().map(str::to_string).collect());
+    let rest = (!rest.is_empty()).then(|| rest.join(","));
+    (extras, rest)
 }

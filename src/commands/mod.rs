@@ -13,6 +13,7 @@ mod ps;
 mod remove_user;
 mod set_auth_details;
 mod set_user;
+mod sync;
 
 use std::io::Write;
 
@@ -22,12 +23,13 @@ use clap::ValueEnum;
 
 use crate::auth::endpoints::{Cloud, Endpoints};
 use crate::auth::{self, Credential};
-use crate::cli::{AuthCommand, Cli, Command};
+use crate::cli::{AuthCommand, Cli, Command, SyncCommand};
 use crate::directory::AnyDirectory;
 use crate::directory::ad::AdDirectory;
 use crate::directory::ad::{Bind, LdapAuth};
 use crate::directory::graph::GraphDirectory;
 use crate::directory::graph::client::GraphClient;
+use crate::directory::hybrid::HybridDirectory;
 use crate::directory::local::{LocalDirectory, Opened};
 use crate::error::CliError;
 use crate::exit::Exit;
@@ -82,6 +84,7 @@ pub async fn run(cli: Cli, settings: &Settings, out: &mut dyn Write) -> Result<E
         Command::Import(a) => import::run(a, &mut ctx).await,
         Command::Audit(a) => audit::run(a, &mut ctx).await,
         Command::Ps(a) => ps::run(a, &mut ctx).await,
+        Command::Sync(SyncCommand::Status(_)) => sync::status(&mut ctx).await,
         Command::Logout => login::logout(&mut ctx),
         Command::Auth(AuthCommand::Status(_)) | Command::Whoami(_) => {
             auth_status::run(&mut ctx).await
@@ -106,6 +109,19 @@ impl Ctx<'_> {
         let (path, sample) = match &self.settings.directory {
             DirectorySpec::Graph => return Ok(AnyDirectory::Graph(self.connect_graph().await?)),
             DirectorySpec::Ldap(l) => return Ok(AnyDirectory::Ad(self.connect_ad(l).await?)),
+            DirectorySpec::Hybrid(l) => {
+                // Side by side: the token and the bind.
+                let (graph, ad) = tokio::join!(self.connect_graph(), self.connect_ad(l));
+                let dir = HybridDirectory::new(graph?, ad?, self.printer);
+                self.printer.log(
+                    1,
+                    &format!(
+                        "hybrid mode: Microsoft Graph and the domain controller {}",
+                        l.url
+                    ),
+                );
+                return Ok(AnyDirectory::Hybrid(Box::new(dir)));
+            }
             DirectorySpec::LocalDefault(p) => {
                 if let Some(parent) = p.parent() {
                     std::fs::create_dir_all(parent).map_err(|e| {
@@ -142,7 +158,9 @@ impl Ctx<'_> {
     /// Refuses `command` before anything else when the directory is a tenant.
     pub fn require_local(&self, command: &str) -> Result<(), CliError> {
         match self.settings.directory {
-            DirectorySpec::Graph => Err(crate::directory::graph::local_only(command).into()),
+            DirectorySpec::Graph | DirectorySpec::Hybrid(_) => {
+                Err(crate::directory::graph::local_only(command).into())
+            }
             DirectorySpec::Ldap(_) => Err(crate::directory::DirectoryError::Unsupported(format!(
                 "{command} works on the local directory only: ssprctl does not create or delete AD accounts"
             ))

@@ -222,6 +222,13 @@ async fn connect(step: &Step, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
             ctx.open_directory().await?;
             format!("the domain controller {}", l.url)
         }
+        DirectorySpec::Hybrid(l) => {
+            ctx.open_directory().await?;
+            format!(
+                "Microsoft Graph and the domain controller {} (hybrid)",
+                l.url
+            )
+        }
         DirectorySpec::LocalDefault(p) | DirectorySpec::LocalPath(p) => {
             ctx.open_directory().await?;
             format!("the local directory {}", p.display())

@@ -126,12 +126,28 @@ fn update(a: &SetUserArgs) -> Result<(UserUpdate, Vec<String>), CliError> {
 
 pub async fn run(a: SetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let (update, mut warnings) = update(&a)?;
+    super::sync::check_wait(a.wait.wait_for_sync, a.dry_run, ctx)?;
     let dir = ctx.open_directory().await?;
     let (user, plan) = dir
         .update_user(a.user.value(), a.dry_run, |u| plan_user(u, &update))
         .await?;
     warnings.extend(plan.warnings);
-    let report = ChangeReport::new(user, a.dry_run, plan.changes, warnings);
+    // Hybrid mode: wait for Entra Connect to copy the AD writes, when asked.
+    let expected = a
+        .wait
+        .wait_for_sync
+        .and_then(|total| Some((total, super::sync::expected(&user.id, &plan.changes)?)));
+    let mut report = ChangeReport::new(user, a.dry_run, plan.changes, warnings);
+    let mut exit = Exit::Success;
+    if let Some((total, expected)) = expected {
+        let ctl = crate::directory::BulkControl::default();
+        let synced = super::sync::wait(&dir, &[expected], total, ctx, &ctl).await?;
+        let ok = synced.first().copied().unwrap_or(false);
+        report.sync = Some(if ok { "synced" } else { "pending" });
+        if !ok {
+            exit = Exit::SyncPending;
+        }
+    }
     ctx.printer.changes(ctx.out, &report)?;
-    Ok(Exit::Success)
+    Ok(exit)
 }

@@ -318,6 +318,7 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<(User, AuthDetails)> {
             on_premises_sync_enabled: row.get(6)?,
             account_enabled: None,
             user_type: None,
+            on_premises: Default::default(),
         },
         AuthDetails {
             authentication_phone: row.get(7)?,
@@ -469,6 +470,7 @@ impl Directory for LocalDirectory {
             on_premises_sync_enabled: synced,
             account_enabled: None,
             user_type: None,
+            on_premises: Default::default(),
             ..Default::default()
         };
         insert(&tx, &user, &AuthDetails::default()).map_err(|e| self.err(e))?;

@@ -7,6 +7,7 @@
 
 pub mod ad;
 pub mod graph;
+pub mod hybrid;
 pub mod local;
 mod sample;
 
@@ -36,6 +37,14 @@ pub enum DirectoryError {
     /// Not attempted: the run was interrupted or stopped first.
     #[error("not attempted: the run was interrupted")]
     NotAttempted,
+    /// Hybrid mode: a synchronised user without a usable AD object (`not_found_in_ad`,
+    /// `ad_object_claimed_twice`); nothing is written for it.
+    #[error("{message}")]
+    Unjoined {
+        code: &'static str,
+        message: String,
+        hint: String,
+    },
     /// The passthrough access token expired; it can't be renewed.
     #[error("the access token in SSPRCTL_ACCESS_TOKEN expired at {at}")]
     TokenExpired { at: String },
@@ -59,6 +68,15 @@ impl DirectoryError {
             DirectoryError::Service(s) => DirectoryError::Service(s.clone()),
             DirectoryError::TokenExpired { at } => DirectoryError::TokenExpired { at: at.clone() },
             DirectoryError::NotAttempted => DirectoryError::NotAttempted,
+            DirectoryError::Unjoined {
+                code,
+                message,
+                hint,
+            } => DirectoryError::Unjoined {
+                code,
+                message: message.clone(),
+                hint: hint.clone(),
+            },
             other => DirectoryError::Storage {
                 message: other.to_string(),
                 hint: "run the command again: what was written is unchanged by a rerun".into(),
@@ -257,6 +275,23 @@ pub trait Directory {
         Ok(groups.iter().map(|g| (g.clone(), None)).collect())
     }
 
+    /// Columns `get-user` adds after the user's fields (AD: `samAccountName`; hybrid: the AD
+    /// side of a synchronised user).
+    fn extra_fields(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The values of [`Directory::extra_fields`] for `user`.
+    fn extra_values(&self, _user: &User) -> Vec<crate::model::Value> {
+        Vec::new()
+    }
+
+    /// Where a change of `field` for `user` is written, where a run writes to more than one
+    /// place (hybrid: `ad` or `entraId`).
+    fn destination(&self, _user: &User, _field: &'static str) -> Option<&'static str> {
+        None
+    }
+
     /// Fields this directory doesn't hold (shown as null).
     fn unsupported_fields(&self) -> &'static [crate::model::UserField] {
         &[]
@@ -287,6 +322,18 @@ pub enum AnyDirectory {
     Local(local::LocalDirectory),
     Graph(graph::GraphDirectory),
     Ad(ad::AdDirectory),
+    Hybrid(Box<hybrid::HybridDirectory>),
+}
+
+impl AnyDirectory {
+    /// The tenant, in Graph and hybrid mode.
+    pub fn graph(&self) -> Option<&graph::GraphDirectory> {
+        match self {
+            AnyDirectory::Graph(g) => Some(g),
+            AnyDirectory::Hybrid(h) => Some(h.graph()),
+            _ => None,
+        }
+    }
 }
 
 /// Forwards a call to whichever backend is in use.
@@ -296,6 +343,7 @@ macro_rules! forward {
             AnyDirectory::Local($d) => $call,
             AnyDirectory::Graph($d) => $call,
             AnyDirectory::Ad($d) => $call,
+            AnyDirectory::Hybrid($d) => $call,
         }
     };
 }
@@ -356,6 +404,18 @@ impl Directory for AnyDirectory {
 
     fn unsupported_fields(&self) -> &'static [crate::model::UserField] {
         forward!(self, d => d.unsupported_fields())
+    }
+
+    fn extra_fields(&self) -> &'static [&'static str] {
+        forward!(self, d => d.extra_fields())
+    }
+
+    fn extra_values(&self, user: &User) -> Vec<crate::model::Value> {
+        forward!(self, d => d.extra_values(user))
+    }
+
+    fn destination(&self, user: &User, field: &'static str) -> Option<&'static str> {
+        forward!(self, d => d.destination(user, field))
     }
 
     async fn read_methods(

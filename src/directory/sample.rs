@@ -20,6 +20,7 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 on_premises_sync_enabled: false,
                 account_enabled: None,
                 user_type: None,
+                on_premises: Default::default(),
             },
             AuthDetails {
                 authentication_phone: s("+1 2065550123"),
@@ -47,6 +48,7 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 on_premises_sync_enabled: false,
                 account_enabled: None,
                 user_type: None,
+                on_premises: Default::default(),
             },
             AuthDetails {
                 authentication_phone: s("+44 7400123456"),
@@ -64,6 +66,7 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 on_premises_sync_enabled: true,
                 account_enabled: None,
                 user_type: None,
+                on_premises: Default::default(),
                 ..Default::default()
             },
             AuthDetails::default(),
@@ -79,6 +82,7 @@ pub fn tenant() -> Vec<(User, AuthDetails)> {
                 on_premises_sync_enabled: false,
                 account_enabled: None,
                 user_type: None,
+                on_premises: Default::default(),
             },
             AuthDetails {
                 authentication_phone: s("+39 3123456789"),

@@ -52,6 +52,10 @@ pub struct RowResult {
     pub changes: Vec<FieldChange>,
     pub error: Option<(&'static str, String)>,
     pub warnings: Vec<String>,
+    /// Hybrid mode: where each changed field goes (`ad`, `entraId`), in `changed`'s order.
+    pub destinations: Vec<&'static str>,
+    /// Hybrid mode with `--wait-for-sync`: `synced` or `pending` for a row with AD writes.
+    pub sync: Option<&'static str>,
 }
 
 /// A row after validation.
@@ -209,6 +213,8 @@ fn settled(parsed: &Parsed, i: usize, state: RowState) -> RowResult {
         changes: Vec::new(),
         error: None,
         warnings: Vec::new(),
+        destinations: Vec::new(),
+        sync: None,
     };
     match state {
         RowState::Invalid(problems) => {
@@ -255,6 +261,7 @@ async fn run_part<D: Directory>(
         }
         results.push(r);
     }
+    route(dir, &mut planned, &planned_rows, &mut results, dry_run);
     if dry_run {
         for (k, p) in planned_rows.into_iter().zip(planned) {
             ctl.record(&Outcome::Unchanged);
@@ -273,6 +280,38 @@ async fn run_part<D: Directory>(
         applied(&mut results[k], outcome, ctl);
     }
     Ok(results)
+}
+
+/// Where each planned change goes, where the directory writes to more than one place
+/// (hybrid mode). A run that writes keeps the AD changes (old → new) of each row, for
+/// `--wait-for-sync` to look for.
+fn route<D: Directory>(
+    dir: &D,
+    planned: &mut [Planned],
+    rows: &[usize],
+    results: &mut [RowResult],
+    dry_run: bool,
+) {
+    for (p, &k) in planned.iter_mut().zip(rows) {
+        let user = &p.current.user;
+        for c in p
+            .user_plan
+            .changes
+            .iter_mut()
+            .chain(p.auth_plan.changes.iter_mut())
+        {
+            c.destination = dir.destination(user, c.field);
+        }
+        let changes = p.user_plan.changes.iter().chain(&p.auth_plan.changes);
+        let r = &mut results[k];
+        r.destinations = changes.clone().filter_map(|c| c.destination).collect();
+        if !dry_run {
+            r.changes = changes
+                .filter(|c| c.destination == Some(crate::directory::hybrid::AD))
+                .cloned()
+                .collect();
+        }
+    }
 }
 
 /// The current state of the part's valid rows' users, one read per valid row. A read that
@@ -315,6 +354,8 @@ fn plan_row(
         changes: Vec::new(),
         error: None,
         warnings: v.warnings,
+        destinations: Vec::new(),
+        sync: None,
     };
     let plans = match cur {
         Err(e) if matches!(e, DirectoryError::NotAttempted) || ctl.stops_run(&e) => {
@@ -385,15 +426,18 @@ fn applied(r: &mut RowResult, outcome: Outcome, ctl: &BulkControl) {
         Outcome::Unchanged => {
             r.status = Status::Unchanged;
             r.changed.clear();
+            r.destinations.clear();
         }
         Outcome::Failed(e) if !ctl.stops_run(&e) => {
             r.status = Status::Failed;
             r.changed.clear();
+            r.destinations.clear();
             r.error = Some(failure(e));
         }
         Outcome::Failed(_) | Outcome::NotAttempted => {
             r.status = Status::Skipped;
             r.changed.clear();
+            r.destinations.clear();
             r.error = Some((
                 "interrupted",
                 "not attempted: the import was interrupted".into(),

@@ -44,6 +44,15 @@ fn json_value(cell: &Cell) -> Option<Value> {
     }
 }
 
+/// `field:destination` for each changed field.
+fn routes(r: &RowResult) -> Vec<String> {
+    r.changed
+        .iter()
+        .zip(&r.destinations)
+        .map(|(f, d)| format!("{f}:{d}"))
+        .collect()
+}
+
 /// Writes the report.
 pub fn write(
     out: &mut dyn Write,
@@ -51,6 +60,9 @@ pub fn write(
     parsed: &Parsed,
     results: &[RowResult],
 ) -> std::io::Result<()> {
+    // Hybrid mode: where each field went, and (--wait-for-sync) whether Entra shows it.
+    let routed = results.iter().any(|r| !r.destinations.is_empty());
+    let waited = results.iter().any(|r| r.sync.is_some());
     let data: Vec<DataField> = DataField::ALL
         .into_iter()
         .filter(|f| parsed.present.contains(f))
@@ -59,12 +71,25 @@ pub fn write(
         ReportFormat::Csv => {
             let mut header = vec!["line", "status"];
             header.extend(data.iter().map(|f| f.name()));
-            header.extend(["changed", "errorCode", "errorMessage", "warnings"]);
+            header.push("changed");
+            if routed {
+                header.push("destinations");
+            }
+            if waited {
+                header.push("sync");
+            }
+            header.extend(["errorCode", "errorMessage", "warnings"]);
             out.write_all(crate::text::csv_record(&header).as_bytes())?;
             for (raw, r) in parsed.rows.iter().zip(results) {
                 let mut rec = vec![r.line.to_string(), r.status.name().to_string()];
                 rec.extend(data.iter().map(|f| text(raw.get(*f))));
                 rec.push(r.changed.join(";"));
+                if routed {
+                    rec.push(routes(r).join(";"));
+                }
+                if waited {
+                    rec.push(r.sync.unwrap_or_default().to_string());
+                }
                 rec.push(r.error.as_ref().map_or("", |e| e.0).to_string());
                 rec.push(r.error.as_ref().map_or(String::new(), |e| e.1.clone()));
                 rec.push(r.warnings.join("; "));
@@ -86,6 +111,18 @@ pub fn write(
                     }
                 }
                 obj.insert("changed".into(), json!(r.changed));
+                if routed {
+                    let d: Map<String, Value> = r
+                        .changed
+                        .iter()
+                        .zip(&r.destinations)
+                        .map(|(f, d)| (f.to_string(), json!(d)))
+                        .collect();
+                    obj.insert("destinations".into(), Value::Object(d));
+                }
+                if waited {
+                    obj.insert("sync".into(), json!(r.sync));
+                }
                 obj.insert("errorCode".into(), json!(r.error.as_ref().map(|e| e.0)));
                 obj.insert("errorMessage".into(), json!(r.error.as_ref().map(|e| &e.1)));
                 obj.insert("warnings".into(), json!(r.warnings));

@@ -55,6 +55,9 @@ pub struct ChangeReport {
     pub changed: bool,
     pub changes: Vec<FieldChange>,
     pub warnings: Vec<String>,
+    /// Hybrid mode with `--wait-for-sync`: `synced` or `pending`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<&'static str>,
 }
 
 impl ChangeReport {
@@ -66,12 +69,13 @@ impl ChangeReport {
         warnings: Vec<String>,
     ) -> Self {
         ChangeReport {
+            user_principal_name: user.name().to_string(),
             id: user.id,
-            user_principal_name: user.user_principal_name,
             dry_run,
             changed: !changes.is_empty() && !dry_run,
             changes,
             warnings,
+            sync: None,
         }
     }
 }
@@ -196,18 +200,28 @@ impl Printer {
 
     /// Writes many change reports: a JSON array, JSON lines, one CSV/TSV table, or text blocks.
     pub fn change_list(&self, w: &mut dyn Write, reports: &[ChangeReport]) -> io::Result<()> {
-        const FIELDS: &[&str] = &["userPrincipalName", "field", "old", "new"];
+        // Hybrid mode adds where each change goes.
+        let routed = reports
+            .iter()
+            .any(|r| r.changes.iter().any(|c| c.destination.is_some()));
+        const PLAIN: &[&str] = &["userPrincipalName", "field", "old", "new"];
+        const ROUTED: &[&str] = &["userPrincipalName", "field", "old", "new", "destination"];
+        let fields = if routed { ROUTED } else { PLAIN };
         let rows = || {
             reports
                 .iter()
                 .flat_map(|r| {
                     r.changes.iter().map(|c| {
-                        vec![
+                        let mut row = vec![
                             Value::Text(r.user_principal_name.clone()),
                             Value::Text(c.field.to_string()),
                             c.old.clone(),
                             c.new.clone(),
-                        ]
+                        ];
+                        if routed {
+                            row.push(c.destination.map(str::to_string).into());
+                        }
+                        row
                     })
                 })
                 .collect::<Vec<_>>()
@@ -215,8 +229,8 @@ impl Printer {
         match self.format {
             Format::Json => json::pretty(w, reports),
             Format::Jsonl => reports.iter().try_for_each(|r| json::line(w, r)),
-            Format::Csv => delimited::csv(w, FIELDS, &rows()),
-            Format::Tsv => delimited::tsv(w, FIELDS, &rows()),
+            Format::Csv => delimited::csv(w, fields, &rows()),
+            Format::Tsv => delimited::tsv(w, fields, &rows()),
             Format::Table => reports.iter().try_for_each(|r| table::changes(w, r)),
         }
     }

@@ -52,9 +52,14 @@ pub fn changes(w: &mut dyn Write, r: &ChangeReport) -> io::Result<()> {
     writeln!(w, "{upn}: {n} {what}{suffix}")?;
     let width = r.changes.iter().map(|c| c.field.len()).max().unwrap_or(0);
     for c in &r.changes {
+        let to = match c.destination {
+            Some("ad") => "  (in AD)",
+            Some(_) => "  (in Entra ID)",
+            None => "",
+        };
         writeln!(
             w,
-            "  {:width$}  {} → {}",
+            "  {:width$}  {} → {}{to}",
             c.field,
             show(&c.old),
             show(&c.new)

@@ -70,6 +70,10 @@ pub struct FieldChange {
     pub field: &'static str,
     pub old: Value,
     pub new: Value,
+    /// In hybrid mode, where the value is written: `ad` (a synchronised user's phones, at
+    /// their source) or `entraId`; absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<&'static str>,
 }
 
 /// The outcome of planning a user change.
@@ -170,6 +174,7 @@ fn change_opt(
     match new {
         Some(new) if new != old => {
             changes.push(FieldChange {
+                destination: None,
                 field,
                 old: old.into(),
                 new: new.into(),
@@ -215,6 +220,7 @@ pub fn plan_user(current: &User, update: &UserUpdate) -> Result<UserPlan, PlanEr
             plan.warnings
                 .extend(email::upn_warning(&new, &current.user_principal_name));
             plan.changes.push(FieldChange {
+                destination: None,
                 field: UserField::AlternateEmailAddresses.name(),
                 old: Value::List(old.clone()),
                 new: Value::List(new.clone()),
@@ -374,6 +380,7 @@ pub fn plan_auth(
     let changes = changed
         .iter()
         .map(|(m, v)| FieldChange {
+            destination: None,
             field: m.field().name(),
             old: match m.get(current) {
                 Some(c) if crate::phone::is_masked(c) => {

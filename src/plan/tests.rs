@@ -13,6 +13,7 @@ fn user(synced: bool) -> User {
         on_premises_sync_enabled: synced,
         account_enabled: None,
         user_type: None,
+        on_premises: Default::default(),
     }
 }
 

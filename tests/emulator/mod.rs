@@ -155,6 +155,9 @@ pub struct State {
     /// Answer group member reads with 403 (no GroupMember.Read.All).
     pub groups_forbidden: bool,
     pub seen: Vec<Seen>,
+    /// The organization's `onPremisesSyncEnabled` and `onPremisesLastSyncDateTime`.
+    pub sync_enabled: Option<bool>,
+    pub last_sync: Option<String>,
     faults: Vec<Fault>,
     latency: Duration,
     next: u64,
@@ -315,6 +318,8 @@ fn user_json(u: &User, select: Option<&str>) -> Value {
         "otherMails": u.alternate_email_addresses, "onPremisesSyncEnabled": u.on_premises_sync_enabled,
         "accountEnabled": u.account_enabled.unwrap_or(true),
         "userType": u.user_type.as_deref().unwrap_or("Member"),
+        "onPremisesImmutableId": u.on_premises.immutable_id,
+        "onPremisesSecurityIdentifier": u.on_premises.security_identifier,
     });
     let obj = v.as_object_mut().unwrap();
     match select {
@@ -329,6 +334,8 @@ fn user_json(u: &User, select: Option<&str>) -> Value {
                 "onPremisesSyncEnabled",
                 "accountEnabled",
                 "userType",
+                "onPremisesImmutableId",
+                "onPremisesSecurityIdentifier",
             ] {
                 obj.remove(k);
             }
@@ -400,6 +407,18 @@ impl Emulator {
         m.email = auth.authentication_email.clone();
         s.methods.insert(user.id.clone(), m);
         s.users.push(user.clone());
+    }
+
+    /// Changes the user `id` in place (as Entra Connect's sync would).
+    pub fn with_user(&self, id: &str, f: impl FnOnce(&mut User)) {
+        let mut s = self.state();
+        let u = s.users.iter_mut().find(|u| u.id == id).expect("a user");
+        f(u);
+    }
+
+    /// Every user, as the tenant holds them now.
+    pub fn users(&self) -> Vec<User> {
+        self.state().users.clone()
     }
 
     /// `n` users `user0000@contoso.com`… with no contact information.
@@ -725,6 +744,11 @@ fn route(
                 rid,
             ),
         };
+    }
+    if rest == ["organization"] {
+        let org = json!({"id": "11111111-2222-4333-8444-555555555555", "displayName": "Contoso",
+            "onPremisesSyncEnabled": s.sync_enabled, "onPremisesLastSyncDateTime": s.last_sync});
+        return (StatusCode::OK, axum::Json(json!({"value": [org]}))).into_response();
     }
     if let ["groups", gid, "transitiveMembers", "microsoft.graph.user"] = rest {
         return group_users(&s, gid, &q, rid);

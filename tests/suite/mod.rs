@@ -48,6 +48,7 @@ pub fn users() -> Vec<(User, AuthDetails)> {
                 on_premises_sync_enabled: false,
                 account_enabled: None,
                 user_type: None,
+                on_premises: Default::default(),
             },
             AuthDetails {
                 authentication_phone: s("+1 2065550123"),

@@ -84,7 +84,7 @@ fn write_report(
 /// Warns before a bulk run when a passthrough token expires before the run can end (estimated
 /// at the documented write quota, every valid row one write).
 fn warn_short_token(dir: &AnyDirectory, states: &[RowState], ctx: &Ctx<'_>) {
-    let AnyDirectory::Graph(g) = dir else { return };
+    let Some(g) = dir.graph() else { return };
     let Some(at) = g.passthrough_expiry() else {
         return;
     };
@@ -117,6 +117,7 @@ fn count(results: &[RowResult], s: Status) -> usize {
 pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     let started = Instant::now();
     let (report_format, rules) = settle(&a)?;
+    super::sync::check_wait(a.wait.wait_for_sync, a.dry_run, ctx)?;
     let mut progress = Progress::new(ctx.settings.stderr_tty && !ctx.printer.quiet);
     let parsed = read_file(&a, ctx, &progress)?;
     let states = check(&a, ctx, &parsed, &rules, report_format, &progress, started)?;
@@ -127,10 +128,41 @@ pub async fn run(a: ImportArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     })
     .await;
     progress.finish();
-    let results: Vec<RowResult> = outcome.map_err(|e: DirectoryError| CliError::from(e))?;
+    let mut results: Vec<RowResult> = outcome.map_err(|e: DirectoryError| CliError::from(e))?;
+    let pending = match a.wait.wait_for_sync {
+        Some(total) if !ctl.is_cancelled() => {
+            wait_for_sync(&dir, &mut results, total, ctx, &ctl).await?
+        }
+        _ => 0,
+    };
     let counts = Counts::of(&results);
     report(&a, ctx, &parsed, &results, report_format, &counts, started)?;
-    exit_code(&results, &counts, &ctl)
+    match exit_code(&results, &counts, &ctl)? {
+        Exit::Success if pending > 0 => Ok(Exit::SyncPending),
+        exit => Ok(exit),
+    }
+}
+
+/// Hybrid mode, `--wait-for-sync`: waits for Entra to show the rows' AD writes; each such
+/// row ends `synced` or `pending`. Returns how many are pending.
+async fn wait_for_sync(
+    dir: &AnyDirectory,
+    results: &mut [RowResult],
+    total: Duration,
+    ctx: &Ctx<'_>,
+    ctl: &BulkControl,
+) -> Result<usize, CliError> {
+    let (rows, expected): (Vec<usize>, Vec<_>) = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == Status::Updated)
+        .filter_map(|(i, r)| Some((i, super::sync::expected(r.id.as_deref()?, &r.changes)?)))
+        .unzip();
+    let synced = super::sync::wait(dir, &expected, total, ctx, ctl).await?;
+    for (i, ok) in rows.into_iter().zip(&synced) {
+        results[i].sync = Some(if *ok { "synced" } else { "pending" });
+    }
+    Ok(synced.iter().filter(|s| !**s).count())
 }
 
 /// Phase 0: everything about the arguments, settled before a byte is read.
@@ -267,7 +299,7 @@ async fn prepare(
             ));
         }
     }
-    if let AnyDirectory::Graph(g) = &dir {
+    if let Some(g) = dir.graph() {
         g.check_permissions(&needed(&parsed.present, a.dry_run))
             .await?;
     }
@@ -369,6 +401,7 @@ fn report(
                 changed: false,
                 changes: r.changes.clone(),
                 warnings: r.warnings.clone(),
+                sync: None,
             })
             .collect();
         ctx.printer.change_list(ctx.out, &reports)?;

@@ -389,6 +389,47 @@ pub fn guid_string(b: &[u8]) -> Option<String> {
 }
 
 /// A GUID string as an escaped `objectGUID` filter value (`\xx` per byte).
+/// An `objectSid` in its string form, `S-1-5-21-…`: revision, the 48-bit big-endian
+/// authority, then the little-endian 32-bit sub-authorities (MS-DTYP 2.4.2).
+pub fn sid_string(b: &[u8]) -> Option<String> {
+    let (&revision, rest) = b.split_first()?;
+    let (&count, rest) = rest.split_first()?;
+    if rest.len() != 6 + 4 * usize::from(count) {
+        return None;
+    }
+    let authority = rest[..6]
+        .iter()
+        .fold(0u64, |acc, byte| acc << 8 | u64::from(*byte));
+    let mut s = format!("S-{revision}-{authority}");
+    for sub in rest[6..].chunks_exact(4) {
+        let v = u32::from_le_bytes(sub.try_into().ok()?);
+        s.push_str(&format!("-{v}"));
+    }
+    Some(s)
+}
+
+/// The binary form of a SID string (the inverse of [`sid_string`]), escaped for a filter.
+pub fn sid_filter(sid: &str) -> Option<String> {
+    let mut parts = sid.strip_prefix("S-")?.split('-');
+    let revision: u8 = parts.next()?.parse().ok()?;
+    let authority: u64 = parts.next()?.parse().ok()?;
+    let subs: Vec<u32> = parts.map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    if authority >= 1 << 48 || subs.is_empty() || subs.len() > 15 {
+        return None;
+    }
+    let mut bytes = vec![revision, u8::try_from(subs.len()).ok()?];
+    bytes.extend_from_slice(&authority.to_be_bytes()[2..]);
+    for s in subs {
+        bytes.extend_from_slice(&s.to_le_bytes());
+    }
+    Some(escape_bytes(&bytes))
+}
+
+/// Bytes as an LDAP filter value (`\xx` each).
+pub fn escape_bytes(b: &[u8]) -> String {
+    b.iter().map(|b| format!("\\{b:02x}")).collect()
+}
+
 pub fn guid_filter(guid: &str) -> Option<String> {
     let hex: String = guid.chars().filter(|c| *c != '-').collect();
     if hex.len() != 32 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -400,7 +441,7 @@ pub fn guid_filter(guid: &str) -> Option<String> {
     bytes[0..4].reverse();
     bytes[4..6].reverse();
     bytes[6..8].reverse();
-    Some(bytes.iter().map(|b| format!("\\{b:02x}")).collect())
+    Some(escape_bytes(&bytes))
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use ldap3::{Ldap, Mod, Scope, SearchEntry, ldap_escape};
 
 use super::{BulkControl, Current, Directory, DirectoryError, Outcome, Planned, Read};
 use crate::diag::Log;
-use crate::model::{AuthDetails, User, UserField, check_user_key, is_guid};
+use crate::model::{AuthDetails, OnPremises, User, UserField, check_user_key, is_guid};
 use crate::plan::{AuthPlan, PlanError, UserPatch, UserPlan};
 use crate::secret::Secret;
 
@@ -88,8 +88,10 @@ impl std::fmt::Debug for Bind {
 pub const DEFAULT_LDAP_FILTER: &str = "(&(objectCategory=person)(objectClass=user))";
 
 /// The attributes read for a user.
-const ATTRS: [&str; 8] = [
+const ATTRS: [&str; 10] = [
     "objectGUID",
+    "mS-DS-ConsistencyGuid",
+    "objectSid",
     "userPrincipalName",
     "sAMAccountName",
     "displayName",
@@ -164,25 +166,52 @@ fn ldap_mods(m: &[(&'static str, Option<String>)]) -> Vec<Mod<String>> {
         .collect()
 }
 
+/// The values of attribute `a` (names are case-insensitive in LDAP), text or binary.
+fn values<'e>(e: &'e SearchEntry, a: &str) -> Vec<&'e [u8]> {
+    let text = e
+        .attrs
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(a))
+        .flat_map(|(_, v)| v.iter().map(String::as_bytes));
+    let bin = e
+        .bin_attrs
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(a))
+        .flat_map(|(_, v)| v.iter().map(Vec::as_slice));
+    text.chain(bin).collect()
+}
+
 /// A user from a search entry; `None` when it has no GUID (not a user object).
 fn user_of(e: &SearchEntry) -> Option<User> {
-    let first = |a: &str| e.attrs.get(a).and_then(|v| v.first()).cloned();
-    // ldap3 files a value that happens to be valid UTF-8 (about 1 GUID in 10,000) under the
-    // text attributes: read it wherever it is.
-    let id = match e.bin_attrs.get("objectGUID").and_then(|v| v.first()) {
-        Some(b) => conn::guid_string(b),
-        None => e
-            .attrs
-            .get("objectGUID")
-            .and_then(|v| v.first())
-            .and_then(|s| conn::guid_string(s.as_bytes())),
-    }?;
-    let upn = first("userPrincipalName")
-        .or_else(|| first("sAMAccountName"))
-        .unwrap_or_else(|| e.dn.clone());
+    let first = |a: &str| {
+        values(e, a)
+            .first()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    };
+    // ldap3 files a binary value that happens to be valid UTF-8 (about 1 GUID in 10,000)
+    // under the text attributes: `values` reads it wherever it is.
+    let guid = values(e, "objectGUID").first().copied()?;
+    let id = conn::guid_string(guid)?;
+    let consistency = values(e, "mS-DS-ConsistencyGuid")
+        .first()
+        .copied()
+        .filter(|v| v.len() == 16);
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let on_premises = OnPremises {
+        immutable_id: Some(b64.encode(consistency.unwrap_or(guid))),
+        anchored_by_consistency_guid: consistency.is_some(),
+        security_identifier: values(e, "objectSid")
+            .first()
+            .and_then(|s| conn::sid_string(s)),
+        sam_account_name: first("sAMAccountName"),
+        distinguished_name: Some(e.dn.clone()),
+    };
     Some(User {
         id,
-        user_principal_name: upn,
+        // An account without one (Administrator, service accounts) has none: shown null and
+        // named by its sAMAccountName (`User::name`).
+        user_principal_name: first("userPrincipalName").unwrap_or_default(),
         display_name: first("displayName"),
         alternate_email_addresses: Vec::new(),
         mobile_phone: first("mobile"),
@@ -195,6 +224,7 @@ fn user_of(e: &SearchEntry) -> Option<User> {
         user_type: first("isCriticalSystemObject")
             .filter(|v| v.eq_ignore_ascii_case("TRUE"))
             .map(|_| BUILT_IN.to_string()),
+        on_premises,
     })
 }
 
@@ -355,6 +385,58 @@ impl AdDirectory {
         }
     }
 
+    /// Writes the phones of `patch` to `user` (read from this directory) in one modify.
+    pub async fn write_phones(&self, user: &User, patch: &UserPatch) -> Result<(), DirectoryError> {
+        let m = mods(patch);
+        if m.is_empty() {
+            return Ok(());
+        }
+        let mut ldap = self.ldap.borrow().clone();
+        self.modify(&mut ldap, &user.id, user.name(), &m).await
+    }
+
+    /// The AD objects that Entra users (synchronised ones) may be joined to, in one read: for a
+    /// few users, one search by their anchors (objectGUID, mS-DS-ConsistencyGuid, objectSid);
+    /// for more than [`LIST_ABOVE`], every user under the base and filter, paged.
+    pub async fn find_anchored(&self, entra: &[&User]) -> Result<Vec<User>, DirectoryError> {
+        if entra.is_empty() {
+            return Ok(Vec::new());
+        }
+        if entra.len() > LIST_ABOVE {
+            return self.list_users().await;
+        }
+        use base64::Engine as _;
+        let mut terms = String::new();
+        for u in entra {
+            let anchor = u
+                .on_premises
+                .immutable_id
+                .as_deref()
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .filter(|b| b.len() == 16);
+            if let Some(b) = anchor {
+                let v = conn::escape_bytes(&b);
+                terms.push_str(&format!("(objectGUID={v})(mS-DS-ConsistencyGuid={v})"));
+            }
+            if let Some(sid) = u
+                .on_premises
+                .security_identifier
+                .as_deref()
+                .and_then(conn::sid_filter)
+            {
+                terms.push_str(&format!("(objectSid={sid})"));
+            }
+        }
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let filter = format!("(&{}(|{terms}))", self.settings.filter);
+        let entries = self
+            .search(&self.base, Scope::Subtree, &filter, &ATTRS, true)
+            .await?;
+        Ok(entries.iter().filter_map(user_of).collect())
+    }
+
     /// Modifies the user `id` (a GUID), retrying a dropped or busy server over `ldap`.
     async fn modify(
         &self,
@@ -367,7 +449,14 @@ impl AdDirectory {
     }
 }
 
-/// One search on `ldap`, referrals skipped, paged when asked.
+/// Most entries one search may return: 10,000 pages of 1,000 (Graph's bound is 10,000 pages).
+pub const MAX_ENTRIES: usize = 10_000 * PAGE as usize;
+/// Most bytes of entries one search may hold (DNs and the values of the attributes asked
+/// for; anything else the server sends is dropped as it arrives).
+pub const MAX_BYTES: usize = 256 << 20;
+
+/// One search on `ldap`, referrals skipped, paged when asked; bounded by [`MAX_ENTRIES`] and
+/// [`MAX_BYTES`] so a server can't grow memory without bound.
 async fn search_on(
     ldap: &mut Ldap,
     base: &str,
@@ -387,8 +476,21 @@ async fn search_on(
         .await
         .map_err(|e| conn::op_error(what, e))?;
     let mut out = Vec::new();
+    let mut bytes = 0usize;
     while let Some(entry) = stream.next().await.map_err(|e| conn::op_error(what, e))? {
-        out.push(SearchEntry::construct(entry));
+        let mut e = SearchEntry::construct(entry);
+        let asked = |k: &String| attrs.iter().any(|a| a.eq_ignore_ascii_case(k));
+        e.attrs.retain(|k, _| asked(k));
+        e.bin_attrs.retain(|k, _| asked(k));
+        bytes += entry_size(&e);
+        out.push(e);
+        if out.len() > MAX_ENTRIES || bytes > MAX_BYTES {
+            // Stop the server sending the rest.
+            let id = stream.ldap_handle().last_id();
+            let _ = stream.finish().await;
+            let _ = ldap.abandon(id).await;
+            return Err(too_much(what, out.len(), bytes));
+        }
     }
     let res = stream.finish().await;
     // A base or filter outside the DC's naming contexts answers with a referral: skipped.
@@ -396,6 +498,33 @@ async fn search_on(
         return Err(conn::result_error(what, res.rc, &res.text, None));
     }
     Ok(out)
+}
+
+/// The bytes an entry holds: its DN, attribute names and values.
+fn entry_size(e: &SearchEntry) -> usize {
+    let text: usize = e
+        .attrs
+        .iter()
+        .map(|(k, v)| k.len() + v.iter().map(String::len).sum::<usize>())
+        .sum();
+    let bin: usize = e
+        .bin_attrs
+        .iter()
+        .map(|(k, v)| k.len() + v.iter().map(Vec::len).sum::<usize>())
+        .sum();
+    e.dn.len() + text + bin
+}
+
+fn too_much(what: &str, entries: usize, bytes: usize) -> DirectoryError {
+    DirectoryError::Storage {
+        message: format!(
+            "{what}: the domain controller sent more than {} entries or {} MiB ({entries} entries, {} MiB so far); stopped reading",
+            MAX_ENTRIES,
+            MAX_BYTES >> 20,
+            bytes >> 20
+        ),
+        hint: "search a smaller part of the directory with --base-dn or --ldap-filter; more than this is not a user directory a DC serves".into(),
+    }
 }
 
 /// One modify with retries on a server that dropped the connection or is busy: the write is
@@ -468,7 +597,7 @@ impl Directory for AdDirectory {
             )
             .await?;
         let mut users: Vec<User> = entries.iter().filter_map(user_of).collect();
-        users.sort_by_cached_key(|u| u.user_principal_name.to_lowercase());
+        users.sort_by_cached_key(|u| u.name().to_lowercase());
         Ok(users)
     }
 
@@ -490,13 +619,8 @@ impl Directory for AdDirectory {
             return Ok((current, plan));
         }
         let mut ldap = self.ldap.borrow().clone();
-        self.modify(
-            &mut ldap,
-            &current.id,
-            &current.user_principal_name,
-            &mods(&plan.patch),
-        )
-        .await?;
+        self.modify(&mut ldap, &current.id, current.name(), &mods(&plan.patch))
+            .await?;
         Ok((current, plan))
     }
 
@@ -543,6 +667,14 @@ impl Directory for AdDirectory {
         &NOT_IN_AD
     }
 
+    fn extra_fields(&self) -> &'static [&'static str] {
+        &["samAccountName"]
+    }
+
+    fn extra_values(&self, user: &User) -> Vec<crate::model::Value> {
+        vec![user.on_premises.sam_account_name.clone().into()]
+    }
+
     async fn read_methods(
         &self,
         _users: &[User],
@@ -562,7 +694,9 @@ impl Directory for AdDirectory {
             let mut map: HashMap<String, User> = HashMap::with_capacity(all.len() * 2);
             for u in all {
                 map.insert(u.id.to_lowercase(), u.clone());
-                map.insert(u.user_principal_name.to_lowercase(), u);
+                if !u.user_principal_name.is_empty() {
+                    map.insert(u.user_principal_name.to_lowercase(), u);
+                }
             }
             Some(map)
         } else {
@@ -663,7 +797,7 @@ fn jobs(items: &[Planned], ctl: &BulkControl) -> (Vec<Option<Outcome>>, VecDeque
         queue.push_back(Job {
             idx,
             id: p.current.user.id.clone(),
-            upn: p.current.user.user_principal_name.clone(),
+            upn: p.current.user.name().to_string(),
             mods: mods(&p.user_plan.patch),
             fields: p.user_plan.changes.iter().map(|c| c.field).collect(),
         });

@@ -12,6 +12,7 @@ pub mod client;
 mod methods;
 pub mod pace;
 mod reports;
+pub use reports::SyncStatus;
 
 use reqwest::Method;
 use serde::Deserialize;
@@ -27,7 +28,8 @@ use methods::{methods_from, write_methods};
 /// The properties ssprctl reads; `otherMails`, `onPremisesSyncEnabled`, `accountEnabled` and
 /// `userType` only come when asked.
 pub const USER_SELECT: &str = "id,displayName,userPrincipalName,mobilePhone,businessPhones,otherMails,\
-                               onPremisesSyncEnabled,accountEnabled,userType";
+                               onPremisesSyncEnabled,accountEnabled,userType,onPremisesImmutableId,\
+                               onPremisesSecurityIdentifier";
 /// Largest page `GET /users` serves.
 pub const PAGE_SIZE: &str = "999";
 
@@ -77,6 +79,8 @@ struct GraphUser {
     on_premises_sync_enabled: Option<bool>,
     account_enabled: Option<bool>,
     user_type: Option<String>,
+    on_premises_immutable_id: Option<String>,
+    on_premises_security_identifier: Option<String>,
 }
 
 impl From<GraphUser> for User {
@@ -91,6 +95,11 @@ impl From<GraphUser> for User {
             on_premises_sync_enabled: g.on_premises_sync_enabled.unwrap_or(false),
             account_enabled: g.account_enabled,
             user_type: g.user_type,
+            on_premises: crate::model::OnPremises {
+                immutable_id: g.on_premises_immutable_id,
+                security_identifier: g.on_premises_security_identifier,
+                ..Default::default()
+            },
         }
     }
 }
@@ -401,6 +410,24 @@ impl GraphDirectory {
             .collect())
     }
 
+    /// Sends one PATCH of `current` with only `patch`'s properties.
+    pub async fn patch_user(
+        &self,
+        current: &User,
+        patch: &UserPatch,
+    ) -> Result<(), DirectoryError> {
+        let url = self.user_url(&current.id, &[]);
+        let body = patch_body(patch);
+        match self
+            .client
+            .send(Method::PATCH, &url, Some(&body), patch_purpose(patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => Err(explain_synced(e, &current.user_principal_name, patch)),
+        }
+    }
+
     async fn fetch_user(&self, user: &str) -> Result<User, DirectoryError> {
         let mut url = self.user_url(user, &[]);
         url.query_pairs_mut().append_pair("$select", USER_SELECT);
@@ -533,16 +560,8 @@ impl Directory for GraphDirectory {
         if dry_run || plan.patch.is_empty() {
             return Ok((current, plan));
         }
-        let url = self.user_url(&current.id, &[]);
-        let body = patch_body(&plan.patch);
-        match self
-            .client
-            .send(Method::PATCH, &url, Some(&body), patch_purpose(&plan.patch))
-            .await
-        {
-            Ok(_) => Ok((current, plan)),
-            Err(e) => Err(explain_synced(e, &current.user_principal_name, &plan.patch)),
-        }
+        self.patch_user(&current, &plan.patch).await?;
+        Ok((current, plan))
     }
 
     async fn get_auth(&self, user: &str) -> Result<(User, AuthDetails), DirectoryError> {

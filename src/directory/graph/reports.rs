@@ -214,3 +214,47 @@ fn parse_policy(body: &Value) -> MethodsPolicy {
         email: config("Email"),
     }
 }
+
+/// The tenant's directory synchronisation, from the organization resource.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    pub tenant_id: String,
+    pub display_name: Option<String>,
+    /// `onPremisesSyncEnabled`: `null` when synchronisation was never turned on.
+    pub on_premises_sync_enabled: Option<bool>,
+    /// `onPremisesLastSyncDateTime` (ISO 8601, UTC), as Graph says it.
+    pub on_premises_last_sync_date_time: Option<String>,
+}
+
+impl GraphDirectory {
+    /// The organization's sync state (`GET /organization`).
+    pub async fn sync_status(&self) -> Result<SyncStatus, DirectoryError> {
+        const PURPOSE: Purpose = Purpose {
+            permission: "Organization.Read.All (or Directory.Read.All; User.Read when signed in)",
+            auth_method_write: false,
+        };
+        let mut url = self.client.url(&["organization"]);
+        url.query_pairs_mut().append_pair(
+            "$select",
+            "id,displayName,onPremisesSyncEnabled,onPremisesLastSyncDateTime",
+        );
+        let body = self
+            .client
+            .send(Method::GET, &url, None, PURPOSE)
+            .await?
+            .body
+            .unwrap_or(Value::Null);
+        let org = value_list(&body, &url)?
+            .first()
+            .cloned()
+            .ok_or_else(|| client::malformed(&Method::GET, &url, "no organization", None))?;
+        let text = |k: &str| org[k].as_str().map(str::to_string);
+        Ok(SyncStatus {
+            tenant_id: text("id").unwrap_or_default(),
+            display_name: text("displayName"),
+            on_premises_sync_enabled: org["onPremisesSyncEnabled"].as_bool(),
+            on_premises_last_sync_date_time: text("onPremisesLastSyncDateTime"),
+        })
+    }
+}

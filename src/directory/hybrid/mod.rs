@@ -1,0 +1,440 @@
+//! Hybrid mode (`--directory graph --ad ldaps://…`): Entra ID and on-premises AD in one run.
+//!
+//! A synchronised user (`onPremisesSyncEnabled`) is joined to its AD object ([`join`]); its
+//! phones are mastered in AD (Entra Connect copies `mobile` → `mobilePhone` and
+//! `telephoneNumber` → `businessPhones`), so:
+//!
+//! - reads plan against the AD values (what the next sync copies), and `get-user` shows both
+//!   sides with the fields that differ (`syncPending`);
+//! - writes of a synchronised user's phones are one LDAP modify of the joined object; its
+//!   alternate email and authentication methods (cloud-mastered for every user) go to Graph;
+//!   cloud-only users go to Graph as in `--directory graph`. A synchronised user's phones are
+//!   never PATCHed through Graph;
+//! - a synchronised user with no AD object, or whose object another Entra user claims too, is
+//!   never written (`not_found_in_ad`, `ad_object_claimed_twice`).
+//!
+//! AD is read once per run: one search by the users' anchors for a few users, or every user
+//! (paged) for more than a few hundred. The bulk halves run side by side, each with its own
+//! stop: a domain controller that is down fails only the rows with AD writes.
+
+pub mod join;
+mod sync;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use super::ad::AdDirectory;
+use super::graph::GraphDirectory;
+use super::{BulkControl, Current, Directory, DirectoryError, Outcome, Planned, Read};
+use crate::diag::Log;
+use crate::model::{AuthDetails, Field, User, UserField, Value};
+use crate::plan::{AuthPlan, PlanError, UserPatch, UserPlan};
+pub use join::{Link, Via};
+pub use sync::{Expected, SyncStatus, poll_interval};
+
+/// Where a hybrid write goes: the AD object.
+pub const AD: &str = "ad";
+/// Where a hybrid write goes: the Entra ID user, through Graph.
+pub const ENTRA: &str = "entraId";
+
+/// The columns hybrid mode adds to `get-user`.
+pub const EXTRA_FIELDS: &[&str] = &[
+    "adMatch",
+    "adDistinguishedName",
+    "adMobilePhone",
+    "adOfficePhone",
+    "syncPending",
+];
+
+/// Graph and a domain controller, joined.
+pub struct HybridDirectory {
+    graph: GraphDirectory,
+    ad: AdDirectory,
+    /// Synchronised users joined so far, by Entra object id (lower case).
+    links: RefCell<HashMap<String, Link>>,
+    log: Log,
+}
+
+fn is_phone(field: &str) -> bool {
+    field == UserField::MobilePhone.name() || field == UserField::OfficePhone.name()
+}
+
+impl HybridDirectory {
+    /// Why a synchronised user is not written.
+    pub fn unjoined(user: &User, link: Option<&Link>) -> DirectoryError {
+        unjoined(user, link)
+    }
+}
+
+fn unjoined(user: &User, link: Option<&Link>) -> DirectoryError {
+    match link {
+        Some(Link::Claimed { dn, other }) => DirectoryError::Unjoined {
+            code: "ad_object_claimed_twice",
+            message: format!(
+                "{}: its AD object {dn} is also matched by {other}; nothing was written",
+                user.user_principal_name
+            ),
+            hint: "two Entra users' onPremisesImmutableId/onPremisesSecurityIdentifier point at one AD \
+                   object (a stale or duplicate synchronised user): resolve it in Entra Connect, then run again"
+                .into(),
+        },
+        _ => DirectoryError::Unjoined {
+            code: "not_found_in_ad",
+            message: format!(
+                "{} is synchronised from on-premises AD, but no AD object has its onPremisesImmutableId ({}) \
+                 or onPremisesSecurityIdentifier ({}); nothing was written",
+                user.user_principal_name,
+                user.on_premises.immutable_id.as_deref().unwrap_or("none"),
+                user.on_premises.security_identifier.as_deref().unwrap_or("none"),
+            ),
+            hint: "check that --ad names a DC of the forest Entra Connect syncs from, and that --base-dn \
+                   and --ldap-filter cover the user's OU"
+                .into(),
+        },
+    }
+}
+
+/// A plan's phone changes (AD) and the rest (Graph).
+fn split(plan: &UserPlan) -> (UserPlan, UserPlan) {
+    let phones = UserPlan {
+        patch: UserPatch {
+            mobile_phone: plan.patch.mobile_phone.clone(),
+            office_phone: plan.patch.office_phone.clone(),
+            alternate_email_addresses: None,
+        },
+        changes: plan
+            .changes
+            .iter()
+            .filter(|c| is_phone(c.field))
+            .cloned()
+            .collect(),
+        warnings: Vec::new(),
+    };
+    let rest = UserPlan {
+        patch: UserPatch {
+            alternate_email_addresses: plan.patch.alternate_email_addresses.clone(),
+            ..UserPatch::default()
+        },
+        changes: plan
+            .changes
+            .iter()
+            .filter(|c| !is_phone(c.field))
+            .cloned()
+            .collect(),
+        warnings: Vec::new(),
+    };
+    (phones, rest)
+}
+
+/// `e`, saying what of the same change was written elsewhere.
+fn with_note(e: DirectoryError, note: &str) -> DirectoryError {
+    match e {
+        DirectoryError::Service(mut s) => {
+            s.message = format!("{}; {note}", s.message);
+            DirectoryError::Service(s)
+        }
+        DirectoryError::NotAttempted => DirectoryError::NotAttempted,
+        other => DirectoryError::Storage {
+            message: format!("{other}; {note}"),
+            hint: "run it again: the part already written is left as it is".into(),
+        },
+    }
+}
+
+impl HybridDirectory {
+    pub fn new(graph: GraphDirectory, ad: AdDirectory, log: impl Into<Log>) -> Self {
+        HybridDirectory {
+            graph,
+            ad,
+            links: RefCell::default(),
+            log: log.into(),
+        }
+    }
+
+    pub fn graph(&self) -> &GraphDirectory {
+        &self.graph
+    }
+
+    /// Joins the synchronised ones of `users` not joined yet, with one AD read.
+    pub async fn link(&self, users: &[&User]) -> Result<(), DirectoryError> {
+        let todo: Vec<&User> = {
+            let links = self.links.borrow();
+            users
+                .iter()
+                .copied()
+                .filter(|u| u.on_premises_sync_enabled && !links.contains_key(&u.id.to_lowercase()))
+                .collect()
+        };
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let ad = self.ad.find_anchored(&todo).await?;
+        self.join_with(&todo, &ad);
+        Ok(())
+    }
+
+    fn join_with(&self, entra: &[&User], ad: &[User]) {
+        let links = join::join(entra, ad);
+        let unjoined = links
+            .values()
+            .filter(|l| !matches!(l, Link::Linked { .. }))
+            .count();
+        self.log.log(
+            1,
+            &format!(
+                "joined {} synchronised users to AD ({} objects read); {unjoined} without a usable AD object",
+                links.len(),
+                ad.len()
+            ),
+        );
+        self.links.borrow_mut().extend(links);
+    }
+
+    /// The user's AD side: `None` for a cloud-only user (or one not read yet).
+    pub fn link_of(&self, user: &User) -> Option<Link> {
+        self.links.borrow().get(&user.id.to_lowercase()).cloned()
+    }
+
+    /// The AD object a synchronised user is joined to, or why it isn't.
+    fn ad_object(&self, user: &User) -> Result<Option<User>, DirectoryError> {
+        if !user.on_premises_sync_enabled {
+            return Ok(None);
+        }
+        match self.link_of(user) {
+            Some(Link::Linked { ad, .. }) => Ok(Some(*ad)),
+            other => Err(unjoined(user, other.as_ref())),
+        }
+    }
+
+    /// The user as the next sync leaves it: a joined user's phones are AD's. For planning,
+    /// the phones are then writable (at their source), so the sync flag is off.
+    fn for_plan(&self, user: User) -> Result<User, DirectoryError> {
+        Ok(match self.ad_object(&user)? {
+            Some(ad) => User {
+                mobile_phone: ad.mobile_phone,
+                office_phone: ad.office_phone,
+                on_premises_sync_enabled: false,
+                ..user
+            },
+            None => user,
+        })
+    }
+
+    /// The fields whose Entra copy differs from AD's (the next sync changes them).
+    pub fn pending(user: &User, ad: &User) -> Vec<&'static str> {
+        let mut p = Vec::new();
+        if user.mobile_phone != ad.mobile_phone {
+            p.push(UserField::MobilePhone.name());
+        }
+        if user.office_phone != ad.office_phone {
+            p.push(UserField::OfficePhone.name());
+        }
+        p
+    }
+
+    /// Every Entra user and every AD object under the base and filter, read side by side and
+    /// joined.
+    async fn read_all(&self) -> Result<Vec<User>, DirectoryError> {
+        let (entra, ad) = tokio::join!(self.graph.list_users(), self.ad.list_users());
+        let (entra, ad) = (entra?, ad?);
+        let refs: Vec<&User> = entra.iter().collect();
+        self.join_with(&refs, &ad);
+        Ok(entra)
+    }
+
+    /// Writes a synchronised user's change: phones to AD, the rest to Graph.
+    async fn write_split(
+        &self,
+        entra: &User,
+        ad: &User,
+        plan: &UserPlan,
+    ) -> Result<(), DirectoryError> {
+        let (phones, rest) = split(plan);
+        if !phones.patch.is_empty() {
+            self.ad.write_phones(ad, &phones.patch).await?;
+        }
+        if !rest.patch.is_empty() {
+            self.graph
+                .patch_user(entra, &rest.patch)
+                .await
+                .map_err(|e| {
+                    if phones.patch.is_empty() {
+                        e
+                    } else {
+                        with_note(e, "the phones were written to AD")
+                    }
+                })?;
+        }
+        Ok(())
+    }
+}
+
+impl Directory for HybridDirectory {
+    async fn get_user(&self, user: &str) -> Result<User, DirectoryError> {
+        let u = self.graph.get_user(user).await?;
+        self.link(&[&u]).await?;
+        Ok(u)
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, DirectoryError> {
+        self.read_all().await
+    }
+
+    async fn update_user<F>(
+        &self,
+        user: &str,
+        dry_run: bool,
+        plan: F,
+    ) -> Result<(User, UserPlan), DirectoryError>
+    where
+        F: FnOnce(&User) -> Result<UserPlan, PlanError>,
+    {
+        let entra = self.get_user(user).await?;
+        let ad = self.ad_object(&entra)?;
+        let current = self.for_plan(entra.clone())?;
+        let mut plan = plan(&current)?;
+        for c in &mut plan.changes {
+            c.destination = Some(if ad.is_some() && is_phone(c.field) {
+                AD
+            } else {
+                ENTRA
+            });
+        }
+        if dry_run || plan.patch.is_empty() {
+            return Ok((current, plan));
+        }
+        match &ad {
+            Some(ad) => self.write_split(&entra, ad, &plan).await?,
+            None => self.graph.patch_user(&entra, &plan.patch).await?,
+        }
+        Ok((current, plan))
+    }
+
+    async fn get_auth(&self, user: &str) -> Result<(User, AuthDetails), DirectoryError> {
+        self.graph.get_auth(user).await
+    }
+
+    async fn update_auth<F>(
+        &self,
+        user: &str,
+        dry_run: bool,
+        plan: F,
+    ) -> Result<(User, AuthPlan), DirectoryError>
+    where
+        F: FnOnce(&User, &AuthDetails) -> Result<AuthPlan, PlanError>,
+    {
+        self.graph.update_auth(user, dry_run, plan).await
+    }
+
+    async fn create_user(
+        &self,
+        _upn: &str,
+        _display_name: Option<&str>,
+        _synced: bool,
+    ) -> Result<User, DirectoryError> {
+        Err(super::graph::local_only("new-user"))
+    }
+
+    async fn remove_user(&self, _user: &str) -> Result<User, DirectoryError> {
+        Err(super::graph::local_only("remove-user"))
+    }
+
+    async fn read_methods(
+        &self,
+        users: &[User],
+        ctl: &BulkControl,
+    ) -> Result<Vec<Option<AuthDetails>>, DirectoryError> {
+        self.graph.read_methods(users, ctl).await
+    }
+
+    async fn registrations(&self) -> Result<crate::audit::Report, DirectoryError> {
+        self.graph.registrations().await
+    }
+
+    async fn methods_policy(
+        &self,
+    ) -> Result<Option<crate::audit::policy::MethodsPolicy>, DirectoryError> {
+        self.graph.methods_policy().await
+    }
+
+    async fn group_members(
+        &self,
+        groups: &std::collections::BTreeSet<String>,
+    ) -> Result<crate::audit::policy::Members, DirectoryError> {
+        self.graph.group_members(groups).await
+    }
+
+    fn extra_fields(&self) -> &'static [&'static str] {
+        EXTRA_FIELDS
+    }
+
+    fn extra_values(&self, user: &User) -> Vec<Value> {
+        let text = |s: &str| Value::Text(s.to_string());
+        match self.link_of(user) {
+            None => vec![Value::Null; EXTRA_FIELDS.len()],
+            Some(Link::Linked { ad, via }) => vec![
+                text(via.name()),
+                ad.on_premises.distinguished_name.clone().into(),
+                ad.mobile_phone.clone().into(),
+                ad.office_phone.clone().into(),
+                Value::List(
+                    Self::pending(user, &ad)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                ),
+            ],
+            Some(Link::NotFound) => {
+                let mut v = vec![text("notFound")];
+                v.extend([Value::Null, Value::Null, Value::Null, Value::Null]);
+                v
+            }
+            Some(Link::Claimed { dn, .. }) => vec![
+                text("claimedTwice"),
+                text(&dn),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+            ],
+        }
+    }
+
+    fn destination(&self, user: &User, field: &'static str) -> Option<&'static str> {
+        let joined = matches!(self.link_of(user), Some(Link::Linked { .. }));
+        Some(if joined && is_phone(field) { AD } else { ENTRA })
+    }
+
+    fn bulk_chunk(&self) -> Option<usize> {
+        self.graph.bulk_chunk()
+    }
+
+    async fn read_many(
+        &self,
+        keys: &[String],
+        auth: &[bool],
+        ctl: &BulkControl,
+    ) -> Result<Vec<Read>, DirectoryError> {
+        let reads = self.graph.read_many(keys, auth, ctl).await?;
+        let found: Vec<&User> = reads
+            .iter()
+            .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref))
+            .map(|c| &c.user)
+            .collect();
+        self.link(&found).await?;
+        Ok(reads
+            .into_iter()
+            .map(|r| match r {
+                Ok(Some(Current { user, auth })) => {
+                    self.for_plan(user).map(|user| Some(Current { user, auth }))
+                }
+                other => other,
+            })
+            .collect())
+    }
+
+    async fn apply_many(&self, items: &[Planned], ctl: &BulkControl) -> Vec<Outcome> {
+        bulk::apply(self, items, ctl).await
+    }
+}
+
+mod bulk;
