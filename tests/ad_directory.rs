@@ -85,6 +85,7 @@ fn dc() -> Option<&'static ad::Dc> {
 struct Ad {
     dc: &'static ad::Dc,
     ids: RefCell<HashMap<String, String>>,
+    on_prem: RefCell<HashMap<String, ssprctl::model::OnPremises>>,
 }
 
 fn guid_of(dc: &ad::Dc, sam: &str) -> String {
@@ -93,6 +94,21 @@ fn guid_of(dc: &ad::Dc, sam: &str) -> String {
         .decode(b64)
         .unwrap();
     ssprctl::directory::ad::conn::guid_string(&bytes).unwrap()
+}
+
+/// What AD says of the object `sam` (ldapsearch): its immutable id (base64 of objectGUID: the
+/// suite's objects have no mS-DS-ConsistencyGuid), SID, sAMAccountName and DN.
+fn on_premises_of(dc: &ad::Dc, sam: &str, dn: &str) -> ssprctl::model::OnPremises {
+    let sid = base64::engine::general_purpose::STANDARD
+        .decode(&dc.attr(sam, "objectSid:")[0])
+        .unwrap();
+    ssprctl::model::OnPremises {
+        immutable_id: Some(dc.attr(sam, "objectGUID:")[0].clone()),
+        security_identifier: ssprctl::directory::ad::conn::sid_string(&sid),
+        anchored_by_consistency_guid: false,
+        sam_account_name: Some(sam.to_string()),
+        distinguished_name: Some(dn.to_string()),
+    }
 }
 
 impl suite::Fixture for Ad {
@@ -149,6 +165,10 @@ impl suite::Fixture for Ad {
             self.ids
                 .borrow_mut()
                 .insert(u.user_principal_name.clone(), guid_of(self.dc, &sam));
+            self.on_prem.borrow_mut().insert(
+                u.user_principal_name.clone(),
+                on_premises_of(self.dc, &sam, &format!("CN={sam},{SUITE_OU}")),
+            );
         }
         let mut s = settings(self.dc, &self.dc.url);
         s.base_dn = Some(SUITE_OU.into());
@@ -170,6 +190,7 @@ impl suite::Fixture for Ad {
             // userAccountControl says it: the suite's accounts are enabled.
             account_enabled: Some(true),
             user_type: None,
+            on_premises: self.on_prem.borrow()[&u.user_principal_name].clone(),
             ..u.clone()
         }
     }
@@ -185,6 +206,7 @@ async fn behaviour_suite() {
     suite::run_all(&Ad {
         dc,
         ids: RefCell::default(),
+        on_prem: RefCell::default(),
     })
     .await;
 }
@@ -286,7 +308,7 @@ fn get_user_by_every_name_in_every_format() {
             v,
             serde_json::json!([{"id": guid, "userPrincipalName": "cli00002@sspr.test", "displayName": "cli 2",
                 "alternateEmailAddresses": null, "mobilePhone": "+1 2065550002", "officePhone": null,
-                "onPremisesSyncEnabled": null}]),
+                "onPremisesSyncEnabled": null, "samAccountName": "cli00002"}]),
             "{key}"
         );
     }
@@ -909,7 +931,7 @@ fn kerberos_ticket_binds_without_a_bind_dn_over_ldaps_and_sealed_ldap() {
     let cache = format!("FILE:{}", cache.display());
     let expected = serde_json::json!([{"id": guid_of(dc, "cli00003"), "userPrincipalName": "cli00003@sspr.test",
         "displayName": "cli 3", "alternateEmailAddresses": null, "mobilePhone": "+1 2065550003",
-        "officePhone": null, "onPremisesSyncEnabled": null}]);
+        "officePhone": null, "onPremisesSyncEnabled": null, "samAccountName": "cli00003"}]);
     // auto: no bind DN and a ticket cache → Kerberos. Over LDAPS: TLS protects.
     let (code, out, err) = ssprctl_kerberos(
         &env,

@@ -446,6 +446,28 @@ pub fn guid_filter(guid: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sids_read_and_write_in_their_string_form() {
+        // BUILTIN\Administrators, as MS-DTYP 2.4.2.2 spells it in binary.
+        let b = [1u8, 2, 0, 0, 0, 0, 0, 5, 0x20, 0, 0, 0, 0x20, 2, 0, 0];
+        assert_eq!(sid_string(&b).as_deref(), Some("S-1-5-32-544"));
+        assert_eq!(
+            sid_filter("S-1-5-32-544").unwrap(),
+            b.iter().map(|x| format!("\\{x:02x}")).collect::<String>()
+        );
+        let domain = "S-1-5-21-3623811015-3361044348-30300820-1013";
+        let bytes: Vec<u8> = sid_filter(domain)
+            .unwrap()
+            .split('\\')
+            .filter(|h| !h.is_empty())
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect();
+        assert_eq!(sid_string(&bytes).as_deref(), Some(domain));
+        assert_eq!(sid_string(&b[..15]), None);
+        assert_eq!(sid_filter("S-1-5"), None);
+        assert_eq!(sid_filter("X-1-5-21"), None);
+    }
+
     use super::*;
 
     #[test]
