@@ -4,7 +4,10 @@
 
 mod ad;
 mod common;
+mod emulator;
+mod hybrid;
 mod suite;
+mod tenant;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

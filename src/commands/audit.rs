@@ -288,7 +288,7 @@ fn ad_side(dir: &AnyDirectory, user: User) -> (User, Option<AdSide>) {
             (user, Some(AdSide::Joined { pending }))
         }
         other => {
-            let e: CliError = HybridDirectory::unjoined(&user, other.as_ref()).into();
+            let e: CliError = h.unjoined(&user, other.as_ref()).into();
             (
                 user,
                 Some(AdSide::Unjoined {

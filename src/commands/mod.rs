@@ -112,7 +112,7 @@ impl Ctx<'_> {
             DirectorySpec::Hybrid(l) => {
                 // Side by side: the token and the bind.
                 let (graph, ad) = tokio::join!(self.connect_graph(), self.connect_ad(l));
-                let dir = HybridDirectory::new(graph?, ad?, self.printer);
+                let dir = HybridDirectory::new(graph?, self.dc_down(ad)?, self.printer);
                 self.printer.log(
                     1,
                     &format!(
@@ -192,6 +192,35 @@ impl Ctx<'_> {
         let (tokens, endpoints) = self.graph_tokens().await?;
         let client = GraphClient::new(self.http(), &endpoints.graph, tokens, self.printer);
         Ok(GraphDirectory::new(client).for_cloud(endpoints.cloud))
+    }
+
+    /// Hybrid mode: a domain controller that can't be reached (down, or the network to it)
+    /// fails only what AD holds, said once; any other failure (credentials, certificate) is
+    /// the run's.
+    fn dc_down(
+        &self,
+        ad: Result<AdDirectory, CliError>,
+    ) -> Result<Result<AdDirectory, crate::directory::DirectoryError>, CliError> {
+        match ad {
+            Ok(d) => Ok(Ok(d)),
+            Err(e) if e.exit == Exit::Unavailable => {
+                self.printer.warn(&format!(
+                    "{}; synchronised users' phones can't be read or written in this run (they fail),                      everything Entra ID holds goes ahead",
+                    e.message
+                ));
+                Ok(Err(crate::directory::DirectoryError::Service(
+                    crate::http::ServiceError {
+                        kind: crate::http::ServiceKind::Unavailable,
+                        status: None,
+                        code: None,
+                        message: e.message,
+                        hint: e.hint,
+                        request_id: None,
+                    },
+                )))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Binds to a domain controller with Kerberos (`--ldap-auth`), or with

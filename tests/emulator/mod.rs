@@ -155,6 +155,8 @@ pub struct State {
     /// Answer group member reads with 403 (no GroupMember.Read.All).
     pub groups_forbidden: bool,
     pub seen: Vec<Seen>,
+    /// Every user PATCH (direct or in `$batch`): the user's id and the body, as sent.
+    pub patches: Vec<(String, String)>,
     /// The organization's `onPremisesSyncEnabled` and `onPremisesLastSyncDateTime`.
     pub sync_enabled: Option<bool>,
     pub last_sync: Option<String>,
@@ -774,7 +776,7 @@ fn route(
         if *method != Method::GET {
             return graph_error(405, "MethodNotAllowed", "only GET", rid);
         }
-        return list_users(&s, &q);
+        return list_users(&s, &q, rid);
     };
     if key.starts_with('$') && !rest[0].starts_with("users('") {
         return graph_error(400, "Request_BadRequest", "Invalid object identifier.", rid);
@@ -1076,7 +1078,42 @@ fn futures_body(resp: Response) -> Vec<u8> {
     }
 }
 
-fn list_users(s: &State, q: &HashMap<String, String>) -> Response {
+/// A `$filter` on users, as far as ssprctl uses one: `eq` on `onPremisesImmutableId` or
+/// `onPremisesSecurityIdentifier` (a quoted string, `''` for a quote) or
+/// `onPremisesSyncEnabled` (`true`/`false`). Anything else is Graph's 400.
+type Keep = Box<dyn Fn(&User) -> bool>;
+
+fn user_filter(f: &str) -> Option<Keep> {
+    let (field, value) = f.split_once(" eq ")?;
+    let string = |v: &str| -> Option<String> {
+        let inner = v.strip_prefix('\'')?.strip_suffix('\'')?;
+        (!inner.replace("''", "").contains('\'')).then(|| inner.replace("''", "'"))
+    };
+    match (field.trim(), value.trim()) {
+        ("onPremisesSyncEnabled", v @ ("true" | "false")) => {
+            let want = v == "true";
+            Some(Box::new(move |u: &User| u.on_premises_sync_enabled == want))
+        }
+        ("onPremisesImmutableId", v) => {
+            let want = string(v)?;
+            Some(Box::new(move |u: &User| {
+                u.on_premises.immutable_id.as_deref() == Some(want.as_str())
+            }))
+        }
+        ("onPremisesSecurityIdentifier", v) => {
+            let want = string(v)?;
+            Some(Box::new(move |u: &User| {
+                u.on_premises
+                    .security_identifier
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&want))
+            }))
+        }
+        _ => None,
+    }
+}
+
+fn list_users(s: &State, q: &HashMap<String, String>, rid: &str) -> Response {
     let top: usize = q
         .get("$top")
         .and_then(|t| t.parse().ok())
@@ -1087,20 +1124,38 @@ fn list_users(s: &State, q: &HashMap<String, String>) -> Response {
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
     let select = q.get("$select").map(String::as_str);
-    let page: Vec<Value> = s
-        .users
-        .iter()
-        .skip(skip)
-        .take(top)
-        .map(|u| user_json(u, select))
-        .collect();
+    let filter = match q.get("$filter") {
+        None => None,
+        Some(f) => match user_filter(f) {
+            Some(keep) => Some(keep),
+            None => return graph_error(400, "BadRequest", "Invalid filter clause.", rid),
+        },
+    };
+    let matching: Vec<&User> = match &filter {
+        None => s.users.iter().skip(skip).take(top).collect(),
+        Some(keep) => s
+            .users
+            .iter()
+            .filter(|u| keep(u))
+            .skip(skip)
+            .take(top)
+            .collect(),
+    };
+    let total = match &filter {
+        None => s.users.len(),
+        Some(keep) => s.users.iter().filter(|u| keep(u)).count(),
+    };
+    let page: Vec<Value> = matching.iter().map(|u| user_json(u, select)).collect();
     let mut body = json!({"value": page});
-    if skip + top < s.users.len() {
+    if skip + top < total {
         let mut next = reqwest::Url::parse(&format!("{}/v1.0/users", s.base_url)).unwrap();
         {
             let mut qp = next.query_pairs_mut();
             if let Some(sel) = select {
                 qp.append_pair("$select", sel);
+            }
+            if let Some(f) = q.get("$filter") {
+                qp.append_pair("$filter", f);
             }
             qp.append_pair("$top", &top.to_string());
             qp.append_pair("$skiptoken", &(skip + top).to_string());
@@ -1111,6 +1166,9 @@ fn list_users(s: &State, q: &HashMap<String, String>) -> Response {
 }
 
 fn patch_user(s: &mut State, idx: usize, body: &[u8], rid: &str) -> Response {
+    let id = s.users[idx].id.clone();
+    s.patches
+        .push((id, String::from_utf8_lossy(body).into_owned()));
     let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) else {
         return graph_error(
             400,

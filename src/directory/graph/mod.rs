@@ -329,7 +329,7 @@ impl GraphDirectory {
     }
 
     /// How many users the tenant has (`$count`), to choose between listing and batching.
-    async fn user_count(&self) -> Option<usize> {
+    pub(crate) async fn user_count(&self) -> Option<usize> {
         let url = self.client.url(&["users", "$count"]);
         let resp = self
             .client
@@ -428,6 +428,54 @@ impl GraphDirectory {
         }
     }
 
+    /// Every user, or those `filter` (a `$filter`) selects, in pages of 999, sorted by user
+    /// principal name.
+    pub async fn list_where(&self, filter: Option<&str>) -> Result<Vec<User>, DirectoryError> {
+        let mut url = self.client.url(&["users"]);
+        url.query_pairs_mut()
+            .append_pair("$select", USER_SELECT)
+            .append_pair("$top", PAGE_SIZE);
+        if let Some(f) = filter {
+            url.query_pairs_mut().append_pair("$filter", f);
+        }
+        let mut users = Vec::new();
+        let mut fetched = std::collections::HashSet::new();
+        loop {
+            let resp = self
+                .client
+                .send(Method::GET, &url, None, READ_USERS)
+                .await?;
+            let mut body = resp.body.unwrap_or(Value::Null);
+            let Some(page) = body.get_mut("value").and_then(Value::as_array_mut) else {
+                return Err(client::malformed(
+                    &Method::GET,
+                    &url,
+                    "the page has no \"value\" list",
+                    None,
+                ));
+            };
+            for v in std::mem::take(page) {
+                users.push(parse_user(Some(v))?);
+            }
+            match self.client.next_page(&body, &url, &mut fetched)? {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        users.sort_by_cached_key(|u| u.user_principal_name.to_lowercase());
+        Ok(users)
+    }
+
+    /// The users whose `property` equals `value` (`$filter` with `eq`; quotes doubled).
+    pub async fn users_where_eq(
+        &self,
+        property: &str,
+        value: &str,
+    ) -> Result<Vec<User>, DirectoryError> {
+        let f = format!("{property} eq '{}'", value.replace('\'', "''"));
+        self.list_where(Some(&f)).await
+    }
+
     async fn fetch_user(&self, user: &str) -> Result<User, DirectoryError> {
         let mut url = self.user_url(user, &[]);
         url.query_pairs_mut().append_pair("$select", USER_SELECT);
@@ -514,36 +562,7 @@ impl Directory for GraphDirectory {
     }
 
     async fn list_users(&self) -> Result<Vec<User>, DirectoryError> {
-        let mut url = self.client.url(&["users"]);
-        url.query_pairs_mut()
-            .append_pair("$select", USER_SELECT)
-            .append_pair("$top", PAGE_SIZE);
-        let mut users = Vec::new();
-        let mut fetched = std::collections::HashSet::new();
-        loop {
-            let resp = self
-                .client
-                .send(Method::GET, &url, None, READ_USERS)
-                .await?;
-            let mut body = resp.body.unwrap_or(Value::Null);
-            let Some(page) = body.get_mut("value").and_then(Value::as_array_mut) else {
-                return Err(client::malformed(
-                    &Method::GET,
-                    &url,
-                    "the page has no \"value\" list",
-                    None,
-                ));
-            };
-            for v in std::mem::take(page) {
-                users.push(parse_user(Some(v))?);
-            }
-            match self.client.next_page(&body, &url, &mut fetched)? {
-                Some(next) => url = next,
-                None => break,
-            }
-        }
-        users.sort_by_cached_key(|u| u.user_principal_name.to_lowercase());
-        Ok(users)
+        self.list_where(None).await
     }
 
     async fn update_user<F>(

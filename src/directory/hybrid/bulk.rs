@@ -18,18 +18,26 @@ struct Halves {
     graph_rows: Vec<usize>,
     ad: Vec<Planned>,
     ad_rows: Vec<usize>,
+    /// Rows whose AD half can't run: the domain controller could not be reached.
+    ad_failed: Vec<usize>,
 }
 
 fn halves(dir: &HybridDirectory, items: &[Planned]) -> Halves {
     let mut h = Halves::default();
     for (i, p) in items.iter().enumerate() {
-        let Some(Link::Linked { ad, .. }) = dir.link_of(&p.current.user) else {
-            h.graph.push(p.clone());
-            h.graph_rows.push(i);
-            continue;
+        let ad = match dir.link_of(&p.current.user) {
+            Some(Link::Linked { ad, .. }) => Some(ad),
+            Some(Link::AdUnavailable) => None,
+            _ => {
+                h.graph.push(p.clone());
+                h.graph_rows.push(i);
+                continue;
+            }
         };
         let (phones, rest) = split(&p.user_plan);
-        if !phones.patch.is_empty() {
+        if !phones.patch.is_empty() && ad.is_none() {
+            h.ad_failed.push(i);
+        } else if let Some(ad) = ad.filter(|_| !phones.patch.is_empty()) {
             h.ad.push(Planned {
                 current: Current {
                     user: *ad,
@@ -69,10 +77,13 @@ pub async fn apply(dir: &HybridDirectory, items: &[Planned], ctl: &BulkControl) 
     let base = ctl.done.load(Ordering::Relaxed);
     let total = h.graph.len() + h.ad.len();
     let run = async {
-        tokio::join!(
-            dir.graph.apply_many(&h.graph, &g_ctl),
-            dir.ad.apply_many(&h.ad, &a_ctl)
-        )
+        let ad = async {
+            match &dir.ad {
+                Ok(dc) => dc.apply_many(&h.ad, &a_ctl).await,
+                Err(_) => Vec::new(),
+            }
+        };
+        tokio::join!(dir.graph.apply_many(&h.graph, &g_ctl), ad)
     };
     // While the halves run: Ctrl-C reaches both, and progress moves with the writes.
     let watch = async {
@@ -88,9 +99,15 @@ pub async fn apply(dir: &HybridDirectory, items: &[Planned], ctl: &BulkControl) 
                 .store(base + rows.min(items.len()), Ordering::Relaxed);
         }
     };
-    let (g_out, a_out) = tokio::select! {
-        r = run => r,
-        () = watch => unreachable!("the watch never ends"),
+    let (g_out, a_out) = match &dir.ad {
+        Ok(_) => tokio::select! {
+            r = run => r,
+            () = watch => unreachable!("the watch never ends"),
+        },
+        Err(_) => tokio::select! {
+            r = dir.graph.apply_many(&h.graph, &g_ctl) => (r, Vec::new()),
+            () = watch => unreachable!("the watch never ends"),
+        },
     };
     ctl.done.store(base, Ordering::Relaxed);
     // An expired token ends the whole run; a domain controller that is down fails only the
@@ -112,6 +129,9 @@ pub async fn apply(dir: &HybridDirectory, items: &[Planned], ctl: &BulkControl) 
             (o, _) => o,
         };
         per_row[row].1 = Some(o);
+    }
+    for row in h.ad_failed {
+        per_row[row].1 = Some(Outcome::Failed(dir.ad_error()));
     }
     per_row
         .into_iter()

@@ -44,6 +44,8 @@ pub enum Link {
         dn: String,
         other: String,
     },
+    /// The domain controller could not be reached: the user's AD side is unknown.
+    AdUnavailable,
 }
 
 /// Joins the synchronised users of `entra` to `ad`: one link per synchronised user, keyed by

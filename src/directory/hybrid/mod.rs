@@ -17,6 +17,7 @@
 //! (paged) for more than a few hundred. The bulk halves run side by side, each with its own
 //! stop: a domain controller that is down fails only the rows with AD writes.
 
+mod claims;
 pub mod join;
 mod sync;
 
@@ -49,7 +50,9 @@ pub const EXTRA_FIELDS: &[&str] = &[
 /// Graph and a domain controller, joined.
 pub struct HybridDirectory {
     graph: GraphDirectory,
-    ad: AdDirectory,
+    /// The domain controller, or why it could not be reached (the run goes on: what only
+    /// Graph holds is still read and written; what AD holds fails with this error).
+    ad: Result<AdDirectory, DirectoryError>,
     /// Synchronised users joined so far, by Entra object id (lower case).
     links: RefCell<HashMap<String, Link>>,
     log: Log,
@@ -57,13 +60,6 @@ pub struct HybridDirectory {
 
 fn is_phone(field: &str) -> bool {
     field == UserField::MobilePhone.name() || field == UserField::OfficePhone.name()
-}
-
-impl HybridDirectory {
-    /// Why a synchronised user is not written.
-    pub fn unjoined(user: &User, link: Option<&Link>) -> DirectoryError {
-        unjoined(user, link)
-    }
 }
 
 fn unjoined(user: &User, link: Option<&Link>) -> DirectoryError {
@@ -142,7 +138,13 @@ fn with_note(e: DirectoryError, note: &str) -> DirectoryError {
 }
 
 impl HybridDirectory {
-    pub fn new(graph: GraphDirectory, ad: AdDirectory, log: impl Into<Log>) -> Self {
+    /// Hybrid mode over `graph` and `ad`; a DC that couldn't be reached (`Err`) fails only
+    /// what AD holds.
+    pub fn new(
+        graph: GraphDirectory,
+        ad: Result<AdDirectory, DirectoryError>,
+        log: impl Into<Log>,
+    ) -> Self {
         HybridDirectory {
             graph,
             ad,
@@ -168,9 +170,36 @@ impl HybridDirectory {
         if todo.is_empty() {
             return Ok(());
         }
-        let ad = self.ad.find_anchored(&todo).await?;
+        let Ok(dc) = &self.ad else {
+            self.mark_unavailable(&todo);
+            return Ok(());
+        };
+        let ad = dc.find_anchored(&todo).await?;
         self.join_with(&todo, &ad);
         Ok(())
+    }
+
+    fn mark_unavailable(&self, users: &[&User]) {
+        let mut links = self.links.borrow_mut();
+        for u in users.iter().filter(|u| u.on_premises_sync_enabled) {
+            links.insert(u.id.to_lowercase(), Link::AdUnavailable);
+        }
+    }
+
+    /// Why the domain controller can't be used (a copy of the error met connecting).
+    fn ad_error(&self) -> DirectoryError {
+        match &self.ad {
+            Err(e) => e.duplicate(),
+            Ok(_) => DirectoryError::NotAttempted,
+        }
+    }
+
+    /// Why a synchronised user is not written (or judged on AD values).
+    pub fn unjoined(&self, user: &User, link: Option<&Link>) -> DirectoryError {
+        match link {
+            Some(Link::AdUnavailable) => self.ad_error(),
+            other => unjoined(user, other),
+        }
     }
 
     fn join_with(&self, entra: &[&User], ad: &[User]) {
@@ -195,29 +224,27 @@ impl HybridDirectory {
         self.links.borrow().get(&user.id.to_lowercase()).cloned()
     }
 
-    /// The AD object a synchronised user is joined to, or why it isn't.
-    fn ad_object(&self, user: &User) -> Result<Option<User>, DirectoryError> {
-        if !user.on_premises_sync_enabled {
-            return Ok(None);
-        }
-        match self.link_of(user) {
-            Some(Link::Linked { ad, .. }) => Ok(Some(*ad)),
-            other => Err(unjoined(user, other.as_ref())),
-        }
-    }
-
     /// The user as the next sync leaves it: a joined user's phones are AD's. For planning,
-    /// the phones are then writable (at their source), so the sync flag is off.
+    /// the phones are then writable (at their source), so the sync flag is off. With the DC
+    /// unreachable, Entra's copy stands in (a phone change then fails with the DC's error).
+    /// A synchronised user without a usable AD object is refused.
     fn for_plan(&self, user: User) -> Result<User, DirectoryError> {
-        Ok(match self.ad_object(&user)? {
-            Some(ad) => User {
+        if !user.on_premises_sync_enabled {
+            return Ok(user);
+        }
+        match self.link_of(&user) {
+            Some(Link::Linked { ad, .. }) => Ok(User {
                 mobile_phone: ad.mobile_phone,
                 office_phone: ad.office_phone,
                 on_premises_sync_enabled: false,
                 ..user
-            },
-            None => user,
-        })
+            }),
+            Some(Link::AdUnavailable) => Ok(User {
+                on_premises_sync_enabled: false,
+                ..user
+            }),
+            other => Err(unjoined(&user, other.as_ref())),
+        }
     }
 
     /// The fields whose Entra copy differs from AD's (the next sync changes them).
@@ -235,7 +262,12 @@ impl HybridDirectory {
     /// Every Entra user and every AD object under the base and filter, read side by side and
     /// joined.
     async fn read_all(&self) -> Result<Vec<User>, DirectoryError> {
-        let (entra, ad) = tokio::join!(self.graph.list_users(), self.ad.list_users());
+        let Ok(dc) = &self.ad else {
+            let entra = self.graph.list_users().await?;
+            self.mark_unavailable(&entra.iter().collect::<Vec<_>>());
+            return Ok(entra);
+        };
+        let (entra, ad) = tokio::join!(self.graph.list_users(), dc.list_users());
         let (entra, ad) = (entra?, ad?);
         let refs: Vec<&User> = entra.iter().collect();
         self.join_with(&refs, &ad);
@@ -251,7 +283,8 @@ impl HybridDirectory {
     ) -> Result<(), DirectoryError> {
         let (phones, rest) = split(plan);
         if !phones.patch.is_empty() {
-            self.ad.write_phones(ad, &phones.patch).await?;
+            let dc = self.ad.as_ref().map_err(DirectoryError::duplicate)?;
+            dc.write_phones(ad, &phones.patch).await?;
         }
         if !rest.patch.is_empty() {
             self.graph
@@ -290,22 +323,23 @@ impl Directory for HybridDirectory {
         F: FnOnce(&User) -> Result<UserPlan, PlanError>,
     {
         let entra = self.get_user(user).await?;
-        let ad = self.ad_object(&entra)?;
+        self.check_claims(&[&entra]).await?;
+        let link = self.link_of(&entra);
         let current = self.for_plan(entra.clone())?;
         let mut plan = plan(&current)?;
         for c in &mut plan.changes {
-            c.destination = Some(if ad.is_some() && is_phone(c.field) {
-                AD
-            } else {
-                ENTRA
-            });
+            c.destination = self.destination(&entra, c.field);
         }
         if dry_run || plan.patch.is_empty() {
             return Ok((current, plan));
         }
-        match &ad {
-            Some(ad) => self.write_split(&entra, ad, &plan).await?,
-            None => self.graph.patch_user(&entra, &plan.patch).await?,
+        match &link {
+            Some(Link::Linked { ad, .. }) => self.write_split(&entra, ad, &plan).await?,
+            // Nothing is written when the phones can't be: the command fails as a whole.
+            Some(Link::AdUnavailable) if !split(&plan).0.patch.is_empty() => {
+                return Err(self.ad_error());
+            }
+            _ => self.graph.patch_user(&entra, &plan.patch).await?,
         }
         Ok((current, plan))
     }
@@ -396,12 +430,20 @@ impl Directory for HybridDirectory {
                 Value::Null,
                 Value::Null,
             ],
+            Some(Link::AdUnavailable) => {
+                let mut v = vec![text("adUnavailable")];
+                v.extend([Value::Null, Value::Null, Value::Null, Value::Null]);
+                v
+            }
         }
     }
 
     fn destination(&self, user: &User, field: &'static str) -> Option<&'static str> {
-        let joined = matches!(self.link_of(user), Some(Link::Linked { .. }));
-        Some(if joined && is_phone(field) { AD } else { ENTRA })
+        let in_ad = matches!(
+            self.link_of(user),
+            Some(Link::Linked { .. } | Link::AdUnavailable)
+        );
+        Some(if in_ad && is_phone(field) { AD } else { ENTRA })
     }
 
     fn bulk_chunk(&self) -> Option<usize> {
@@ -421,6 +463,7 @@ impl Directory for HybridDirectory {
             .map(|c| &c.user)
             .collect();
         self.link(&found).await?;
+        self.check_claims(&found).await?;
         Ok(reads
             .into_iter()
             .map(|r| match r {
