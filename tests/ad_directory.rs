@@ -1029,3 +1029,51 @@ fn kerberos_in_a_build_without_it_says_how_to_get_it() {
     );
     assert!(err.contains("--features kerberos"), "{err}");
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_search_returning_more_than_its_bound_stops_with_a_clear_error() {
+    use ssprctl::directory::ad::Limits;
+    let Some(dc) = dc() else { return };
+    // The domain holds the CLI OU's 300 users and more.
+    let d = connect(dc).await.with_limits(Limits {
+        entries: 100,
+        bytes: 64 << 20,
+    });
+    match d.list_users().await {
+        Err(DirectoryError::Storage { message, hint }) => {
+            assert!(message.contains("sent more than 100 entries"), "{message}");
+            assert!(hint.contains("--base-dn or --ldap-filter"), "{hint}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The connection is still good for the next operation.
+    assert_eq!(
+        d.get_user("cli00002").await.unwrap().user_principal_name,
+        "cli00002@sspr.test"
+    );
+    let d = connect(dc).await.with_limits(Limits {
+        entries: 1_000_000,
+        bytes: 8 << 10,
+    });
+    match d.list_users().await {
+        Err(DirectoryError::Storage { message, .. }) => {
+            assert!(message.contains("or 8 KiB"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_account_without_a_upn_shows_null_and_its_sam_account_name() {
+    let Some(dc) = dc() else { return };
+    let env = Env::new();
+    let (code, out, err) = ssprctl(&env, dc, &["get-user", "Administrator", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["userPrincipalName"], Value::Null, "{v}");
+    assert_eq!(v[0]["samAccountName"], "Administrator");
+    // And it stays a valid key: SSPR\Administrator names it too.
+    let (code, out, _) = ssprctl(&env, dc, &["get-user", "SSPR\\Administrator", "-o", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), v);
+}

@@ -1283,3 +1283,89 @@ Get-MsolUser -UserPrincipalName kim@contoso.com | select -Expand StrongAuthentic
         "{stdout}"
     );
 }
+
+#[test]
+fn sync_status_reads_the_organization_and_says_when_the_next_cycle_is_due() {
+    let g = tenant();
+    let last = time::OffsetDateTime::now_utc() - time::Duration::minutes(10);
+    let last = last
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    {
+        let mut s = g.emu.state();
+        s.sync_enabled = Some(true);
+        s.last_sync = Some(last.clone());
+    }
+    let v = g.json(&["sync", "status", "-o", "json"]);
+    assert_eq!(v["onPremisesSyncEnabled"], true);
+    assert_eq!(v["onPremisesLastSyncDateTime"], last.as_str());
+    assert_eq!(v["minutesSinceLastSync"], "10");
+    assert_eq!(v["overdue"], false);
+    let next = time::OffsetDateTime::parse(
+        v["nextSyncDue"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let last_t =
+        time::OffsetDateTime::parse(&last, &time::format_description::well_known::Rfc3339).unwrap();
+    assert_eq!(next - last_t, time::Duration::minutes(30));
+    assert_eq!(
+        g.emu.graph_requests(),
+        ["GET /v1.0/organization".to_string()]
+    );
+
+    // Two hours ago: overdue, with the place to look.
+    g.emu.state().last_sync = Some("2026-01-01T00:00:00Z".into());
+    let (code, out, err) = g.run(&["sync", "status", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["overdue"],
+        true
+    );
+    assert!(err.contains("Get-ADSyncScheduler"), "{err}");
+
+    // A cloud-only tenant.
+    g.emu.state().sync_enabled = None;
+    g.emu.state().last_sync = None;
+    let (code, out, err) = g.run(&["sync", "status", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["nextSyncDue"], serde_json::Value::Null);
+    assert!(err.contains("not enabled for this tenant"), "{err}");
+}
+
+#[test]
+fn hybrid_flags_are_checked_before_anything_is_read() {
+    let g = tenant();
+    let env = Env::new();
+    // --ad needs --directory graph.
+    let (code, _, err) = env.run(&["--ad", "ldaps://dc1", "get-user", "--all", "-o", "json"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(json_error(&err)["error"]["code"], "conflicting_flags");
+    assert!(err.contains("--directory graph"), "{err}");
+    // A malformed --ad names the flag.
+    let (code, _, err) = g.run(&["--ad", "ldapx://dc1", "get-user", "--all"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--ad"), "{err}");
+    // --wait-for-sync needs hybrid mode, and something written.
+    let (code, _, err) = g.run(&[
+        "set-user",
+        "kim@contoso.com",
+        "--mobile-phone",
+        "+1 2065550100",
+        "--wait-for-sync",
+        "5m",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(json_error(&err)["error"]["code"], "wait_needs_hybrid");
+    for bad in ["0s", "5x", "25h", "m"] {
+        let (code, _, err) = env.run(&["import", "x.csv", "--wait-for-sync", bad]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("90s, 45m, 2h or 1h30m"), "{err}");
+    }
+    assert!(g.emu.graph_requests().is_empty());
+}

@@ -141,6 +141,24 @@ pub struct AdDirectory {
     ldap: std::cell::RefCell<Ldap>,
     base: String,
     log: Log,
+    /// How much one search may return.
+    limits: Limits,
+}
+
+/// The most one search may return: entries, and bytes of DNs and asked-for values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub entries: usize,
+    pub bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            entries: MAX_ENTRIES,
+            bytes: MAX_BYTES,
+        }
+    }
 }
 
 /// The AD attribute of a patched field and its new value (`None` clears it).
@@ -269,6 +287,7 @@ impl AdDirectory {
             bind,
             ldap: std::cell::RefCell::new(ldap),
             log,
+            limits: Limits::default(),
         };
         if d.base.is_empty() {
             d.base = d.default_naming_context().await?;
@@ -324,7 +343,18 @@ impl AdDirectory {
             let mut ldap = self.ldap.borrow().clone();
             let result = tokio::time::timeout(
                 conn::OP_TIMEOUT * 4,
-                search_on(&mut ldap, base, scope, filter, attrs, paged, &what),
+                search_on(
+                    &mut ldap,
+                    Search {
+                        base,
+                        scope,
+                        filter,
+                        attrs,
+                        paged,
+                    },
+                    self.limits,
+                    &what,
+                ),
             )
             .await
             .unwrap_or_else(|_| Err(conn::unavailable(&what, "timed out")));
@@ -383,6 +413,12 @@ impl AdDirectory {
                 hint: "name the user by userPrincipalName or objectGUID".into(),
             }),
         }
+    }
+
+    /// Bounds every later search by `limits` instead of the defaults.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Writes the phones of `patch` to `user` (read from this directory) in one modify.
@@ -455,17 +491,30 @@ pub const MAX_ENTRIES: usize = 10_000 * PAGE as usize;
 /// for; anything else the server sends is dropped as it arrives).
 pub const MAX_BYTES: usize = 256 << 20;
 
-/// One search on `ldap`, referrals skipped, paged when asked; bounded by [`MAX_ENTRIES`] and
-/// [`MAX_BYTES`] so a server can't grow memory without bound.
+/// What to search for.
+struct Search<'a> {
+    base: &'a str,
+    scope: Scope,
+    filter: &'a str,
+    attrs: &'a [&'a str],
+    paged: bool,
+}
+
+/// One search on `ldap`, referrals skipped, paged when asked; bounded by `limits` (by
+/// default [`MAX_ENTRIES`] and [`MAX_BYTES`]) so a server can't grow memory without bound.
 async fn search_on(
     ldap: &mut Ldap,
-    base: &str,
-    scope: Scope,
-    filter: &str,
-    attrs: &[&str],
-    paged: bool,
+    q: Search<'_>,
+    limits: Limits,
     what: &str,
 ) -> Result<Vec<SearchEntry>, DirectoryError> {
+    let Search {
+        base,
+        scope,
+        filter,
+        attrs,
+        paged,
+    } = q;
     let mut adapters: Vec<Box<dyn ldap3::adapters::Adapter<_, _>>> =
         vec![Box::new(EntriesOnly::new())];
     if paged {
@@ -484,12 +533,12 @@ async fn search_on(
         e.bin_attrs.retain(|k, _| asked(k));
         bytes += entry_size(&e);
         out.push(e);
-        if out.len() > MAX_ENTRIES || bytes > MAX_BYTES {
+        if out.len() > limits.entries || bytes > limits.bytes {
             // Stop the server sending the rest.
             let id = stream.ldap_handle().last_id();
             let _ = stream.finish().await;
             let _ = ldap.abandon(id).await;
-            return Err(too_much(what, out.len(), bytes));
+            return Err(too_much(what, limits, out.len(), bytes));
         }
     }
     let res = stream.finish().await;
@@ -515,13 +564,13 @@ fn entry_size(e: &SearchEntry) -> usize {
     e.dn.len() + text + bin
 }
 
-fn too_much(what: &str, entries: usize, bytes: usize) -> DirectoryError {
+fn too_much(what: &str, limits: Limits, entries: usize, bytes: usize) -> DirectoryError {
     DirectoryError::Storage {
         message: format!(
-            "{what}: the domain controller sent more than {} entries or {} MiB ({entries} entries, {} MiB so far); stopped reading",
-            MAX_ENTRIES,
-            MAX_BYTES >> 20,
-            bytes >> 20
+            "{what}: the domain controller sent more than {} entries or {} KiB ({entries} entries, {} KiB so far); stopped reading",
+            limits.entries,
+            limits.bytes >> 10,
+            bytes >> 10
         ),
         hint: "search a smaller part of the directory with --base-dn or --ldap-filter; more than this is not a user directory a DC serves".into(),
     }
