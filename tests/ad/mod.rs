@@ -344,7 +344,7 @@ impl Dc {
         cache
     }
 
-    fn ldap_tool(&self, tool: &str) -> Command {
+    pub fn ldap_tool(&self, tool: &str) -> Command {
         let mut c = Command::new(tool);
         c.env("LDAPTLS_CACERT", &self.ca).args([
             "-H",

@@ -108,7 +108,7 @@ const PAGE: i32 = 1000;
 /// Attempts of one operation when the server is down or busy.
 const ATTEMPTS: u32 = 4;
 /// Above this many keys a bulk read lists every user once instead of one search per key.
-const LIST_ABOVE: usize = 200;
+pub const LIST_ABOVE: usize = 200;
 
 /// Fields AD doesn't hold: shown as null.
 pub const NOT_IN_AD: [UserField; 2] = [

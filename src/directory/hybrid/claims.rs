@@ -11,6 +11,9 @@ use super::{HybridDirectory, Link, join};
 use crate::directory::DirectoryError;
 use crate::model::User;
 
+/// The `$filter` of every synchronised user.
+pub(super) const SYNCED: &str = "onPremisesSyncEnabled eq true";
+
 impl HybridDirectory {
     /// Re-joins the joined ones of `users` against every Entra user claiming their AD objects;
     /// a user whose object another claims becomes `Claimed` (and is never written).
@@ -58,10 +61,22 @@ impl HybridDirectory {
             }
             out
         } else {
-            self.graph
-                .list_where(Some("onPremisesSyncEnabled eq true"))
-                .await?
+            self.graph.list_where(Some(SYNCED)).await?
         };
+        self.claims_among(users, claimants);
+        Ok(())
+    }
+
+    /// Re-joins the joined ones of `users` against `claimants` (Entra users that may claim
+    /// their AD objects).
+    pub(super) fn claims_among(&self, users: &[&User], claimants: Vec<User>) {
+        let joined: Vec<(&User, User)> = users
+            .iter()
+            .filter_map(|u| match self.link_of(u) {
+                Some(Link::Linked { ad, .. }) => Some((*u, *ad)),
+                _ => None,
+            })
+            .collect();
         let mut seen = HashSet::new();
         let entra: Vec<&User> = users
             .iter()
@@ -83,6 +98,5 @@ impl HybridDirectory {
                 mine.insert(key, l.clone());
             }
         }
-        Ok(())
     }
 }

@@ -456,14 +456,34 @@ impl Directory for HybridDirectory {
         auth: &[bool],
         ctl: &BulkControl,
     ) -> Result<Vec<Read>, DirectoryError> {
-        let reads = self.graph.read_many(keys, auth, ctl).await?;
+        // Many rows: AD is listed whole and the claims read from every synchronised user, so
+        // all three reads go side by side.
+        let (reads, prefetched) = match &self.ad {
+            Ok(dc) if keys.len() > super::ad::LIST_ABOVE => {
+                let (reads, ad, synced) = tokio::join!(
+                    self.graph.read_many(keys, auth, ctl),
+                    dc.list_users(),
+                    self.graph.list_where(Some(claims::SYNCED))
+                );
+                (reads?, Some((ad?, synced?)))
+            }
+            _ => (self.graph.read_many(keys, auth, ctl).await?, None),
+        };
         let found: Vec<&User> = reads
             .iter()
             .filter_map(|r| r.as_ref().ok().and_then(Option::as_ref))
             .map(|c| &c.user)
             .collect();
-        self.link(&found).await?;
-        self.check_claims(&found).await?;
+        match &prefetched {
+            Some((ad, synced)) => {
+                self.join_with(&found, ad);
+                self.claims_among(&found, synced.clone());
+            }
+            None => {
+                self.link(&found).await?;
+                self.check_claims(&found).await?;
+            }
+        }
         Ok(reads
             .into_iter()
             .map(|r| match r {
