@@ -972,6 +972,20 @@ mod tests {
     }
 
     #[test]
+    fn durations_read_as_admins_write_them() {
+        let secs = |s: &str| parse_duration(s).map(|d| d.as_secs());
+        assert_eq!(secs("90s"), Ok(90));
+        assert_eq!(secs("45m"), Ok(2700));
+        assert_eq!(secs("1h30m"), Ok(5400));
+        assert_eq!(secs("2H"), Ok(7200));
+        assert_eq!(secs("600"), Ok(600));
+        assert_eq!(secs("24h"), Ok(86400));
+        for bad in ["", "0", "0s", "25h", "m", "1.5h", "-5m", "5 m", "1d"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn msonline_and_azuread_spellings_are_accepted() {
         let cli = parse(&[
             "set-user",

@@ -38,10 +38,10 @@ fn guids(dc: &ad::Dc) -> Vec<(String, String)> {
             sam = Some(v.to_string());
         } else if let Some(v) = line.strip_prefix("objectGUID:: ") {
             guid = Some(v.to_string());
-        } else if line.is_empty() {
-            if let (Some(s), Some(g)) = (sam.take(), guid.take()) {
-                out.push((s, g));
-            }
+        } else if line.is_empty()
+            && let (Some(s), Some(g)) = (sam.take(), guid.take())
+        {
+            out.push((s, g));
         }
     }
     if let (Some(s), Some(g)) = (sam, guid) {
