@@ -689,3 +689,132 @@ fn audit_judges_synced_phones_on_ad_and_its_fix_file_imports_in_one_run() {
     assert!(!codes(cg).contains(&"phone_format".to_string()), "{cg}");
     assert!(!codes(cg).contains(&"sync_pending".to_string()), "{cg}");
 }
+
+/// A TCP relay to the DC that goes down for good at the first client data after its second
+/// pause of 300 ms or more, across all its connections: a hybrid run binds, pauses for the
+/// Graph read, searches AD, pauses for the claims check, then writes — so the DC goes down
+/// exactly when the writes start.
+fn relay_down_at_writes() -> u16 {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let down = Arc::new(AtomicBool::new(false));
+    let gaps = Arc::new(AtomicUsize::new(0));
+    let last: Arc<Mutex<Option<Instant>>> = Arc::default();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = std::net::TcpStream::connect("127.0.0.1:636") else {
+                continue;
+            };
+            for (to_server, (mut from, mut to)) in [
+                (
+                    true,
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                ),
+                (false, (server, client)),
+            ] {
+                let (down, gaps, last) = (down.clone(), gaps.clone(), last.clone());
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 16384];
+                    loop {
+                        let n = match from.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if to_server {
+                            let mut l = last.lock().unwrap();
+                            if l.is_some_and(|l| l.elapsed() >= Duration::from_millis(300))
+                                && gaps.fetch_add(1, Ordering::SeqCst) >= 1
+                            {
+                                down.store(true, Ordering::SeqCst);
+                            }
+                            *l = Some(Instant::now());
+                        }
+                        if down.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn a_domain_controller_that_goes_down_mid_run_fails_only_the_ad_half() {
+    let Some(h) = Hybrid::new("hm", "+44 7400100001") else {
+        return;
+    };
+    // Graph's answers take 600 ms: the AD connection's pauses are the relay's cue.
+    h.t.emu.set_latency(std::time::Duration::from_millis(600));
+    let file = h.t.file(
+        "hr.csv",
+        &format!(
+            "userPrincipalName,mobilePhone,alternateEmailAddresses\n\
+             {},+44 7400700001,\n{},+44 7400700003,sid@fabrikam.com\n{},,og@fabrikam.com\n{},+44 7400700005,\n",
+            h.upn("cg"),
+            h.upn("renamed"),
+            h.upn("og"),
+            h.upn("cloud")
+        ),
+    );
+    let report = h.t.env.home.path().join("report.jsonl");
+    let url = format!("ldaps://localhost:{}", relay_down_at_writes());
+    let t = std::time::Instant::now();
+    let (code, _, err) = output(
+        h.cmd(
+            &url,
+            &["import", &file, "--report", report.to_str().unwrap()],
+        )
+        .output()
+        .unwrap(),
+    );
+    // Rows failed (exit 1), not a stopped run (5): the Graph half went on.
+    assert_eq!(code, 1, "{err}");
+    assert!(t.elapsed().as_secs() < 60, "{:?}", t.elapsed());
+    let lines: Vec<Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |i: usize| {
+        (
+            lines[i]["status"].as_str().unwrap().to_string(),
+            lines[i]["errorCode"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    assert_eq!(
+        at(0),
+        ("failed".into(), "service_unavailable".into()),
+        "{lines:?}"
+    );
+    assert_eq!(
+        at(1),
+        ("failed".into(), "service_unavailable".into()),
+        "{lines:?}"
+    );
+    assert!(
+        lines[1]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("the rest of the row was written to Entra ID"),
+        "{lines:?}"
+    );
+    assert_eq!(at(2), ("updated".into(), String::new()));
+    assert_eq!(at(3), ("updated".into(), String::new()));
+    assert_eq!(h.mobile("cg"), ["+44 7400100001"]);
+    assert!(h.mobile("sid").is_empty());
+    assert_eq!(
+        h.patches(&h.upn("renamed")),
+        [serde_json::json!({"otherMails": ["sid@fabrikam.com"]})]
+    );
+    assert_eq!(
+        h.patches(&h.upn("cloud")),
+        [serde_json::json!({"mobilePhone": "+44 7400700005"})]
+    );
+}

@@ -62,13 +62,18 @@ fn is_phone(field: &str) -> bool {
     field == UserField::MobilePhone.name() || field == UserField::OfficePhone.name()
 }
 
+/// Why a synchronised user without a usable AD object is not written. Names and anchors come
+/// from the directories: shown with control characters escaped.
 fn unjoined(user: &User, link: Option<&Link>) -> DirectoryError {
+    use crate::text::sanitize;
+    let upn = sanitize(&user.user_principal_name);
     match link {
         Some(Link::Claimed { dn, other }) => DirectoryError::Unjoined {
             code: "ad_object_claimed_twice",
             message: format!(
-                "{}: its AD object {dn} is also matched by {other}; nothing was written",
-                user.user_principal_name
+                "{upn}: its AD object {} is also matched by {}; nothing was written",
+                sanitize(dn),
+                sanitize(other)
             ),
             hint: "two Entra users' onPremisesImmutableId/onPremisesSecurityIdentifier point at one AD \
                    object (a stale or duplicate synchronised user): resolve it in Entra Connect, then run again"
@@ -79,9 +84,9 @@ fn unjoined(user: &User, link: Option<&Link>) -> DirectoryError {
             message: format!(
                 "{} is synchronised from on-premises AD, but no AD object has its onPremisesImmutableId ({}) \
                  or onPremisesSecurityIdentifier ({}); nothing was written",
-                user.user_principal_name,
-                user.on_premises.immutable_id.as_deref().unwrap_or("none"),
-                user.on_premises.security_identifier.as_deref().unwrap_or("none"),
+                upn,
+                sanitize(user.on_premises.immutable_id.as_deref().unwrap_or("none")),
+                sanitize(user.on_premises.security_identifier.as_deref().unwrap_or("none")),
             ),
             hint: "check that --ad names a DC of the forest Entra Connect syncs from, and that --base-dn \
                    and --ldap-filter cover the user's OU"
