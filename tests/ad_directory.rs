@@ -676,8 +676,18 @@ fn import_validates_plans_applies_and_round_trips() {
 
 /// A TCP relay to the DC that can be cut, to stop "the server" mid-run.
 fn relay(cut: Arc<AtomicBool>) -> u16 {
+    relay_watching(cut, |_| {})
+}
+
+/// A TCP relay to the DC; `on_client_data(cut)` sees each chunk the client sends before it is
+/// forwarded, and may cut the link (for good: new connections are refused too).
+fn relay_watching(
+    cut: Arc<AtomicBool>,
+    on_client_data: impl Fn(&AtomicBool) + Send + Sync + 'static,
+) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
+    let watch = Arc::new(on_client_data);
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
             if cut.load(Ordering::SeqCst) {
@@ -686,11 +696,14 @@ fn relay(cut: Arc<AtomicBool>) -> u16 {
             let Ok(server) = TcpStream::connect("127.0.0.1:636") else {
                 continue;
             };
-            for (mut from, mut to) in [
-                (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                (server, client),
+            for (to_server, (mut from, mut to)) in [
+                (
+                    true,
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                ),
+                (false, (server, client)),
             ] {
-                let cut = cut.clone();
+                let (cut, watch) = (cut.clone(), watch.clone());
                 std::thread::spawn(move || {
                     let mut buf = [0u8; 16384];
                     loop {
@@ -698,6 +711,9 @@ fn relay(cut: Arc<AtomicBool>) -> u16 {
                             Ok(0) | Err(_) => break,
                             Ok(n) => n,
                         };
+                        if to_server {
+                            watch(&cut);
+                        }
                         if cut.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
                             break;
                         }

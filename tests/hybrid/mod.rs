@@ -204,6 +204,14 @@ fn output(out: std::process::Output) -> (i32, String, String) {
     )
 }
 
+fn read_jsonl(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn by_upn<'a>(records: &'a Value, upn: &str) -> &'a Value {
     records
         .as_array()
@@ -558,11 +566,7 @@ fn wait_for_sync_ends_pending_with_exit_6_when_the_sync_does_not_come() {
         ),
         "{err}"
     );
-    let lines: Vec<Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = read_jsonl(&report);
     assert_eq!(lines[0]["sync"], "pending");
     assert_eq!(
         lines[0]["destinations"],
@@ -606,11 +610,7 @@ fn a_domain_controller_that_is_down_fails_only_the_rows_that_write_ad() {
         err.contains("everything Entra ID holds goes ahead"),
         "{err}"
     );
-    let lines: Vec<Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = read_jsonl(&report);
     let status: Vec<(&str, &str)> = lines
         .iter()
         .map(|l| {
@@ -695,54 +695,20 @@ fn audit_judges_synced_phones_on_ad_and_its_fix_file_imports_in_one_run() {
 /// Graph read, searches AD, pauses for the claims check, then writes — so the DC goes down
 /// exactly when the writes start.
 fn relay_down_at_writes() -> u16 {
-    use std::io::{Read, Write};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let down = Arc::new(AtomicBool::new(false));
-    let gaps = Arc::new(AtomicUsize::new(0));
-    let last: Arc<Mutex<Option<Instant>>> = Arc::default();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = std::net::TcpStream::connect("127.0.0.1:636") else {
-                continue;
-            };
-            for (to_server, (mut from, mut to)) in [
-                (
-                    true,
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                ),
-                (false, (server, client)),
-            ] {
-                let (down, gaps, last) = (down.clone(), gaps.clone(), last.clone());
-                std::thread::spawn(move || {
-                    let mut buf = [0u8; 16384];
-                    loop {
-                        let n = match from.read(&mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if to_server {
-                            let mut l = last.lock().unwrap();
-                            if l.is_some_and(|l| l.elapsed() >= Duration::from_millis(300))
-                                && gaps.fetch_add(1, Ordering::SeqCst) >= 1
-                            {
-                                down.store(true, Ordering::SeqCst);
-                            }
-                            *l = Some(Instant::now());
-                        }
-                        if down.load(Ordering::SeqCst) || to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                    let _ = to.shutdown(std::net::Shutdown::Both);
-                });
-            }
+    let gaps = AtomicUsize::new(0);
+    let last: Mutex<Option<Instant>> = Mutex::default();
+    super::relay_watching(Arc::new(AtomicBool::new(false)), move |down| {
+        let mut l = last.lock().unwrap();
+        if l.is_some_and(|l| l.elapsed() >= Duration::from_millis(300))
+            && gaps.fetch_add(1, Ordering::SeqCst) >= 1
+        {
+            down.store(true, Ordering::SeqCst);
         }
-    });
-    port
+        *l = Some(Instant::now());
+    })
 }
 
 #[test]
@@ -777,11 +743,7 @@ fn a_domain_controller_that_goes_down_mid_run_fails_only_the_ad_half() {
     // Rows failed (exit 1), not a stopped run (5): the Graph half went on.
     assert_eq!(code, 1, "{err}");
     assert!(t.elapsed().as_secs() < 60, "{:?}", t.elapsed());
-    let lines: Vec<Value> = std::fs::read_to_string(&report)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = read_jsonl(&report);
     let at = |i: usize| {
         (
             lines[i]["status"].as_str().unwrap().to_string(),
