@@ -79,6 +79,7 @@ pub async fn run(a: AuditArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
 
     // Users (and, side by side, the registration report).
     let (users, missing, report) = read_users(&dir, &a).await?;
+    dir.prepare_view(&users).await?;
     let (users, left_out) = leave_out(users, &a);
     let report = match report {
         Report::Unavailable(why) => {

@@ -36,6 +36,7 @@ pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         }
         users
     };
+    dir.prepare_view(&users).await?;
     let mut header = names(&fields);
     let all_extras = dir.extra_fields();
     let extras: Vec<usize> = match &extras_asked {

@@ -137,6 +137,10 @@ pub async fn run(a: SetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         .wait
         .wait_for_sync
         .and_then(|total| Some((total, super::sync::expected(&user.id, &plan.changes)?)));
+    if a.wait.wait_for_sync.is_some() && expected.is_none() {
+        ctx.printer
+            .note("sync: nothing was written in AD, so there is nothing to wait for");
+    }
     let mut report = ChangeReport::new(user, a.dry_run, plan.changes, warnings);
     let mut exit = Exit::Success;
     if let Some((total, expected)) = expected {

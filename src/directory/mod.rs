@@ -281,6 +281,12 @@ pub trait Directory {
         &[]
     }
 
+    /// Reads what [`Directory::extra_values`] shows for `users`, in as few reads as the backend
+    /// allows (hybrid: one AD search for the users a command names).
+    async fn prepare_view(&self, _users: &[User]) -> Result<(), DirectoryError> {
+        Ok(())
+    }
+
     /// The values of [`Directory::extra_fields`] for `user`.
     fn extra_values(&self, _user: &User) -> Vec<crate::model::Value> {
         Vec::new()
@@ -412,6 +418,10 @@ impl Directory for AnyDirectory {
 
     fn extra_values(&self, user: &User) -> Vec<crate::model::Value> {
         forward!(self, d => d.extra_values(user))
+    }
+
+    async fn prepare_view(&self, users: &[User]) -> Result<(), DirectoryError> {
+        forward!(self, d => d.prepare_view(users).await)
     }
 
     fn destination(&self, user: &User, field: &'static str) -> Option<&'static str> {

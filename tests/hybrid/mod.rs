@@ -273,6 +273,23 @@ fn get_user_joins_by_consistency_guid_object_guid_then_sid_never_by_name() {
         serde_json::json!(["mobilePhone", "officePhone"])
     );
     assert!(err.contains("(1 objects read)"), "{err}");
+    // Several users: one search for all of them.
+    let (code, _, err) = h.run(&[
+        "get-user",
+        &h.upn("og"),
+        &h.upn("cg"),
+        &h.upn("renamed"),
+        &h.upn("cloud"),
+        "-o",
+        "json",
+        "-v",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(err.matches("joined ").count(), 1, "{err}");
+    assert!(
+        err.contains("joined 3 synchronised users to AD (3 objects read)"),
+        "{err}"
+    );
     // --select takes the AD columns by name.
     let (code, out, _) = h.run(&[
         "get-user",
@@ -779,4 +796,34 @@ fn a_domain_controller_that_goes_down_mid_run_fails_only_the_ad_half() {
         h.patches(&h.upn("cloud")),
         [serde_json::json!({"mobilePhone": "+44 7400700005"})]
     );
+}
+
+#[test]
+fn msonline_lines_run_verbatim_in_hybrid_mode() {
+    let Some(h) = Hybrid::new("hq", "+44 7400100001") else {
+        return;
+    };
+    let script = format!(
+        "Connect-MsolService\nSet-MsolUser -UserPrincipalName {} -MobilePhone \"+44 7400100888\" \
+         -AlternateEmailAddresses @(\"og@fabrikam.com\")\n",
+        h.upn("og")
+    );
+    let (code, _, err) = h.run(&["ps", &script]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("(hybrid)"), "{err}");
+    assert_eq!(h.mobile("og"), ["+44 7400100888"]);
+    assert_eq!(
+        h.patches(&h.upn("og")),
+        [serde_json::json!({"otherMails": ["og@fabrikam.com"]})]
+    );
+    // The guide's impossible number stops the line, as set-user does, before any write.
+    let writes = h.ad_writes();
+    let bad = format!(
+        "Set-MsolUser -UserPrincipalName {} -MobilePhone \"+1 4251234567\"",
+        h.upn("cg")
+    );
+    let (code, _, err) = h.run(&["ps", &bad]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--phone-check length"), "{err}");
+    assert_eq!(h.ad_writes(), writes);
 }

@@ -308,10 +308,14 @@ impl HybridDirectory {
 }
 
 impl Directory for HybridDirectory {
+    /// The Entra user; its AD side is read by [`Directory::prepare_view`] (for every user a
+    /// command names, at once).
     async fn get_user(&self, user: &str) -> Result<User, DirectoryError> {
-        let u = self.graph.get_user(user).await?;
-        self.link(&[&u]).await?;
-        Ok(u)
+        self.graph.get_user(user).await
+    }
+
+    async fn prepare_view(&self, users: &[User]) -> Result<(), DirectoryError> {
+        self.link(&users.iter().collect::<Vec<_>>()).await
     }
 
     async fn list_users(&self) -> Result<Vec<User>, DirectoryError> {
@@ -327,7 +331,8 @@ impl Directory for HybridDirectory {
     where
         F: FnOnce(&User) -> Result<UserPlan, PlanError>,
     {
-        let entra = self.get_user(user).await?;
+        let entra = self.graph.get_user(user).await?;
+        self.link(&[&entra]).await?;
         self.check_claims(&[&entra]).await?;
         let link = self.link_of(&entra);
         let current = self.for_plan(entra.clone())?;

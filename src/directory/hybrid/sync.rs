@@ -53,10 +53,22 @@ impl HybridDirectory {
         loop {
             let pending: Vec<usize> = (0..expected.len()).filter(|i| !synced[*i]).collect();
             let keys: Vec<String> = pending.iter().map(|i| expected[*i].id.clone()).collect();
-            let reads = self
+            // A look that fails (Graph busy past its retries) is a look without news: the
+            // writes are done, so the wait goes on; an expired token ends it.
+            let reads = match self
                 .graph
                 .read_many(&keys, &vec![false; keys.len()], ctl)
-                .await?;
+                .await
+            {
+                Ok(r) => r,
+                Err(e @ DirectoryError::TokenExpired { .. }) => return Err(e),
+                Err(e) => {
+                    self.log.warn(&format!(
+                        "sync: a look at Entra ID failed ({e}); still waiting"
+                    ));
+                    Vec::new()
+                }
+            };
             for (i, r) in pending.iter().zip(reads) {
                 if let Ok(Some(c)) = r
                     && expected[*i].seen_in(&c.user)
