@@ -431,6 +431,27 @@ fn import_routes_each_row_and_the_report_says_where_each_field_went() {
             h.upn("twin2"),
         ),
     );
+    // The plan first: old → new per destination, nothing written anywhere.
+    let writes = h.ad_writes();
+    let (code, out, err) = h.run(&["import", &file, "--dry-run", "-o", "csv"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "userPrincipalName,field,old,new,destination\n\
+             {cg},mobilePhone,+44 7400100001,+44 7400200001,ad\n\
+             {og},alternateEmailAddresses,,og@fabrikam.com,entraId\n\
+             {r},alternateEmailAddresses,,sid@fabrikam.com,entraId\n\
+             {r},mobilePhone,,+44 7400200003,ad\n\
+             {c},mobilePhone,,+44 7400200005,entraId\n",
+            cg = h.upn("cg"),
+            og = h.upn("og"),
+            r = h.upn("renamed"),
+            c = h.upn("cloud"),
+        )
+    );
+    assert_eq!(h.ad_writes(), writes);
+    assert!(h.t.emu.state().patches.is_empty());
     let report = h.t.env.home.path().join("report.csv");
     let (code, out, err) = h.run(&[
         "import",
