@@ -589,15 +589,22 @@ fn wait_for_sync_ends_pending_with_exit_6_when_the_sync_does_not_come() {
         ),
     );
     let report = h.t.env.home.path().join("report.jsonl");
-    let (code, _, err) = h.run(&[
+    let (code, out, err) = h.run(&[
         "import",
         &file,
         "--wait-for-sync",
         "3s",
         "--report",
         report.to_str().unwrap(),
+        "-o",
+        "json",
     ]);
     assert_eq!(code, 6, "{err}");
+    let summary: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (summary["synced"].as_u64(), summary["pending"].as_u64()),
+        (Some(0), Some(1))
+    );
     assert!(
         err.contains(
             "sync: 1 of 1 users don't show the new values in Entra ID after 3s (pending; exit 6)"

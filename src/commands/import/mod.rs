@@ -108,6 +108,10 @@ fn warn_short_token(dir: &AnyDirectory, states: &[RowState], ctx: &Ctx<'_>) {
     }
 }
 
+fn count_sync(results: &[RowResult], s: &str) -> usize {
+    results.iter().filter(|r| r.sync == Some(s)).count()
+}
+
 fn count(results: &[RowResult], s: Status) -> usize {
     results.iter().filter(|r| r.status == s).count()
 }
@@ -425,6 +429,8 @@ fn report(
             not_attempted: c.not_attempted,
             seconds: (secs * 100.0).round() / 100.0,
             http_requests: requests,
+            synced: a.wait.wait_for_sync.map(|_| count_sync(results, "synced")),
+            pending: a.wait.wait_for_sync.map(|_| count_sync(results, "pending")),
         }
         .print(ctx)?;
         ctx.out.flush()?;

@@ -185,6 +185,11 @@ pub(super) struct Summary {
     pub(super) seconds: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) http_requests: Option<usize>,
+    /// `--wait-for-sync`: rows whose AD writes Entra shows, and those it doesn't yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) synced: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) pending: Option<usize>,
 }
 
 impl Summary {
@@ -212,9 +217,15 @@ impl Summary {
                 let mut row: Vec<Value> =
                     counts.iter().map(|n| Value::Text(n.to_string())).collect();
                 row.push(Value::Text(format!("{:.2}", self.seconds)));
-                if let Some(n) = self.http_requests {
-                    fields.push("httpRequests");
-                    row.push(Value::Text(n.to_string()));
+                for (name, n) in [
+                    ("httpRequests", self.http_requests),
+                    ("synced", self.synced),
+                    ("pending", self.pending),
+                ] {
+                    if let Some(n) = n {
+                        fields.push(name);
+                        row.push(Value::Text(n.to_string()));
+                    }
                 }
                 let records = Records {
                     fields: &fields,
