@@ -761,6 +761,8 @@ pub struct GetUserArgs {
     pub all: bool,
     /// Fields to show, comma-separated, case-insensitive; MSOnline, AzureAD and Graph names
     /// work too (e.g. DisplayName,UserPrincipalName,AlternateEmailAddresses,MobilePhone,PhoneNumber).
+    /// On AD also samAccountName; in hybrid mode (--ad) also adMatch, adDistinguishedName,
+    /// adMobilePhone, adOfficePhone and syncPending (shown after the others by default).
     #[arg(long, value_name = "FIELDS")]
     pub select: Option<String>,
     #[command(flatten)]
