@@ -302,8 +302,10 @@ pub enum Command {
     /// Who can't reset their password today, why, and a fix file that import applies.
     ///
     /// One record per user: ready or not, the contact methods SSPR can use now, and each
-    /// problem (no_method, too_few_methods, admin_policy, phone_format, phone_extension,
-    /// phone_shared, email_is_upn, synced_fix_in_ad) with its fix where one can be derived.
+    /// problem (no_method, policy_unknown, too_few_methods, admin_policy, phone_format,
+    /// phone_extension, phone_shared, email_is_upn, synced_fix_in_ad; in hybrid mode also
+    /// sync_pending, not_found_in_ad, ad_object_claimed_twice, ad_unavailable) with its fix
+    /// where one can be derived.
     /// Writes nothing to the directory. Example:
     ///   ssprctl audit --all --not-ready --default-region US --fix-file fixes.csv
     ///   ssprctl import fixes.csv --dry-run && ssprctl import fixes.csv
