@@ -118,10 +118,11 @@ fn show_duration(d: Duration) -> String {
 }
 
 /// When the next default cycle is due after a sync at `last`, and whether it is overdue
-/// (`now` is past it: the scheduler is off, or the server is down).
-fn next_cycle(last: OffsetDateTime, now: OffsetDateTime) -> (OffsetDateTime, bool) {
-    let next = last + CYCLE;
-    (next, now > next)
+/// (`now` is past it: the scheduler is off, or the server is down). `None` for a time Graph
+/// sends at the end of the calendar (no panic on its overflow).
+fn next_cycle(last: OffsetDateTime, now: OffsetDateTime) -> Option<(OffsetDateTime, bool)> {
+    let next = last.checked_add(time::Duration::try_from(CYCLE).ok()?)?;
+    Some((next, now > next))
 }
 
 /// `sync status`.
@@ -133,11 +134,8 @@ pub async fn status(ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
         .as_deref()
         .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok());
     let now = OffsetDateTime::now_utc();
-    let (next, overdue) = match last {
-        Some(l) => {
-            let (n, o) = next_cycle(l, now);
-            (n.format(&Rfc3339).ok(), Some(o))
-        }
+    let (next, overdue) = match last.and_then(|l| next_cycle(l, now)) {
+        Some((n, o)) => (n.format(&Rfc3339).ok(), Some(o)),
         None => (None, None),
     };
     let minutes = last.map(|l| ((now - l).whole_seconds().max(0) / 60).to_string());
@@ -185,11 +183,14 @@ mod tests {
     fn the_next_cycle_is_thirty_minutes_after_the_last_sync() {
         let last = OffsetDateTime::parse("2026-12-05T18:40:12Z", &Rfc3339).unwrap();
         let now = OffsetDateTime::parse("2026-12-05T19:00:00Z", &Rfc3339).unwrap();
-        let (next, overdue) = next_cycle(last, now);
+        let (next, overdue) = next_cycle(last, now).unwrap();
         assert_eq!(next.format(&Rfc3339).unwrap(), "2026-12-05T19:10:12Z");
         assert!(!overdue);
         let later = OffsetDateTime::parse("2026-12-05T20:00:00Z", &Rfc3339).unwrap();
-        assert!(next_cycle(last, later).1);
+        assert!(next_cycle(last, later).unwrap().1);
+        // The end of the calendar: no next cycle, and no panic.
+        let end = OffsetDateTime::parse("9999-12-31T23:59:59Z", &Rfc3339).unwrap();
+        assert_eq!(next_cycle(end, now), None);
         assert_eq!(show_duration(Duration::from_secs(5400)), "1h30m");
         assert_eq!(show_duration(Duration::from_secs(90)), "1m30s");
     }
