@@ -270,17 +270,7 @@ fn ad_side(dir: &AnyDirectory, user: User) -> (User, Option<AdSide>) {
     }
     match h.link_of(&user) {
         Some(Link::Linked { ad, .. }) => {
-            let pending = HybridDirectory::pending(&user, &ad)
-                .into_iter()
-                .map(|f| {
-                    let entra = if f == "mobilePhone" {
-                        user.mobile_phone.clone()
-                    } else {
-                        user.office_phone.clone()
-                    };
-                    (f, entra)
-                })
-                .collect();
+            let pending = HybridDirectory::pending(&user, &ad);
             let user = User {
                 mobile_phone: ad.mobile_phone,
                 office_phone: ad.office_phone,

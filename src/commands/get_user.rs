@@ -12,7 +12,7 @@ use crate::output::{Records, Shape};
 pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     // The directory's own columns (AD: samAccountName; hybrid: the AD side) may be selected
     // by name too; without --select they follow the user's fields.
-    let (extras_asked, rest) = split_select(a.select.as_deref(), &KNOWN_EXTRAS);
+    let (extras_asked, rest) = split_select(a.select.as_deref());
     let fields: Vec<UserField> = match (&rest, &extras_asked) {
         (None, Some(_)) => Vec::new(),
         _ => select(rest.as_deref())?,
@@ -89,19 +89,17 @@ pub async fn run(a: GetUserArgs, ctx: &mut Ctx<'_>) -> Result<Exit, CliError> {
     Err(DirectoryError::NotFound(missing.join(", ")).into())
 }
 
-/// Every directory-specific column name.
-const KNOWN_EXTRAS: [&str; 6] = [
-    "samAccountName",
-    "adMatch",
-    "adDistinguishedName",
-    "adMobilePhone",
-    "adOfficePhone",
-    "syncPending",
-];
+/// Whether `name` is a directory's own column (AD's or hybrid mode's).
+fn is_extra(name: &str) -> bool {
+    crate::directory::ad::EXTRA_FIELDS
+        .iter()
+        .chain(crate::directory::hybrid::EXTRA_FIELDS)
+        .any(|k| k.eq_ignore_ascii_case(name))
+}
 
 /// `--select` split into the directory's own columns (`None`: not selected by name, so all
 /// of them when there is no `--select`) and the rest (`None`: no `--select`).
-fn split_select(spec: Option<&str>, known: &[&str]) -> (Option<Vec<String>>, Option<String>) {
+fn split_select(spec: Option<&str>) -> (Option<Vec<String>>, Option<String>) {
     let Some(spec) = spec else {
         return (None, None);
     };
@@ -109,7 +107,7 @@ fn split_select(spec: Option<&str>, known: &[&str]) -> (Option<Vec<String>>, Opt
         .split(',')
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .partition(|n| known.iter().any(|k| k.eq_ignore_ascii_case(n)));
+        .partition(|n| is_extra(n));
     let extras = Some(extras.into_iter().map(str::to_string).collect());
     let rest = (!rest.is_empty()).then(|| rest.join(","));
     (extras, rest)

@@ -24,13 +24,13 @@ use clap::ValueEnum;
 use crate::auth::endpoints::{Cloud, Endpoints};
 use crate::auth::{self, Credential};
 use crate::cli::{AuthCommand, Cli, Command, SyncCommand};
-use crate::directory::AnyDirectory;
 use crate::directory::ad::AdDirectory;
 use crate::directory::ad::{Bind, LdapAuth};
 use crate::directory::graph::GraphDirectory;
 use crate::directory::graph::client::GraphClient;
 use crate::directory::hybrid::HybridDirectory;
 use crate::directory::local::{LocalDirectory, Opened};
+use crate::directory::{AnyDirectory, DirectoryError, ServiceKind};
 use crate::error::CliError;
 use crate::exit::Exit;
 use crate::http::Http;
@@ -110,9 +110,15 @@ impl Ctx<'_> {
             DirectorySpec::Graph => return Ok(AnyDirectory::Graph(self.connect_graph().await?)),
             DirectorySpec::Ldap(l) => return Ok(AnyDirectory::Ad(self.connect_ad(l).await?)),
             DirectorySpec::Hybrid(l) => {
-                // Side by side: the token and the bind.
-                let (graph, ad) = tokio::join!(self.connect_graph(), self.connect_ad(l));
-                let dir = HybridDirectory::new(graph?, self.dc_down(ad)?, self.printer);
+                // The bind's credential first (it may prompt), then the token and the bind side
+                // by side.
+                let bind = self.ad_bind(l)?;
+                let (graph, ad) = tokio::join!(
+                    self.connect_graph(),
+                    AdDirectory::open_bound(l.clone(), bind, self.printer)
+                );
+                let graph = graph?;
+                let dir = HybridDirectory::new(graph, self.dc_down(ad)?, self.printer);
                 self.printer.log(
                     1,
                     &format!(
@@ -199,36 +205,34 @@ impl Ctx<'_> {
     /// the run's.
     fn dc_down(
         &self,
-        ad: Result<AdDirectory, CliError>,
-    ) -> Result<Result<AdDirectory, crate::directory::DirectoryError>, CliError> {
+        ad: Result<AdDirectory, DirectoryError>,
+    ) -> Result<Result<AdDirectory, DirectoryError>, CliError> {
         match ad {
-            Ok(d) => Ok(Ok(d)),
-            Err(e) if e.exit == Exit::Unavailable => {
+            Err(DirectoryError::Service(s)) if s.kind == ServiceKind::Unavailable => {
                 self.printer.warn(&format!(
-                    "{}; synchronised users' phones can't be read or written in this run (they fail),                      everything Entra ID holds goes ahead",
-                    e.message
+                    "{}; synchronised users' phones can't be read or written in this run (they fail), \
+                     everything Entra ID holds goes ahead",
+                    s.message
                 ));
-                Ok(Err(crate::directory::DirectoryError::Service(
-                    crate::http::ServiceError {
-                        kind: crate::http::ServiceKind::Unavailable,
-                        status: None,
-                        code: None,
-                        message: e.message,
-                        hint: e.hint,
-                        request_id: None,
-                    },
-                )))
+                Ok(Err(DirectoryError::Service(s)))
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
+            Ok(d) => Ok(Ok(d)),
         }
     }
 
-    /// Binds to a domain controller with Kerberos (`--ldap-auth`), or with
+    /// Binds to a domain controller (see [`Ctx::ad_bind`]).
+    async fn connect_ad(&self, l: &LdapSettings) -> Result<AdDirectory, CliError> {
+        let bind = self.ad_bind(l)?;
+        Ok(AdDirectory::open_bound(l.clone(), bind, self.printer).await?)
+    }
+
+    /// What to bind to a domain controller with: Kerberos (`--ldap-auth`), or
     /// `SSPRCTL_LDAP_BIND_DN` and the password from the environment, a file, or (on a
     /// terminal) a prompt without echo.
-    async fn connect_ad(&self, l: &LdapSettings) -> Result<AdDirectory, CliError> {
+    fn ad_bind(&self, l: &LdapSettings) -> Result<Bind, CliError> {
         if l.auth == LdapAuth::Kerberos {
-            return Ok(AdDirectory::open_bound(l.clone(), Bind::Kerberos, self.printer).await?);
+            return Ok(Bind::Kerberos);
         }
         let hint = "set SSPRCTL_LDAP_BIND_DN (a DN, DOMAIN\\user or user@domain) and SSPRCTL_LDAP_PASSWORD \
                     (or SSPRCTL_LDAP_PASSWORD_FILE); passwords are never taken from the command line. \
@@ -253,7 +257,10 @@ impl Ctx<'_> {
                 .with_hint(hint));
             }
         };
-        Ok(AdDirectory::open(l.clone(), bind_dn, password, self.printer).await?)
+        Ok(Bind::Simple {
+            dn: bind_dn,
+            password,
+        })
     }
 
     /// The credential's token source, with its first token already in hand, and the endpoints

@@ -652,7 +652,7 @@ fn a_domain_controller_that_is_down_fails_only_the_rows_that_write_ad() {
     );
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("everything Entra ID holds goes ahead"),
+        err.contains("(they fail), everything Entra ID holds goes ahead"),
         "{err}"
     );
     let lines = read_jsonl(&report);

@@ -184,44 +184,35 @@ fn ldap_mods(m: &[(&'static str, Option<String>)]) -> Vec<Mod<String>> {
         .collect()
 }
 
-/// The values of attribute `a` (names are case-insensitive in LDAP), text or binary.
-fn values<'e>(e: &'e SearchEntry, a: &str) -> Vec<&'e [u8]> {
+/// The first value of attribute `a` (names are case-insensitive in LDAP), text or binary.
+fn value<'e>(e: &'e SearchEntry, a: &str) -> Option<&'e [u8]> {
     let text = e
         .attrs
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case(a))
-        .flat_map(|(_, v)| v.iter().map(String::as_bytes));
-    let bin = e
-        .bin_attrs
-        .iter()
-        .filter(|(k, _)| k.eq_ignore_ascii_case(a))
-        .flat_map(|(_, v)| v.iter().map(Vec::as_slice));
-    text.chain(bin).collect()
+        .find_map(|(_, v)| v.first().map(String::as_bytes));
+    text.or_else(|| {
+        e.bin_attrs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(a))
+            .find_map(|(_, v)| v.first().map(Vec::as_slice))
+    })
 }
 
 /// A user from a search entry; `None` when it has no GUID (not a user object).
 fn user_of(e: &SearchEntry) -> Option<User> {
-    let first = |a: &str| {
-        values(e, a)
-            .first()
-            .map(|v| String::from_utf8_lossy(v).into_owned())
-    };
+    let first = |a: &str| value(e, a).map(|v| String::from_utf8_lossy(v).into_owned());
     // ldap3 files a binary value that happens to be valid UTF-8 (about 1 GUID in 10,000)
-    // under the text attributes: `values` reads it wherever it is.
-    let guid = values(e, "objectGUID").first().copied()?;
+    // under the text attributes: `value` reads it wherever it is.
+    let guid = value(e, "objectGUID")?;
     let id = conn::guid_string(guid)?;
-    let consistency = values(e, "mS-DS-ConsistencyGuid")
-        .first()
-        .copied()
-        .filter(|v| v.len() == 16);
+    let consistency = value(e, "mS-DS-ConsistencyGuid").filter(|v| v.len() == 16);
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let on_premises = OnPremises {
         immutable_id: Some(b64.encode(consistency.unwrap_or(guid))),
         anchored_by_consistency_guid: consistency.is_some(),
-        security_identifier: values(e, "objectSid")
-            .first()
-            .and_then(|s| conn::sid_string(s)),
+        security_identifier: value(e, "objectSid").and_then(conn::sid_string),
         sam_account_name: first("sAMAccountName"),
         distinguished_name: Some(e.dn.clone()),
     };
@@ -245,6 +236,9 @@ fn user_of(e: &SearchEntry) -> Option<User> {
         on_premises,
     })
 }
+
+/// The column AD adds to `get-user`.
+pub const EXTRA_FIELDS: &[&str] = &["samAccountName"];
 
 /// The `userType` of an AD account marked `isCriticalSystemObject`.
 pub const BUILT_IN: &str = "BuiltIn";
@@ -717,7 +711,7 @@ impl Directory for AdDirectory {
     }
 
     fn extra_fields(&self) -> &'static [&'static str] {
-        &["samAccountName"]
+        EXTRA_FIELDS
     }
 
     fn extra_values(&self, user: &User) -> Vec<crate::model::Value> {

@@ -99,15 +99,9 @@ pub async fn apply(dir: &HybridDirectory, items: &[Planned], ctl: &BulkControl) 
                 .store(base + rows.min(items.len()), Ordering::Relaxed);
         }
     };
-    let (g_out, a_out) = match &dir.ad {
-        Ok(_) => tokio::select! {
-            r = run => r,
-            () = watch => unreachable!("the watch never ends"),
-        },
-        Err(_) => tokio::select! {
-            r = dir.graph.apply_many(&h.graph, &g_ctl) => (r, Vec::new()),
-            () = watch => unreachable!("the watch never ends"),
-        },
+    let (g_out, a_out) = tokio::select! {
+        r = run => r,
+        () = watch => unreachable!("the watch never ends"),
     };
     ctl.done.store(base, Ordering::Relaxed);
     // An expired token ends the whole run; a domain controller that is down fails only the

@@ -15,16 +15,21 @@ use crate::model::User;
 pub(super) const SYNCED: &str = "onPremisesSyncEnabled eq true";
 
 impl HybridDirectory {
-    /// Re-joins the joined ones of `users` against every Entra user claiming their AD objects;
-    /// a user whose object another claims becomes `Claimed` (and is never written).
-    pub(super) async fn check_claims(&self, users: &[&User]) -> Result<(), DirectoryError> {
-        let joined: Vec<(&User, User)> = users
+    /// The joined ones of `users`, each with its AD object.
+    fn joined<'u>(&self, users: &[&'u User]) -> Vec<(&'u User, User)> {
+        users
             .iter()
             .filter_map(|u| match self.link_of(u) {
                 Some(Link::Linked { ad, .. }) => Some((*u, *ad)),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    /// Re-joins the joined ones of `users` against every Entra user claiming their AD objects;
+    /// a user whose object another claims becomes `Claimed` (and is never written).
+    pub(super) async fn check_claims(&self, users: &[&User]) -> Result<(), DirectoryError> {
+        let joined = self.joined(users);
         if joined.is_empty() {
             return Ok(());
         }
@@ -70,13 +75,7 @@ impl HybridDirectory {
     /// Re-joins the joined ones of `users` against `claimants` (Entra users that may claim
     /// their AD objects).
     pub(super) fn claims_among(&self, users: &[&User], claimants: Vec<User>) {
-        let joined: Vec<(&User, User)> = users
-            .iter()
-            .filter_map(|u| match self.link_of(u) {
-                Some(Link::Linked { ad, .. }) => Some((*u, *ad)),
-                _ => None,
-            })
-            .collect();
+        let joined = self.joined(users);
         let mut seen = HashSet::new();
         let entra: Vec<&User> = users
             .iter()

@@ -252,16 +252,17 @@ impl HybridDirectory {
         }
     }
 
-    /// The fields whose Entra copy differs from AD's (the next sync changes them).
-    pub fn pending(user: &User, ad: &User) -> Vec<&'static str> {
-        let mut p = Vec::new();
-        if user.mobile_phone != ad.mobile_phone {
-            p.push(UserField::MobilePhone.name());
-        }
-        if user.office_phone != ad.office_phone {
-            p.push(UserField::OfficePhone.name());
-        }
-        p
+    /// The fields whose Entra copy differs from AD's (the next sync changes them), with
+    /// Entra's value.
+    pub fn pending(user: &User, ad: &User) -> Vec<(&'static str, Option<String>)> {
+        [
+            (UserField::MobilePhone, &user.mobile_phone, &ad.mobile_phone),
+            (UserField::OfficePhone, &user.office_phone, &ad.office_phone),
+        ]
+        .into_iter()
+        .filter(|(_, entra, ad)| entra != ad)
+        .map(|(f, entra, _)| (f.name(), entra.clone()))
+        .collect()
     }
 
     /// Every Entra user and every AD object under the base and filter, read side by side and
@@ -424,7 +425,7 @@ impl Directory for HybridDirectory {
                 Value::List(
                     Self::pending(user, &ad)
                         .into_iter()
-                        .map(str::to_string)
+                        .map(|(f, _)| f.to_string())
                         .collect(),
                 ),
             ],
